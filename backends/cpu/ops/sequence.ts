@@ -1,0 +1,3 @@
+import type { KernelRegistry } from '../kernel.js';
+
+export const kernels: KernelRegistry = {};

@@ -1,0 +1,3 @@
+import type { SchemaRegistry } from '../schema.js';
+
+export const schemas: SchemaRegistry = {};
