@@ -32,7 +32,11 @@ export interface Node {
   inputs: string[];
   outputs: string[];
   attrs: Attrs;
+  /** ONNX attribute types where known (from import); export infers the rest. */
+  attrTypes?: Record<string, AttrType>;
 }
+
+export type AttrType = 'float' | 'int' | 'string' | 'tensor' | 'graph' | 'floats' | 'ints' | 'strings' | 'tensors' | 'graphs';
 
 export class Graph {
   name = 'graph';

@@ -1,0 +1,116 @@
+/**
+ * The reduction engine shared by every Reduce* kernel.
+ *
+ * The input shape is first collapsed into alternating runs of kept and reduced axes (size-1 axes
+ * dropped, neighbours of the same kind merged), so any axes set becomes e.g. [kept M, reduced R]
+ * or [reduced R, kept M] or [kept A, reduced R, kept B]. The input is then read once, in memory
+ * order, one innermost run at a time:
+ * - innermost run reduced: a contiguous row folds into one accumulator (the classic fast path
+ *   for reducing inner axes, e.g. ReduceMean over H*W);
+ * - innermost run kept: a contiguous row is folded element-wise into a row of accumulators.
+ * Only the outer runs need an odometer, advanced once per row, so the per-element loops are tight
+ * and the op switch is taken once per row rather than once per element.
+ * Accumulators are float64 (exact int64 sums up to 2^53, and less rounding for float32 inputs).
+ */
+import type { NumericArray } from '../../src/ir/dtype.js';
+
+/** What a row loop folds in: the element-wise pre-map and the combining operator. */
+export const R_SUM = 0;      // acc += x
+export const R_ABS = 1;      // acc += |x|
+export const R_SQ = 2;       // acc += x*x
+export const R_EXPSHIFT = 3; // acc += exp(x - shift[out])
+export const R_MAX = 4;      // acc = max(acc, x)  (NaN propagates)
+export const R_MIN = 5;      // acc = min(acc, x)
+export const R_PROD = 6;     // acc *= x
+export type ROp = 0 | 1 | 2 | 3 | 4 | 5 | 6;
+
+export function initialValue(op: ROp): number {
+  return op === R_MAX ? -Infinity : op === R_MIN ? Infinity : op === R_PROD ? 1 : 0;
+}
+
+/** Runs of the collapsed shape: sizes and whether each run is reduced. */
+export interface Runs { size: number[]; red: boolean[] }
+
+export function collapseRuns(dims: readonly number[], reduced: readonly boolean[]): Runs {
+  const size: number[] = [];
+  const red: boolean[] = [];
+  for (let i = 0; i < dims.length; i++) {
+    const d = dims[i]!;
+    if (d === 1) continue;
+    const r = reduced[i]!;
+    if (red.length > 0 && red[red.length - 1] === r) size[size.length - 1]! *= d;
+    else { size.push(d); red.push(r); }
+  }
+  if (size.length === 0) { size.push(1); red.push(false); }
+  return { size, red };
+}
+
+/**
+ * Folds `x` (laid out as `runs`) into `acc` (one slot per kept element, in order), which the
+ * caller has filled with initialValue(op). `shift` is read only by R_EXPSHIFT (one per output).
+ */
+export function reduceInto(x: NumericArray, runs: Runs, op: ROp, acc: Float64Array, shift?: Float64Array): void {
+  const nr = runs.size.length;
+  const L = runs.size[nr - 1]!;
+  const innerRed = runs.red[nr - 1]!;
+  // Output strides of the outer runs (0 for reduced runs); the innermost kept run has stride 1.
+  const no = nr - 1;
+  const osz = new Int32Array(no);
+  const ostr = new Float64Array(no);
+  let s = innerRed ? 1 : L;
+  for (let k = no - 1; k >= 0; k--) {
+    osz[k] = runs.size[k]!;
+    if (runs.red[k]) ostr[k] = 0;
+    else { ostr[k] = s; s *= runs.size[k]!; }
+  }
+  const idx = new Int32Array(no);
+  let total = 1;
+  for (const d of runs.size) total *= d;
+  const rows = total / L;
+  const sh = shift ?? acc;
+  let o = 0;
+  let xi = 0;
+  for (let it = 0; it < rows; it++) {
+    if (innerRed) acc[o] = foldRow(op, x, xi, L, acc[o]!, op === R_EXPSHIFT ? safeShift(sh[o]!) : 0);
+    else accumulateRow(op, x, xi, L, acc, o, sh);
+    xi += L;
+    for (let k = no - 1; k >= 0; k--) {
+      o += ostr[k]!;
+      if (++idx[k]! < osz[k]!) break;
+      o -= ostr[k]! * osz[k]!;
+      idx[k] = 0;
+    }
+  }
+}
+
+/** A max of ±inf (all -inf, or an empty set) cannot be subtracted; 0 keeps exp() meaningful. */
+function safeShift(m: number): number {
+  return Number.isFinite(m) ? m : 0;
+}
+
+function foldRow(op: ROp, x: NumericArray, xi: number, n: number, a: number, shift: number): number {
+  const end = xi + n;
+  switch (op) {
+    case R_SUM: for (let i = xi; i < end; i++) a += x[i]!; return a;
+    case R_ABS: for (let i = xi; i < end; i++) a += Math.abs(x[i]!); return a;
+    case R_SQ: for (let i = xi; i < end; i++) { const v = x[i]!; a += v * v; } return a;
+    case R_EXPSHIFT: for (let i = xi; i < end; i++) a += Math.exp(x[i]! - shift); return a;
+    case R_MAX: for (let i = xi; i < end; i++) { const v = x[i]!; if (v > a || v !== v) a = v; } return a;
+    case R_MIN: for (let i = xi; i < end; i++) { const v = x[i]!; if (v < a || v !== v) a = v; } return a;
+    case R_PROD: for (let i = xi; i < end; i++) a *= x[i]!; return a;
+  }
+}
+
+function accumulateRow(op: ROp, x: NumericArray, xi: number, n: number, acc: Float64Array, o: number, shift: Float64Array): void {
+  const d = xi - o; // x index = acc index + d
+  const end = o + n;
+  switch (op) {
+    case R_SUM: for (let j = o; j < end; j++) acc[j]! += x[j + d]!; return;
+    case R_ABS: for (let j = o; j < end; j++) acc[j]! += Math.abs(x[j + d]!); return;
+    case R_SQ: for (let j = o; j < end; j++) { const v = x[j + d]!; acc[j]! += v * v; } return;
+    case R_EXPSHIFT: for (let j = o; j < end; j++) acc[j]! += Math.exp(x[j + d]! - safeShift(shift[j]!)); return;
+    case R_MAX: for (let j = o; j < end; j++) { const v = x[j + d]!; if (v > acc[j]! || v !== v) acc[j] = v; } return;
+    case R_MIN: for (let j = o; j < end; j++) { const v = x[j + d]!; if (v < acc[j]! || v !== v) acc[j] = v; } return;
+    case R_PROD: for (let j = o; j < end; j++) acc[j]! *= x[j + d]!; return;
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * InferenceSession, modelled on onnxruntime-common: create(pathOrBytes, options), inputNames,
+ * outputNames, run(feeds, fetches?). Builds the graph once (import, check, infer) and validates
+ * every feed against the declared inputs before anything runs.
+ */
+import type { Graph, ValueInfo } from '../ir/graph.js';
+import type { HostTensor } from '../ir/tensor.js';
+import { importModel } from '../onnx/import.js';
+import { checkGraph } from '../ir/checker.js';
+import { inferGraph } from '../ir/infer.js';
+import { TwinferError, asTwinferError } from '../errors.js';
+import { CpuExecutor, runCpuNode } from '../../backends/cpu/executor.js';
+import { loadModel, type LoadedModel } from './loader.js';
+import { Tensor, fromHostTensor, toHostTensor } from './tensor.js';
+
+export type BackendName = 'cpu' | 'webgpu' | 'cuda' | 'tensorrt';
+const KNOWN_BACKENDS: readonly BackendName[] = ['cpu', 'webgpu', 'cuda', 'tensorrt'];
+/** Backends this build can run; the others are accepted in preference lists and skipped. */
+const AVAILABLE_BACKENDS: ReadonlySet<BackendName> = new Set(['cpu']);
+
+export interface SessionOptions {
+  /** Ordered preference list; the first available backend runs the model. Default ['cpu']. */
+  backends?: BackendName[];
+  /** Called with one-line messages (backend choice, fallbacks). Default: silent. */
+  log?: (message: string) => void;
+}
+
+export interface InputMetadata { name: string; type: string | undefined; shape: (number | string)[] | undefined }
+
+export type FeedsType = Record<string, Tensor>;
+export type ReturnType = Record<string, Tensor>;
+
+export class InferenceSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly backend: BackendName;
+  /** The checked, inferred graph this session runs. */
+  readonly graph: Graph;
+  private readonly executor: CpuExecutor;
+  private readonly inputs: Map<string, ValueInfo>;
+
+  private constructor(graph: Graph, backend: BackendName) {
+    this.graph = graph;
+    this.backend = backend;
+    this.inputs = new Map(graph.feedInputs.map((i) => [i.name, i]));
+    this.inputNames = graph.feedInputs.map((i) => i.name);
+    this.outputNames = graph.outputs.map((o) => o.name);
+    this.executor = new CpuExecutor(graph);
+  }
+
+  static async create(model: string | Uint8Array | ArrayBuffer, options: SessionOptions = {}): Promise<InferenceSession> {
+    const backend = pickBackend(options);
+    options.log?.(`twinfer: running on ${backend}`);
+    let bytes: Uint8Array;
+    let loaded: LoadedModel | undefined;
+    if (typeof model === 'string') { loaded = await loadModel(model); bytes = loaded.bytes; }
+    else if (model instanceof Uint8Array) bytes = model;
+    else if (model instanceof ArrayBuffer) bytes = new Uint8Array(model);
+    else throw new TwinferError('INVALID_ARGUMENT', 'model must be a path, URL, Uint8Array or ArrayBuffer');
+    const graph = buildGraph(bytes, loaded);
+    return new InferenceSession(graph, backend);
+  }
+
+  get inputMetadata(): InputMetadata[] {
+    return this.graph.feedInputs.map((i) => ({ name: i.name, type: i.dtype, shape: i.shape?.slice() }));
+  }
+
+  async run(feeds: FeedsType, fetches?: readonly string[]): Promise<ReturnType> {
+    const hostFeeds = this.validateFeeds(feeds);
+    const wanted = fetches ?? this.outputNames;
+    for (const f of wanted) {
+      if (!this.outputNames.includes(f)) throw new TwinferError('INVALID_ARGUMENT', `'${f}' is not an output of this model (outputs: ${this.outputNames.join(', ')})`);
+    }
+    let out: Map<string, HostTensor>;
+    try {
+      out = this.executor.run(hostFeeds, wanted);
+    } catch (e) {
+      throw asTwinferError(e, 'RUNTIME');
+    }
+    const result: ReturnType = {};
+    for (const [k, v] of out) result[k] = fromHostTensor(v);
+    return result;
+  }
+
+  private validateFeeds(feeds: FeedsType): Map<string, HostTensor> {
+    if (typeof feeds !== 'object' || feeds === null) throw new TwinferError('INVALID_ARGUMENT', 'feeds must be an object of name -> Tensor');
+    const out = new Map<string, HostTensor>();
+    for (const name of Object.keys(feeds)) {
+      if (!this.inputs.has(name)) throw new TwinferError('INVALID_ARGUMENT', `unknown input '${name}' (inputs: ${this.inputNames.join(', ')})`);
+    }
+    const symbols = new Map<string, number>();
+    for (const [name, info] of this.inputs) {
+      const t = feeds[name];
+      if (t === undefined) throw new TwinferError('INVALID_ARGUMENT', `missing input '${name}'`);
+      if (!(t instanceof Tensor)) throw new TwinferError('INVALID_ARGUMENT', `input '${name}' must be a Tensor`);
+      const h = toHostTensor(t);
+      if (info.dtype && h.dtype !== info.dtype) throw new TwinferError('INVALID_ARGUMENT', `input '${name}' must be ${info.dtype}, got ${t.type}`);
+      if (info.shape) {
+        if (info.shape.length !== h.dims.length) throw new TwinferError('INVALID_ARGUMENT', `input '${name}' must have rank ${info.shape.length} [${info.shape.join(',')}], got dims [${h.dims.join(',')}]`);
+        info.shape.forEach((d, i) => {
+          const got = h.dims[i]!;
+          if (typeof d === 'number' && d !== got) throw new TwinferError('INVALID_ARGUMENT', `input '${name}' dim ${i} must be ${d}, got ${got} (dims [${h.dims.join(',')}])`);
+          if (typeof d === 'string') {
+            const prev = symbols.get(d);
+            if (prev !== undefined && prev !== got) throw new TwinferError('INVALID_ARGUMENT', `input '${name}' dim ${i} ('${d}') is ${got}, but another input fixed '${d}' = ${prev}`);
+            symbols.set(d, got);
+          }
+        });
+      }
+      out.set(name, h);
+    }
+    return out;
+  }
+}
+
+function pickBackend(options: SessionOptions): BackendName {
+  const prefs = options.backends ?? ['cpu'];
+  if (!Array.isArray(prefs) || prefs.length === 0) throw new TwinferError('INVALID_ARGUMENT', 'options.backends must be a non-empty list');
+  for (const b of prefs) {
+    if (!KNOWN_BACKENDS.includes(b)) throw new TwinferError('INVALID_ARGUMENT', `unknown backend '${b}' (known: ${KNOWN_BACKENDS.join(', ')})`);
+  }
+  const chosen = prefs.find((b) => AVAILABLE_BACKENDS.has(b));
+  if (!chosen) throw new TwinferError('INVALID_ARGUMENT', `none of the backends [${prefs.join(', ')}] is available in this build (available: ${[...AVAILABLE_BACKENDS].join(', ')})`);
+  const skipped = prefs.slice(0, prefs.indexOf(chosen));
+  if (skipped.length) options.log?.(`twinfer: backends [${skipped.join(', ')}] unavailable, using ${chosen}`);
+  return chosen;
+}
+
+/** Import, check, infer: everything done once per model. */
+export function buildGraph(bytes: Uint8Array, loaded?: { readExternal?: LoadedReader; modelDir?: string }): Graph {
+  const opts: Parameters<typeof importModel>[1] = {};
+  if (loaded?.readExternal) opts.readExternal = loaded.readExternal;
+  if (loaded?.modelDir !== undefined) opts.modelDir = loaded.modelDir;
+  const g = importModel(bytes, opts);
+  checkGraph(g);
+  inferGraph(g, (node, inputs, types) => runCpuNode(node, g.opsets[node.domain] ?? g.opset, inputs, types));
+  return g;
+}
+
+type LoadedReader = NonNullable<Parameters<typeof importModel>[1]>['readExternal'];

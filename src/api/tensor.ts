@@ -1,0 +1,114 @@
+/**
+ * The public Tensor, modelled on onnxruntime-common's so code ports: `new Tensor(type, data, dims)`.
+ * Data conventions follow onnxruntime-web: int64/uint64 as BigInt64Array/BigUint64Array,
+ * float16 and bfloat16 as Uint16Array bit patterns, bool as Uint8Array, string as string[].
+ */
+import { allocStorage, type DType, type NumericArray } from '../ir/dtype.js';
+import { decodeLowp, encodeLowp } from '../ir/lowp.js';
+import { HostTensor, sizeOf } from '../ir/tensor.js';
+import { TwinferError } from '../errors.js';
+
+export type TensorType =
+  | 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int8' | 'uint8' | 'int16' | 'uint16'
+  | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool' | 'string';
+
+export type TensorData =
+  | Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array
+  | Uint32Array | BigInt64Array | BigUint64Array | string[];
+
+const CTORS: Record<TensorType, new (n: number) => ArrayLike<unknown>> = {
+  float32: Float32Array, float64: Float64Array, float16: Uint16Array, bfloat16: Uint16Array,
+  int8: Int8Array, uint8: Uint8Array, int16: Int16Array, uint16: Uint16Array, int32: Int32Array,
+  uint32: Uint32Array, int64: BigInt64Array, uint64: BigUint64Array, bool: Uint8Array,
+  string: Array as unknown as new (n: number) => string[],
+};
+
+function inferType(data: unknown): TensorType {
+  if (data instanceof Float32Array) return 'float32';
+  if (data instanceof Float64Array) return 'float64';
+  if (data instanceof Int8Array) return 'int8';
+  if (data instanceof Uint8Array) return 'uint8';
+  if (data instanceof Int16Array) return 'int16';
+  if (data instanceof Uint16Array) return 'uint16';
+  if (data instanceof Int32Array) return 'int32';
+  if (data instanceof Uint32Array) return 'uint32';
+  if (data instanceof BigInt64Array) return 'int64';
+  if (data instanceof BigUint64Array) return 'uint64';
+  if (Array.isArray(data) && data.every((x) => typeof x === 'string')) return 'string';
+  throw new TwinferError('INVALID_ARGUMENT', 'Tensor: cannot infer the type of this data');
+}
+
+export class Tensor {
+  readonly type: TensorType;
+  readonly data: TensorData;
+  readonly dims: readonly number[];
+
+  constructor(type: TensorType, data: TensorData | readonly number[] | readonly boolean[] | readonly bigint[], dims?: readonly number[]);
+  constructor(data: TensorData, dims?: readonly number[]);
+  constructor(a: TensorType | TensorData, b?: unknown, c?: readonly number[]) {
+    let type: TensorType, data: unknown, dims: readonly number[] | undefined;
+    if (typeof a === 'string') { type = a; data = b; dims = c; } else { type = inferType(a); data = a; dims = b as readonly number[] | undefined; }
+    if (!Object.prototype.hasOwnProperty.call(CTORS, type)) throw new TwinferError('INVALID_ARGUMENT', `Tensor: unknown type '${type}'`);
+    if (Array.isArray(data) && type !== 'string') data = toTypedArray(type, data);
+    const len = (data as ArrayLike<unknown>).length;
+    dims ??= [len];
+    for (const d of dims) if (!Number.isSafeInteger(d) || d < 0) throw new TwinferError('INVALID_ARGUMENT', `Tensor: invalid dim ${d}`);
+    if (sizeOf(dims) !== len) throw new TwinferError('INVALID_ARGUMENT', `Tensor: dims [${dims.join(',')}] need ${sizeOf(dims)} elements, data has ${len}`);
+    const want = CTORS[type];
+    if (type === 'string' ? !Array.isArray(data) : !(data instanceof want)) {
+      throw new TwinferError('INVALID_ARGUMENT', `Tensor: ${type} data must be a ${type === 'string' ? 'string[]' : want.name}`);
+    }
+    this.type = type;
+    this.data = data as TensorData;
+    this.dims = dims.slice();
+  }
+
+  get size(): number { return sizeOf(this.dims); }
+}
+
+function toTypedArray(type: TensorType, values: readonly unknown[]): TensorData {
+  const Ctor = CTORS[type] as unknown as { from(v: ArrayLike<unknown>, f?: (x: unknown) => unknown): TensorData };
+  if (type === 'int64' || type === 'uint64') return Ctor.from(values, (x) => BigInt(x as number));
+  if (type === 'bool') return Ctor.from(values, (x) => (x ? 1 : 0));
+  return Ctor.from(values, (x) => Number(x));
+}
+
+/** Public Tensor -> internal HostTensor (copies where the storage differs). */
+export function toHostTensor(t: Tensor): HostTensor {
+  const dtype = t.type as DType;
+  if (t.type === 'string') return new HostTensor('string', t.dims, (t.data as string[]).slice());
+  const n = t.size;
+  const out = allocStorage(dtype, n) as NumericArray;
+  const src = t.data as ArrayLike<number | bigint>;
+  if (t.type === 'float16' || t.type === 'bfloat16') {
+    for (let i = 0; i < n; i++) out[i] = decodeLowp(dtype, Number(src[i]));
+  } else if (t.type === 'bool') {
+    for (let i = 0; i < n; i++) out[i] = src[i] ? 1 : 0;
+  } else if (t.type === 'int64' || t.type === 'uint64') {
+    for (let i = 0; i < n; i++) out[i] = Number(src[i]);
+  } else {
+    out.set(src as ArrayLike<number>);
+  }
+  return new HostTensor(dtype, t.dims, out);
+}
+
+/** Internal HostTensor -> public Tensor. Types without a public form (float8, int4) are widened. */
+export function fromHostTensor(h: HostTensor): Tensor {
+  const n = h.size;
+  switch (h.dtype) {
+    case 'string': return new Tensor('string', (h.data as string[]).slice(), h.dims);
+    case 'int64': return new Tensor('int64', BigInt64Array.from(h.data as Float64Array, (x) => BigInt(x)), h.dims);
+    case 'uint64': return new Tensor('uint64', BigUint64Array.from(h.data as Float64Array, (x) => BigInt(x)), h.dims);
+    case 'float16': case 'bfloat16': {
+      const bits = new Uint16Array(n);
+      const d = h.data as Float32Array;
+      for (let i = 0; i < n; i++) bits[i] = encodeLowp(h.dtype, d[i]!);
+      return new Tensor(h.dtype, bits, h.dims);
+    }
+    case 'float8e4m3fn': case 'float8e4m3fnuz': case 'float8e5m2': case 'float8e5m2fnuz': case 'float4e2m1':
+      return new Tensor('float32', Float32Array.from(h.data as Float32Array), h.dims);
+    case 'int4': return new Tensor('int8', Int8Array.from(h.data as Int8Array), h.dims);
+    case 'uint4': return new Tensor('uint8', Uint8Array.from(h.data as Uint8Array), h.dims);
+    default: return new Tensor(h.dtype as TensorType, h.data as TensorData, h.dims);
+  }
+}

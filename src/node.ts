@@ -1,0 +1,8 @@
+/** twinfer's Node entry point: everything in the core, plus models loaded from file paths. */
+import { setModelLoader } from './api/loader.js';
+import { loadModelFile } from './node-fs.js';
+
+setModelLoader(loadModelFile);
+
+export * from './index.js';
+export { loadModelFile } from './node-fs.js';
