@@ -111,7 +111,7 @@ function binary(select: Select): CpuKernel {
     const b = input(ctx, 1);
     const out = new HostTensor(ctx.outputTypes[0]!.dtype, outDims(ctx));
     const bDims = ctx.node.attrs['broadcast'] === 1 ? legacyDims(ctx.node, a.rank, b.dims) : b.dims;
-    broadcast2(a.data as Buf<unknown>, a.dims, b.data as Buf<unknown>, bDims, out.data as Buf<unknown>, out.dims, select(a.dtype, ctx.node));
+    broadcast2(a.data as Buf<unknown>, a.dims, b.data as Buf<unknown>, bDims, out.numbers, out.dims, select(a.dtype, ctx.node));
     fixUint64(out);
     fix4bit(out);
     return [out];

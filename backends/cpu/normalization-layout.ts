@@ -10,7 +10,9 @@ import { input, type KernelContext } from './kernel.js';
 import { newOutput } from './normalization-norms.js';
 
 type Outs = (HostTensor | undefined)[];
-type Store = { [i: number]: unknown; length: number };
+// Element access shared by typed arrays and string[] (data movement never inspects values).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Store = { [i: number]: any; length: number };
 
 /** dst[d0 .. d0+n) = src[s0 .. s0+n). */
 function copyRun(dst: TensorStorage, d0: number, src: TensorStorage, s0: number, n: number): void {

@@ -58,7 +58,7 @@ export function intConv(p: IntConvProblem, emit: (n: number, acc: Int32Array) =>
   const lastOut = outSp[nsp - 1]!;
   const outerCount = P / lastOut;
   const qChunk = Math.max(1, Math.min(outerCount, Math.floor(COL_BUDGET / Math.max(1, Kg * lastOut))));
-  const col = new Int16Array(Kg * qChunk * lastOut);
+  const col = new Int16Array(Cg === 1 && nsp <= 2 ? 0 : Kg * qChunk * lastOut);
   const acc = new Int32Array(M * P);
   const cfg: Im2colCfg = {
     Cg, inSp, inImg, kernel: geom.kernel, strides: geom.strides, dilations: geom.dilations,
@@ -66,9 +66,23 @@ export function intConv(p: IntConvProblem, emit: (n: number, acc: Int32Array) =>
     inStrides: stridesOf(inSp), kIdx: new Array<number>(nsp).fill(0), oIdx: new Array<number>(nsp).fill(0),
   };
 
+  // Depthwise-like (one input channel per group) 1-D / 2-D convs: direct row updates beat im2col,
+  // whose GEMM would have a K of only kh * kw.
+  const direct = Cg === 1 && nsp <= 2;
+  const img = direct ? new Int16Array(inImg) : col;
+
   for (let n = 0; n < N; n++) {
     if (p.bias) for (let m = 0; m < M; m++) acc.fill(p.bias[m]!, m * P, (m + 1) * P);
     else acc.fill(0);
+    if (direct) {
+      for (let g = 0; g < G; g++) {
+        const xOff = (n * C + g) * inImg;
+        for (let i = 0; i < inImg; i++) img[i] = p.x[xOff + i]! - p.xZero;
+        for (let m = g * Mg; m < (g + 1) * Mg; m++) directConv(img, wq, m * Kg, acc, m * P, cfg);
+      }
+      emit(n, acc);
+      continue;
+    }
     for (let g = 0; g < G; g++) {
       const xOff = (n * C + g * Cg) * inImg;
       for (let q0 = 0; q0 < outerCount; q0 += qChunk) {
@@ -132,6 +146,36 @@ function im2col(x: NumericArray, xOff: number, zero: number, cfg: Im2colCfg, q0:
         for (let d = last - 1; d >= 0; d--) { if (++oIdx[d] < outSp[d]!) break; oIdx[d] = 0; }
       }
       for (let d = last; d >= 0; d--) { if (++kIdx[d] < kernel[d]!) break; kIdx[d] = 0; }
+    }
+  }
+}
+
+/**
+ * acc[accOff + output position] += sum over kernel positions of w * img (one centered input
+ * channel, 1-D or 2-D; a 1-D conv is a 2-D one of height 1), row by row over the valid range.
+ */
+function directConv(img: Int16Array, w: Int16Array, wOff: number, acc: Int32Array, accOff: number, cfg: Im2colCfg): void {
+  const two = cfg.inSp.length === 2;
+  const IH = two ? cfg.inSp[0]! : 1, IW = cfg.inSp[two ? 1 : 0]!;
+  const OH = two ? cfg.outSp[0]! : 1, OW = cfg.outSp[two ? 1 : 0]!;
+  const KH = two ? cfg.kernel[0]! : 1, KW = cfg.kernel[two ? 1 : 0]!;
+  const sh = two ? cfg.strides[0]! : 1, sw = cfg.strides[two ? 1 : 0]!;
+  const dh = two ? cfg.dilations[0]! : 1, dw = cfg.dilations[two ? 1 : 0]!;
+  const ph = two ? cfg.padsBegin[0]! : 0, pw = cfg.padsBegin[two ? 1 : 0]!;
+  for (let kh = 0; kh < KH; kh++) {
+    for (let kw = 0; kw < KW; kw++) {
+      const wv = w[wOff + kh * KW + kw]!;
+      if (wv === 0) continue;
+      const kOff = kw * dw - pw;
+      const j0 = Math.min(OW, Math.max(0, Math.ceil(-kOff / sw)));
+      const j1 = Math.max(j0, Math.min(OW, Math.floor((IW - 1 - kOff) / sw) + 1));
+      for (let oh = 0; oh < OH; oh++) {
+        const ih = oh * sh + kh * dh - ph;
+        if (ih < 0 || ih >= IH) continue;
+        const dst = accOff + oh * OW;
+        let src = ih * IW + j0 * sw + kOff;
+        for (let j = j0; j < j1; j++, src += sw) acc[dst + j] += wv * img[src]!;
+      }
     }
   }
 }

@@ -10,17 +10,17 @@ import { quantMode } from '../../src/ir/ops/quant-shapes.js';
 import { roundToDtype } from '../../src/ir/lowp.js';
 import { HostTensor } from '../../src/ir/tensor.js';
 import { input, outDims, type KernelContext } from './kernel.js';
-import { rint } from './quant-gemm.js';
+import { RINT_MAGIC, RINT_SAFE, rint } from './quant-gemm.js';
 
 /**
  * Runs of elements of x that walk the scale / zero point uniformly: 4 numbers per run
  * (offset in x, length, first parameter index, parameter step 0 or 1). Long runs keep the element
  * loops free of index arithmetic whatever the layout (per tensor, per axis, blocked).
  */
-export function paramRuns(xDims: readonly number[], pDims: readonly number[], axis: number, blockSize: number): Float64Array {
+export function paramRuns(xDims: readonly number[], pDims: readonly number[], axis: number, blockSize: number): Int32Array {
   const size = xDims.reduce((s, d) => s * d, 1);
   const mode = quantMode(xDims, pDims, axis, blockSize, 'scale');
-  if (mode === 'tensor') return Float64Array.of(0, size, 0, 0);
+  if (mode === 'tensor') return Int32Array.of(0, size, 0, 0);
   const rank = xDims.length;
   const ax = axis < 0 ? axis + rank : axis;
   let outer = 1, inner = 1;
@@ -46,7 +46,7 @@ export function paramRuns(xDims: readonly number[], pDims: readonly number[], ax
       }
     }
   }
-  return Float64Array.from(runs);
+  return Int32Array.from(runs);
 }
 
 function checkSameSize(s: HostTensor, z: HostTensor | undefined): void {
@@ -94,14 +94,29 @@ export function quantizeLinear(ctx: KernelContext): HostTensor[] {
 
 /** The integer path, kept free of closures: it is the hot one (activations of QDQ models). */
 function quantizeInt(
-  runs: Float64Array, xd: NumericArray, sd: NumericArray, zd: NumericArray | undefined, od: NumericArray,
+  runs: Int32Array, xd: NumericArray, sd: NumericArray, zd: NumericArray | undefined, od: NumericArray,
   lo: number, hi: number, rq: (v: number) => number,
 ): void {
+  const f32 = rq === Math.fround;
   for (let r = 0; r < runs.length; r += 4) {
-    const off = runs[r]!, n = runs[r + 1]!, step = runs[r + 3]!;
+    const off = runs[r]!, end = off + runs[r + 1]!, step = runs[r + 3]!;
     let p = runs[r + 2]!;
-    for (let i = off; i < off + n; i++, p += step) {
-      let v = rint(rq(xd[i]! / sd[p]!)) + (zd ? zd[p]! : 0);
+    if (step === 0 && f32) {
+      // Per-tensor / per-axis run of float32: scale and zero point are constants.
+      const sv = sd[p]!, zv = zd ? zd[p]! : 0;
+      for (let i = off; i < end; i++) {
+        let q = Math.fround(xd[i]! / sv);
+        if (q > RINT_SAFE) q = RINT_SAFE; else if (q < -RINT_SAFE) q = -RINT_SAFE;
+        let v = q + RINT_MAGIC - RINT_MAGIC + zv;
+        if (v < lo) v = lo; else if (v > hi) v = hi;
+        od[i] = v;
+      }
+      continue;
+    }
+    for (let i = off; i < end; i++, p += step) {
+      let q = rq(xd[i]! / sd[p]!);
+      if (q > RINT_SAFE) q = RINT_SAFE; else if (q < -RINT_SAFE) q = -RINT_SAFE;
+      let v = q + RINT_MAGIC - RINT_MAGIC + (zd ? zd[p]! : 0);
       if (v < lo) v = lo; else if (v > hi) v = hi;
       od[i] = v;
     }
@@ -109,7 +124,7 @@ function quantizeInt(
 }
 
 /** For the rarer float8/float4 outputs, whose per-element encode dominates anyway. */
-function forRuns(runs: Float64Array, f: (i: number, p: number) => void): void {
+function forRuns(runs: Int32Array, f: (i: number, p: number) => void): void {
   for (let r = 0; r < runs.length; r += 4) {
     const off = runs[r]!, n = runs[r + 1]!, step = runs[r + 3]!;
     let p = runs[r + 2]!;

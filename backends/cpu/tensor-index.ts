@@ -7,7 +7,7 @@ import type { NumericArray, TensorStorage } from '../../src/ir/dtype.js';
 import { attrInt, attrString } from '../../src/ir/graph.js';
 import { HostTensor } from '../../src/ir/tensor.js';
 import { input, outDims, type KernelContext, type KernelRegistry } from './kernel.js';
-import { copyBlock, strides, type Elems } from './tensor-copy.js';
+import { copyBlock, copyRun, fillBlock, movable, strides, type MoveArray } from './tensor-copy.js';
 
 function prod(dims: readonly number[], from = 0, to = dims.length): number {
   let n = 1;
@@ -33,18 +33,26 @@ function gather(ctx: KernelContext): HostTensor[] {
   const m = idx.length;
   const fixed = new Int32Array(m);
   for (let j = 0; j < m; j++) fixed[j] = fixIndex(idx[j]!, n, 'Gather');
-  const d = out.data as Elems;
-  const s = x.data as Elems;
+  const d = movable(out.data);
+  const s = movable(x.data);
   for (let o = 0; o < outer; o++) {
     const ob = o * m;
     const ib = o * n;
-    if (inner === 1) {
-      for (let j = 0; j < m; j++) d[ob + j] = s[ib + fixed[j]!];
-    } else {
-      for (let j = 0; j < m; j++) copyBlock(out.data, (ob + j) * inner, x.data, (ib + fixed[j]!) * inner, inner);
-    }
+    if (inner === 1) pick(d, ob, s, ib, fixed);
+    else for (let j = 0; j < m; j++) copyRun(d, (ob + j) * inner, s, (ib + fixed[j]!) * inner, inner);
   }
   return [out];
+}
+
+/** d[dOff + j] = s[sOff + at[j]] for every j. */
+function pick(d: ReturnType<typeof movable>, dOff: number, s: ReturnType<typeof movable>, sOff: number, at: Int32Array): void {
+  if (Array.isArray(d)) {
+    const ss = s as string[];
+    for (let j = 0; j < at.length; j++) d[dOff + j] = ss[sOff + at[j]!]!;
+  } else {
+    const ss = s as MoveArray;
+    for (let j = 0; j < at.length; j++) d[dOff + j] = ss[sOff + at[j]!]!;
+  }
 }
 
 function normAxis(axis: number, rank: number): number {
@@ -91,9 +99,7 @@ function gatherElements(ctx: KernelContext): HostTensor[] {
   const axis = normAxis(attrInt(ctx.node, 'axis', 0), x.rank);
   const offs = elementOffsets(x.dims, idxT.dims, idxT.numbers, axis, 'GatherElements');
   const out = new HostTensor(x.dtype, outDims(ctx));
-  const d = out.data as Elems;
-  const s = x.data as Elems;
-  for (let i = 0; i < offs.length; i++) d[i] = s[offs[i]!];
+  pick(movable(out.data), 0, movable(x.data), 0, offs);
   return [out];
 }
 
@@ -110,12 +116,14 @@ function gatherND(ctx: KernelContext): HostTensor[] {
   const batchSize = prod(x.dims, b);
   const m = prod(idxT.dims, b, q - 1);
   const slice = prod(x.dims, b + k);
+  const d = movable(out.data);
+  const s = movable(x.data);
   for (let bb = 0; bb < batches; bb++) {
     for (let j = 0; j < m; j++) {
       const row = bb * m + j;
       let off = bb * batchSize;
       for (let t = 0; t < k; t++) off += fixIndex(idx[row * k + t]!, x.dims[b + t]!, 'GatherND') * xs[b + t]!;
-      copyBlock(out.data, row * slice, x.data, off, slice);
+      copyRun(d, row * slice, s, off, slice);
     }
   }
   return [out];
@@ -126,7 +134,12 @@ type Reduction = 'none' | 'add' | 'mul' | 'max' | 'min';
 /** out[offs[i] + t] op= upd[i*block + t] for t < block, in index order (later writes win). */
 function scatterApply(out: TensorStorage, upd: TensorStorage, offs: Int32Array, block: number, red: Reduction): void {
   if (red === 'none') {
-    for (let i = 0; i < offs.length; i++) copyBlock(out, offs[i]!, upd, i * block, block);
+    const d = movable(out);
+    const u = movable(upd);
+    if (block === 1 && !Array.isArray(d)) {
+      const uu = u as MoveArray;
+      for (let i = 0; i < offs.length; i++) d[offs[i]!] = uu[i]!;
+    } else for (let i = 0; i < offs.length; i++) copyRun(d, offs[i]!, u, i * block, block);
     return;
   }
   const o = out as NumericArray;
@@ -192,17 +205,17 @@ function oneHot(ctx: KernelContext): HostTensor[] {
   if (values.size !== 2) throw new Error('OneHot: values must hold [off_value, on_value]');
   const out = new HostTensor(values.dtype, outDims(ctx));
   const axis = normAxis(attrInt(ctx.node, 'axis', -1), idxT.rank + 1);
-  const v = values.data as Elems;
-  const d = out.data as Elems;
-  const off = v[0];
-  if (off !== 0 && off !== '') for (let i = 0; i < out.size; i++) d[i] = off;
+  const v = movable(values.data);
+  const d = movable(out.data);
+  const off = values.data[0]!;
+  if (off !== 0 && off !== '') fillBlock(out.data, 0, off, out.size);
   const inner = prod(idxT.dims, axis);
   const outer = prod(idxT.dims, 0, axis);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       let c = Math.trunc(idx[o * inner + i]!);
       if (c < 0) c += depth;
-      if (c >= 0 && c < depth) d[(o * depth + c) * inner + i] = v[1];
+      if (c >= 0 && c < depth) copyRun(d, (o * depth + c) * inner + i, v, 1, 1);
     }
   }
   return [out];
@@ -210,11 +223,17 @@ function oneHot(ctx: KernelContext): HostTensor[] {
 
 function nonZero(ctx: KernelContext): HostTensor[] {
   const x = input(ctx, 0);
-  const s = x.data as Elems;
-  const isStr = Array.isArray(x.data);
-  const nz = (i: number) => (isStr ? s[i] !== '' : s[i] !== 0);
+  // One flag per element first (strings: non-empty), so the loops below stay monomorphic.
+  const flags = new Uint8Array(x.size);
+  if (Array.isArray(x.data)) {
+    const s = x.data;
+    for (let i = 0; i < flags.length; i++) flags[i] = s[i] !== '' ? 1 : 0;
+  } else {
+    const s = x.data;
+    for (let i = 0; i < flags.length; i++) flags[i] = s[i] !== 0 ? 1 : 0;
+  }
   let count = 0;
-  for (let i = 0; i < x.size; i++) if (nz(i)) count++;
+  for (let i = 0; i < flags.length; i++) count += flags[i]!;
   // A scalar reports as one coordinate row (onnxruntime's convention).
   const rank = Math.max(x.rank, 1);
   const dims = x.rank === 0 ? [1] : x.dims;
@@ -222,7 +241,7 @@ function nonZero(ctx: KernelContext): HostTensor[] {
   const o = out.data as Float64Array;
   const cnt = new Array<number>(rank).fill(0);
   for (let i = 0, j = 0; i < x.size; i++) {
-    if (nz(i)) {
+    if (flags[i]) {
       for (let k = 0; k < rank; k++) o[k * count + j] = cnt[k]!;
       j++;
     }

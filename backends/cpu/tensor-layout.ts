@@ -7,7 +7,7 @@ import { HostTensor } from '../../src/ir/tensor.js';
 import { transposePerm } from '../../src/ir/ops/tensor.js';
 import { sliceParams, splitSizes } from '../../src/ir/ops/tensor-util.js';
 import { input, outDims, type KernelContext, type KernelRegistry } from './kernel.js';
-import { copyBlock, stridedCopy, strides } from './tensor-copy.js';
+import { copyRun, movable, stridedCopy, strides } from './tensor-copy.js';
 
 /** Same storage, the dims inference decided (Reshape, Squeeze, Unsqueeze, Flatten). */
 function view(ctx: KernelContext): HostTensor[] {
@@ -35,11 +35,13 @@ function concat(ctx: KernelContext): HostTensor[] {
   let outer = 1;
   for (let k = 0; k < axis; k++) outer *= dims[k]!;
   const rowOut = outer === 0 ? 0 : out.size / outer;
+  const d = movable(out.data);
   let at = 0;
   for (const t of ins) {
     const row = outer === 0 ? 0 : t.size / outer;
     if (row === 0) continue;
-    for (let o = 0; o < outer; o++) copyBlock(out.data, o * rowOut + at, t.data, o * row, row);
+    const s = movable(t.data);
+    for (let o = 0; o < outer; o++) copyRun(d, o * rowOut + at, s, o * row, row);
     at += row;
   }
   return [out];
@@ -55,11 +57,13 @@ function split(ctx: KernelContext): HostTensor[] {
   let inner = 1;
   for (let k = axis + 1; k < x.rank; k++) inner *= x.dims[k]!;
   const rowIn = x.dims[axis]! * inner;
+  const src = movable(x.data);
   let at = 0;
   return sizes.map((s, i) => {
     const out = new HostTensor(x.dtype, outDims(ctx, i));
     const row = s * inner;
-    for (let o = 0; o < outer; o++) copyBlock(out.data, o * row, x.data, o * rowIn + at, row);
+    const d = movable(out.data);
+    for (let o = 0; o < outer; o++) copyRun(d, o * row, src, o * rowIn + at, row);
     at += row;
     return out;
   });

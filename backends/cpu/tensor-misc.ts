@@ -8,7 +8,7 @@ import { HostTensor } from '../../src/ir/tensor.js';
 import { roundToDtype } from '../../src/ir/lowp.js';
 import { constantOfShapeValue, constantTensor, shapeRange } from '../../src/ir/ops/tensor-source.js';
 import { input, outDims, type KernelContext, type KernelRegistry } from './kernel.js';
-import { copyBlock, fillBlock, type Elems } from './tensor-copy.js';
+import { copyRun, fillBlock, movable } from './tensor-copy.js';
 
 function prod(dims: readonly number[], from = 0, to = dims.length): number {
   let n = 1;
@@ -122,13 +122,15 @@ function trilu(ctx: KernelContext): HostTensor[] {
   const cols = x.dims[x.rank - 1]!;
   const mat = rows * cols;
   const batches = mat === 0 ? 0 : x.size / mat;
+  const d = movable(out.data);
+  const s = movable(x.data);
   for (let b = 0; b < batches; b++) {
     for (let i = 0; i < rows; i++) {
       // upper keeps j >= i + k; lower keeps j <= i + k.
       const from = upper ? Math.min(Math.max(i + k, 0), cols) : 0;
       const to = upper ? cols : Math.min(Math.max(i + k + 1, 0), cols);
       const off = b * mat + i * cols;
-      if (to > from) copyBlock(out.data, off + from, x.data, off + from, to - from);
+      if (to > from) copyRun(d, off + from, s, off + from, to - from);
     }
   }
   return [out];
@@ -143,7 +145,7 @@ function shape(ctx: KernelContext): HostTensor[] {
 function constantOfShape(ctx: KernelContext): HostTensor[] {
   const v = constantOfShapeValue(ctx.node);
   const out = new HostTensor(v.dtype, outDims(ctx));
-  const val = (v.data as Elems)[0];
+  const val = v.data[0]!;
   if (val !== 0 && val !== '') fillBlock(out.data, 0, val, out.size);
   return [out];
 }

@@ -105,10 +105,10 @@ export function fromHostTensor(h: HostTensor): Tensor {
       for (let i = 0; i < n; i++) bits[i] = encodeLowp(h.dtype, d[i]!);
       return new Tensor(h.dtype, bits, h.dims);
     }
-    case 'float8e4m3fn': case 'float8e4m3fnuz': case 'float8e5m2': case 'float8e5m2fnuz': case 'float4e2m1':
+    case 'float8e4m3fn': case 'float8e4m3fnuz': case 'float8e5m2': case 'float8e5m2fnuz': case 'float8e8m0': case 'float4e2m1':
       return new Tensor('float32', Float32Array.from(h.data as Float32Array), h.dims);
-    case 'int4': return new Tensor('int8', Int8Array.from(h.data as Int8Array), h.dims);
-    case 'uint4': return new Tensor('uint8', Uint8Array.from(h.data as Uint8Array), h.dims);
+    case 'int4': case 'int2': return new Tensor('int8', Int8Array.from(h.data as Int8Array), h.dims);
+    case 'uint4': case 'uint2': return new Tensor('uint8', Uint8Array.from(h.data as Uint8Array), h.dims);
     default: return new Tensor(h.dtype as TensorType, h.data as TensorData, h.dims);
   }
 }

@@ -7,14 +7,14 @@
  *   computes in float32 and the executor rounds its result back to the declared type;
  * - int64/uint64 live in a Float64Array: exact for |x| <= 2^53, which covers indices, shapes and
  *   every value the op set produces in practice; the API converts to/from BigInt64Array;
- * - int4/uint4 are unpacked to one element per byte; bool is a Uint8Array of 0/1.
+ * - int4/uint4/int2/uint2 are unpacked to one element per byte; bool is a Uint8Array of 0/1.
  */
 
 export type DType =
   | 'float32' | 'float64' | 'float16' | 'bfloat16'
-  | 'float8e4m3fn' | 'float8e4m3fnuz' | 'float8e5m2' | 'float8e5m2fnuz' | 'float4e2m1'
+  | 'float8e4m3fn' | 'float8e4m3fnuz' | 'float8e5m2' | 'float8e5m2fnuz' | 'float8e8m0' | 'float4e2m1'
   | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64'
-  | 'int4' | 'uint4'
+  | 'int4' | 'uint4' | 'int2' | 'uint2'
   | 'bool' | 'string';
 
 export type NumericArray =
@@ -28,7 +28,7 @@ const ONNX_CODES: Record<number, DType> = {
   1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64',
   8: 'string', 9: 'bool', 10: 'float16', 11: 'float64', 12: 'uint32', 13: 'uint64',
   16: 'bfloat16', 17: 'float8e4m3fn', 18: 'float8e4m3fnuz', 19: 'float8e5m2', 20: 'float8e5m2fnuz',
-  21: 'uint4', 22: 'int4', 23: 'float4e2m1',
+  21: 'uint4', 22: 'int4', 23: 'float4e2m1', 24: 'float8e8m0', 25: 'uint2', 26: 'int2',
 };
 const CODE_OF: Record<DType, number> = Object.fromEntries(
   Object.entries(ONNX_CODES).map(([k, v]) => [v, Number(k)]),
@@ -45,16 +45,16 @@ export function onnxCodeOf(dtype: DType): number {
 
 export const FLOAT_TYPES: ReadonlySet<DType> = new Set<DType>([
   'float32', 'float64', 'float16', 'bfloat16',
-  'float8e4m3fn', 'float8e4m3fnuz', 'float8e5m2', 'float8e5m2fnuz', 'float4e2m1',
+  'float8e4m3fn', 'float8e4m3fnuz', 'float8e5m2', 'float8e5m2fnuz', 'float8e8m0', 'float4e2m1',
 ]);
 /** Float types stored in a Float32Array but narrower than float32 (results must be rounded). */
 export const LOW_PRECISION_FLOATS: ReadonlySet<DType> = new Set<DType>([
-  'float16', 'bfloat16', 'float8e4m3fn', 'float8e4m3fnuz', 'float8e5m2', 'float8e5m2fnuz', 'float4e2m1',
+  'float16', 'bfloat16', 'float8e4m3fn', 'float8e4m3fnuz', 'float8e5m2', 'float8e5m2fnuz', 'float8e8m0', 'float4e2m1',
 ]);
 export const INT_TYPES: ReadonlySet<DType> = new Set<DType>([
-  'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'int4', 'uint4',
+  'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'int4', 'uint4', 'int2', 'uint2',
 ]);
-export const SIGNED_INT_TYPES: ReadonlySet<DType> = new Set<DType>(['int8', 'int16', 'int32', 'int64', 'int4']);
+export const SIGNED_INT_TYPES: ReadonlySet<DType> = new Set<DType>(['int8', 'int16', 'int32', 'int64', 'int4', 'int2']);
 
 export function isFloat(t: DType): boolean { return FLOAT_TYPES.has(t); }
 export function isInt(t: DType): boolean { return INT_TYPES.has(t); }
@@ -64,11 +64,11 @@ export function isNumeric(t: DType): boolean { return t !== 'string'; }
 export function allocStorage(dtype: DType, size: number): TensorStorage {
   switch (dtype) {
     case 'float32': case 'float16': case 'bfloat16': case 'float8e4m3fn': case 'float8e4m3fnuz':
-    case 'float8e5m2': case 'float8e5m2fnuz': case 'float4e2m1':
+    case 'float8e5m2': case 'float8e5m2fnuz': case 'float8e8m0': case 'float4e2m1':
       return new Float32Array(size);
     case 'float64': case 'int64': case 'uint64': return new Float64Array(size);
-    case 'int8': case 'int4': return new Int8Array(size);
-    case 'uint8': case 'uint4': case 'bool': return new Uint8Array(size);
+    case 'int8': case 'int4': case 'int2': return new Int8Array(size);
+    case 'uint8': case 'uint4': case 'uint2': case 'bool': return new Uint8Array(size);
     case 'int16': return new Int16Array(size);
     case 'uint16': return new Uint16Array(size);
     case 'int32': return new Int32Array(size);
@@ -84,6 +84,7 @@ export function onnxElementBytes(dtype: DType): number {
     case 'float32': case 'int32': case 'uint32': return 4;
     case 'float16': case 'bfloat16': case 'int16': case 'uint16': return 2;
     case 'int4': case 'uint4': case 'float4e2m1': return 0.5;
+    case 'int2': case 'uint2': return 0.25;
     case 'string': return 0;
     default: return 1;
   }
@@ -102,6 +103,8 @@ export function intRange(dtype: DType): [number, number] {
     case 'uint64': return [0, 18446744073709551615];
     case 'int4': return [-8, 7];
     case 'uint4': return [0, 15];
+    case 'int2': return [-2, 1];
+    case 'uint2': return [0, 3];
     case 'bool': return [0, 1];
     default: throw new Error(`intRange: ${dtype} is not an integer type`);
   }

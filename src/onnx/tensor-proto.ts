@@ -70,7 +70,7 @@ function expectBytes(raw: Uint8Array, n: number, what: string): void {
 
 function decodeRaw(dtype: DType, raw: Uint8Array, out: NumericArray, what: string): void {
   const n = out.length;
-  const buf = raw.slice().buffer; // aligned copy
+  const buf = new Uint8Array(raw).buffer; // aligned copy (Buffer.slice would share the pool)
   const dv = new DataView(buf);
   switch (dtype) {
     case 'float32': expectBytes(raw, n * 4, what); out.set(new Float32Array(buf)); return;
@@ -87,13 +87,26 @@ function decodeRaw(dtype: DType, raw: Uint8Array, out: NumericArray, what: strin
       expectBytes(raw, n * 2, what);
       for (let i = 0; i < n; i++) out[i] = decodeLowp(dtype, dv.getUint16(i * 2, true));
       return;
-    case 'int4': case 'uint4': case 'float4e2m1':
-      expectBytes(raw, Math.ceil(n / 2), what);
-      for (let i = 0; i < n; i++) out[i] = decodeNibble(dtype, (raw[i >> 1]! >> ((i & 1) * 4)) & 0xf);
+    case 'int4': case 'uint4': case 'float4e2m1': case 'int2': case 'uint2':
+      expectBytes(raw, Math.ceil(n / packing(dtype)), what);
+      unpack(dtype, raw, out);
       return;
     default: // float8 variants
       expectBytes(raw, n, what);
       for (let i = 0; i < n; i++) out[i] = decodeLowp(dtype, raw[i]!);
+  }
+}
+
+/** Elements per byte of the packed sub-byte types (1 for the rest). */
+function packing(dtype: DType): number {
+  return dtype === 'int4' || dtype === 'uint4' || dtype === 'float4e2m1' ? 2 : dtype === 'int2' || dtype === 'uint2' ? 4 : 1;
+}
+
+function unpack(dtype: DType, bytes: ArrayLike<number>, out: NumericArray): void {
+  const per = packing(dtype), bits = 8 / per, mask = (1 << bits) - 1;
+  for (let i = 0; i < out.length; i++) {
+    const v = (bytes[Math.floor(i / per)]! >> ((i % per) * bits)) & mask;
+    out[i] = dtype === 'int2' ? (v >= 2 ? v - 4 : v) : decodeNibble(dtype, v);
   }
 }
 
@@ -116,10 +129,11 @@ function decodeTyped(dtype: DType, p: onnx.ITensorProto, out: NumericArray, what
     case 'int64': take(p.int64Data as LongLike[], 'int64_data'); return;
     case 'uint32': case 'uint64': take(p.uint64Data as LongLike[], 'uint64_data'); return;
     case 'float16': case 'bfloat16': take(p.int32Data, 'int32_data', (b) => decodeLowp(dtype, b & 0xffff)); return;
-    case 'int4': case 'uint4': case 'float4e2m1': {
+    case 'int4': case 'uint4': case 'float4e2m1': case 'int2': case 'uint2': {
       const a = p.int32Data ?? [];
-      if (a.length !== Math.ceil(n / 2)) throw new TwinferError('INVALID_MODEL', `${what}: ${n} packed elements need ${Math.ceil(n / 2)} int32_data entries, ${a.length} given`);
-      for (let i = 0; i < n; i++) out[i] = decodeNibble(dtype, (a[i >> 1]! >> ((i & 1) * 4)) & 0xf);
+      const need = Math.ceil(n / packing(dtype));
+      if (a.length !== need) throw new TwinferError('INVALID_MODEL', `${what}: ${n} packed elements need ${need} int32_data entries, ${a.length} given`);
+      unpack(dtype, a, out);
       return;
     }
     default:
@@ -154,11 +168,12 @@ export function encodeRaw(dtype: DType, d: NumericArray): Uint8Array {
     case 'int64': { const a = new BigInt64Array(n); for (let i = 0; i < n; i++) a[i] = BigInt(Math.trunc(d[i]!)); return bytes(a); }
     case 'uint64': { const a = new BigUint64Array(n); for (let i = 0; i < n; i++) a[i] = BigInt(Math.trunc(d[i]!)); return bytes(a); }
     case 'float16': case 'bfloat16': { const a = new Uint16Array(n); for (let i = 0; i < n; i++) a[i] = encodeLowp(dtype, d[i]!); return bytes(a); }
-    case 'int4': case 'uint4': case 'float4e2m1': {
-      const a = new Uint8Array(Math.ceil(n / 2));
+    case 'int4': case 'uint4': case 'float4e2m1': case 'int2': case 'uint2': {
+      const per = packing(dtype), bits = 8 / per, mask = (1 << bits) - 1;
+      const a = new Uint8Array(Math.ceil(n / per));
       for (let i = 0; i < n; i++) {
-        const v = dtype === 'float4e2m1' ? encodeLowp(dtype, d[i]!) : d[i]! & 0xf;
-        a[i >> 1]! |= v << ((i & 1) * 4);
+        const v = dtype === 'float4e2m1' ? encodeLowp(dtype, d[i]!) : d[i]! & mask;
+        a[Math.floor(i / per)]! |= v << ((i % per) * bits);
       }
       return a;
     }

@@ -1,0 +1,332 @@
+/**
+ * Single-precision GEMM for the CPU backend: C = epilogue(A[MxK] * B[KxN]).
+ *
+ * Goto/BLIS structure: B is packed in kc x nc blocks of NR-wide panels, A in MR-high panels, and
+ * an MR x NR register-blocked micro-kernel (convgemm-wasm.ts, WebAssembly SIMD; a scalar JS twin
+ * below when SIMD is unavailable) accumulates into a padded C block that the epilogue copies out
+ * (alpha, per-row bias, Gemm's broadcast beta*C, optional clip for fused activations).
+ *
+ * Operands are described by byte-offset tables into the scratch arena: element (m, k) of A is at
+ * aSrc + aK[k] + aM[m], element (k, n) of B at bSrc + bK[k] + bN[n]. A strided matrix is the
+ * special case aK[k] = k*cs*4, aM[m] = m*rs*4; convolution's im2col is another (convgemm-conv.ts
+ * builds its tables over a padded input), so im2col is fused into B's packing and never stored.
+ */
+import type { NumericArray } from '../../src/ir/dtype.js';
+import { gemmWasm, MR, NR, type GemmWasmExports } from './convgemm-wasm.js';
+
+const KC = 256;  // k block: a B panel (KC x NR floats = 8 KiB) stays in L1
+const MC = 256;  // m block: an A block (MC x KC floats = 256 KiB) stays in L2
+const NC = 2048; // n block: bounds the packed B block (KC x NC floats = 2 MiB) and the C block
+
+/** Scratch memory shared by every GEMM / convolution call (single-threaded, synchronous use). */
+export class Arena {
+  readonly wasm: GemmWasmExports | null;
+  private readonly memory: WebAssembly.Memory | null;
+  private buffer: ArrayBuffer;
+  f32: Float32Array;
+  i32: Int32Array;
+  top = 0;
+
+  constructor(useWasm: boolean) {
+    const w = useWasm ? gemmWasm() : null;
+    this.wasm = w?.exports ?? null;
+    this.memory = w?.memory ?? null;
+    this.buffer = this.memory ? this.memory.buffer : new ArrayBuffer(1 << 20);
+    this.f32 = new Float32Array(this.buffer);
+    this.i32 = new Int32Array(this.buffer);
+  }
+
+  /** Allocates `bytes` (64-byte aligned, plus 64 bytes of slack for vector over-reads); returns a byte offset. */
+  alloc(bytes: number): number {
+    const p = this.top;
+    this.top = p + ((bytes + 127) & ~63);
+    if (this.top > this.buffer.byteLength) this.grow(this.top);
+    return p;
+  }
+
+  private grow(need: number): void {
+    if (this.memory) {
+      const pages = Math.ceil((need - this.memory.buffer.byteLength) / 65536) + 16;
+      this.memory.grow(pages);
+      this.buffer = this.memory.buffer;
+    } else {
+      const nb = new ArrayBuffer(Math.max(need, this.buffer.byteLength * 2));
+      new Uint8Array(nb).set(new Uint8Array(this.buffer));
+      this.buffer = nb;
+    }
+    this.f32 = new Float32Array(this.buffer);
+    this.i32 = new Int32Array(this.buffer);
+  }
+
+  /** Copies a table of byte offsets in; returns its offset. */
+  table(t: Int32Array): number {
+    const p = this.alloc(t.length * 4);
+    this.i32.set(t, p >> 2);
+    return p;
+  }
+}
+
+let arenaWasm: Arena | undefined;
+let arenaJs: Arena | undefined;
+let preferWasm = true;
+
+/** Forces the scalar JS kernels (false) or WebAssembly SIMD where available (true, default). For tests. */
+export function setGemmSimd(on: boolean): void { preferWasm = on; }
+
+/** The arena in use; callers reset `top` to what it was when they are done. */
+export function arena(): Arena {
+  if (preferWasm) {
+    arenaWasm ??= new Arena(true);
+    if (arenaWasm.wasm) return arenaWasm;
+  }
+  arenaJs ??= new Arena(false);
+  return arenaJs;
+}
+
+/** What happens to each result on its way out: y = clip(alpha*acc + bias[m] + beta*C[m,n]). */
+export interface Epilogue {
+  alpha?: number;
+  /** Per-row bias (a conv's per-output-channel bias). */
+  rowBias?: ArrayLike<number>;
+  rowBiasOff?: number;
+  /** Gemm's C, broadcast through strides (0 for a broadcast axis). */
+  c?: { data: ArrayLike<number>; off: number; rs: number; cs: number; beta: number };
+  clipMin?: number;
+  clipMax?: number;
+}
+
+/** Row-major padding of a table to `len` entries, repeating the last (pad lanes are never read back). */
+function padTable(t: Int32Array, len: number): Int32Array {
+  if (t.length >= len) return t;
+  const r = new Int32Array(len);
+  r.set(t);
+  r.fill(t.length > 0 ? t[t.length - 1]! : 0, t.length);
+  return r;
+}
+
+/**
+ * The blocked GEMM over operands already in the arena (see the header for the table convention).
+ * Writes rows m < M, columns n < N of the result to out[outOff + m*ldo + n].
+ */
+export function gemmCore(
+  ar: Arena, M: number, N: number, K: number,
+  aSrc: number, aK: Int32Array, aM: Int32Array,
+  bSrc: number, bK: Int32Array, bN: Int32Array,
+  out: Float32Array, outOff: number, ldo: number, ep: Epilogue = {},
+): void {
+  const mark = ar.top;
+  const Mp = Math.ceil(M / MR) * MR;
+  const Np = Math.ceil(N / NR) * NR;
+  const nkb = Math.max(1, Math.ceil(K / KC));
+  const kcMax = Math.ceil(K / nkb);
+  const njb = Math.max(1, Math.ceil(Np / NC));
+  const ncMax = Math.ceil(Np / njb / NR) * NR;
+  const aKp = ar.table(aK), aMp = ar.table(padTable(aM, Mp));
+  const bKp = ar.table(bK), bNp = ar.table(padTable(bN, Np));
+  const apack = ar.alloc(Mp * Math.max(K, 1) * 4);
+  const bpack = ar.alloc(Math.max(kcMax, 1) * ncMax * 4);
+  const cbuf = ar.alloc(Mp * ncMax * 4);
+  const w = ar.wasm;
+  const f32 = ar.f32, i32 = ar.i32;
+  // Pack all of A once: block kb holds Mp x kc at apack + Mp*k0 floats.
+  for (let kb = 0, k0 = 0; kb < nkb && K > 0; kb++) {
+    const kc = Math.min(kcMax, K - k0);
+    if (w) w.pack4(aSrc, aKp + k0 * 4, aMp, kc, Mp, apack + Mp * k0 * 4);
+    else jsPack(f32, i32, aSrc, aKp + k0 * 4, aMp, kc, Mp, apack + Mp * k0 * 4, 4);
+    k0 += kc;
+  }
+  for (let jc = 0; jc < N; jc += ncMax) {
+    const nc = Math.min(ncMax, N - jc);
+    const ncp = Math.ceil(nc / NR) * NR;
+    if (K === 0) f32.fill(0, cbuf >> 2, (cbuf >> 2) + Mp * ncp);
+    for (let kb = 0, k0 = 0; kb < nkb && K > 0; kb++) {
+      const kc = Math.min(kcMax, K - k0);
+      if (w) w.pack8(bSrc, bKp + k0 * 4, bNp + jc * 4, kc, ncp, bpack);
+      else jsPack(f32, i32, bSrc, bKp + k0 * 4, bNp + jc * 4, kc, ncp, bpack, 8);
+      for (let ic = 0; ic < Mp; ic += MC) {
+        const mcp = Math.min(MC, Mp - ic);
+        const ap = apack + (Mp * k0 + ic * kc) * 4;
+        const cp = cbuf + ic * ncp * 4;
+        if (w) w.macro(ap, bpack, cp, mcp, ncp, kc, ncp * 4, kb);
+        else jsMacro(f32, ap, bpack, cp, mcp, ncp, kc, ncp * 4, kb);
+      }
+      k0 += kc;
+    }
+    writeOut(f32, cbuf >> 2, ncp, M, nc, jc, out, outOff, ldo, ep);
+  }
+  ar.top = mark;
+}
+
+function writeOut(
+  src: Float32Array, s0: number, lds: number, M: number, nc: number, jc: number,
+  out: Float32Array, outOff: number, ldo: number, ep: Epilogue,
+): void {
+  const alpha = ep.alpha ?? 1;
+  const rb = ep.rowBias, rbo = ep.rowBiasOff ?? 0;
+  const c = ep.c;
+  const lo = ep.clipMin ?? -Infinity, hi = ep.clipMax ?? Infinity;
+  const clip = lo !== -Infinity || hi !== Infinity;
+  for (let m = 0; m < M; m++) {
+    const s = s0 + m * lds;
+    const d = outOff + m * ldo + jc;
+    if (alpha === 1 && !rb && !c && !clip) { out.set(src.subarray(s, s + nc), d); continue; }
+    const bias = rb ? rb[rbo + m]! : 0;
+    if (c && c.beta !== 0) {
+      const cd = c.data, beta = c.beta, cs = c.cs;
+      let co = c.off + m * c.rs + jc * cs;
+      for (let j = 0; j < nc; j++, co += cs) {
+        const v = alpha * src[s + j]! + bias + beta * cd[co]!;
+        out[d + j] = v < lo ? lo : v > hi ? hi : v;
+      }
+    } else if (clip) {
+      for (let j = 0; j < nc; j++) {
+        const v = alpha * src[s + j]! + bias;
+        out[d + j] = v < lo ? lo : v > hi ? hi : v;
+      }
+    } else {
+      for (let j = 0; j < nc; j++) out[d + j] = alpha * src[s + j]! + bias;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- scalar JS twins of the wasm kernels
+
+function jsPack(
+  f32: Float32Array, i32: Int32Array, src: number, kTab: number, jTab: number,
+  kc: number, nj: number, dst: number, W: number,
+): void {
+  let d = dst >> 2;
+  const s = src >> 2, kt = kTab >> 2;
+  for (let p = 0; p < nj; p += W) {
+    const jt = (jTab >> 2) + p;
+    for (let k = 0; k < kc; k++) {
+      const base = s + (i32[kt + k]! >> 2);
+      for (let j = 0; j < W; j++) f32[d + j] = f32[base + (i32[jt + j]! >> 2)]!;
+      d += W;
+    }
+  }
+}
+
+/** 4x8 register-blocked micro-kernel loop over a packed block (byte offsets, as the wasm one). */
+function jsMacro(
+  f: Float32Array, ap0: number, bp0: number, cp0: number, mcp: number, ncp: number, kc: number, ldcBytes: number, accum: number,
+): void {
+  const ldc = ldcBytes >> 2;
+  for (let jr = 0; jr < ncp; jr += 8) {
+    const bp = (bp0 >> 2) + jr * kc;
+    for (let ir = 0; ir < mcp; ir += 4) {
+      let a = (ap0 >> 2) + ir * kc, b = bp;
+      let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c04 = 0, c05 = 0, c06 = 0, c07 = 0;
+      let c10 = 0, c11 = 0, c12 = 0, c13 = 0, c14 = 0, c15 = 0, c16 = 0, c17 = 0;
+      let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c24 = 0, c25 = 0, c26 = 0, c27 = 0;
+      let c30 = 0, c31 = 0, c32 = 0, c33 = 0, c34 = 0, c35 = 0, c36 = 0, c37 = 0;
+      for (let k = 0; k < kc; k++, a += 4, b += 8) {
+        const a0 = f[a]!, a1 = f[a + 1]!, a2 = f[a + 2]!, a3 = f[a + 3]!;
+        const b0 = f[b]!, b1 = f[b + 1]!, b2 = f[b + 2]!, b3 = f[b + 3]!;
+        const b4 = f[b + 4]!, b5 = f[b + 5]!, b6 = f[b + 6]!, b7 = f[b + 7]!;
+        c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3; c04 += a0 * b4; c05 += a0 * b5; c06 += a0 * b6; c07 += a0 * b7;
+        c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3; c14 += a1 * b4; c15 += a1 * b5; c16 += a1 * b6; c17 += a1 * b7;
+        c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3; c24 += a2 * b4; c25 += a2 * b5; c26 += a2 * b6; c27 += a2 * b7;
+        c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3; c34 += a3 * b4; c35 += a3 * b5; c36 += a3 * b6; c37 += a3 * b7;
+      }
+      let o = (cp0 >> 2) + ir * ldc + jr;
+      if (accum) {
+        f[o] += c00; f[o + 1] += c01; f[o + 2] += c02; f[o + 3] += c03; f[o + 4] += c04; f[o + 5] += c05; f[o + 6] += c06; f[o + 7] += c07; o += ldc;
+        f[o] += c10; f[o + 1] += c11; f[o + 2] += c12; f[o + 3] += c13; f[o + 4] += c14; f[o + 5] += c15; f[o + 6] += c16; f[o + 7] += c17; o += ldc;
+        f[o] += c20; f[o + 1] += c21; f[o + 2] += c22; f[o + 3] += c23; f[o + 4] += c24; f[o + 5] += c25; f[o + 6] += c26; f[o + 7] += c27; o += ldc;
+        f[o] += c30; f[o + 1] += c31; f[o + 2] += c32; f[o + 3] += c33; f[o + 4] += c34; f[o + 5] += c35; f[o + 6] += c36; f[o + 7] += c37;
+      } else {
+        f[o] = c00; f[o + 1] = c01; f[o + 2] = c02; f[o + 3] = c03; f[o + 4] = c04; f[o + 5] = c05; f[o + 6] = c06; f[o + 7] = c07; o += ldc;
+        f[o] = c10; f[o + 1] = c11; f[o + 2] = c12; f[o + 3] = c13; f[o + 4] = c14; f[o + 5] = c15; f[o + 6] = c16; f[o + 7] = c17; o += ldc;
+        f[o] = c20; f[o + 1] = c21; f[o + 2] = c22; f[o + 3] = c23; f[o + 4] = c24; f[o + 5] = c25; f[o + 6] = c26; f[o + 7] = c27; o += ldc;
+        f[o] = c30; f[o + 1] = c31; f[o + 2] = c32; f[o + 3] = c33; f[o + 4] = c34; f[o + 5] = c35; f[o + 6] = c36; f[o + 7] = c37;
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- strided front ends
+
+/** Byte-offset table {0, s*4, 2*s*4, ...} of length n. */
+export function strideTable(n: number, stride: number): Int32Array {
+  const t = new Int32Array(n);
+  for (let i = 0; i < n; i++) t[i] = i * stride * 4;
+  return t;
+}
+
+/** Below this many multiply-adds the packing overhead dominates: plain loops instead. */
+const SMALL = 24 * 24 * 24;
+
+/**
+ * out[outOff + m*ldo + n] = epilogue(sum_k A[aOff + m*rsA + k*csA] * B[bOff + k*rsB + n*csB]).
+ * Strides must be non-negative. Any layout (transposed, broadcast with stride 0) is accepted.
+ */
+export function sgemm(
+  M: number, N: number, K: number,
+  A: Float32Array, aOff: number, rsA: number, csA: number,
+  B: Float32Array, bOff: number, rsB: number, csB: number,
+  out: Float32Array, outOff: number, ldo: number, ep: Epilogue = {},
+): void {
+  if (M === 0 || N === 0) return;
+  if (M === 1 && K * N > SMALL) {
+    gemvRow(N, K, A, aOff, csA, B, bOff, rsB, csB, out, outOff, ep);
+    return;
+  }
+  if (M * N * K <= SMALL || N === 1) {
+    gemmNaive(M, N, K, A, aOff, rsA, csA, B, bOff, rsB, csB, out, outOff, ldo, ep);
+    return;
+  }
+  const ar = arena();
+  const mark = ar.top;
+  const aSpan = K === 0 ? 0 : (M - 1) * rsA + (K - 1) * csA + 1;
+  const bSpan = K === 0 ? 0 : (K - 1) * rsB + (N - 1) * csB + 1;
+  const aSrc = ar.alloc(aSpan * 4), bSrc = ar.alloc(bSpan * 4);
+  ar.f32.set(A.subarray(aOff, aOff + aSpan), aSrc >> 2);
+  ar.f32.set(B.subarray(bOff, bOff + bSpan), bSrc >> 2);
+  gemmCore(ar, M, N, K, aSrc, strideTable(K, csA), strideTable(M, rsA), bSrc, strideTable(K, rsB), strideTable(N, csB),
+    out, outOff, ldo, ep);
+  ar.top = mark;
+}
+
+/** M = 1: out[n] = sum_k a[k] * B[k, n], streaming B's rows (cache-friendly for row-major B). */
+function gemvRow(
+  N: number, K: number, A: Float32Array, aOff: number, csA: number,
+  B: Float32Array, bOff: number, rsB: number, csB: number, out: Float32Array, outOff: number, ep: Epilogue,
+): void {
+  const acc = new Float64Array(N);
+  for (let k = 0; k < K; k++) {
+    const a = A[aOff + k * csA]!;
+    if (a === 0) continue;
+    let bi = bOff + k * rsB;
+    for (let n = 0; n < N; n++, bi += csB) acc[n] += a * B[bi]!;
+  }
+  const one = new Float32Array(acc);
+  writeOut(one, 0, N, 1, N, 0, out, outOff, N, ep);
+}
+
+/**
+ * Plain triple loop for small or skinny products and for every storage type (float64, ints:
+ * accumulates in float64, and integer outputs wrap by the typed array's store).
+ */
+export function gemmNaive(
+  M: number, N: number, K: number,
+  A: NumericArray, aOff: number, rsA: number, csA: number,
+  B: NumericArray, bOff: number, rsB: number, csB: number,
+  out: NumericArray, outOff: number, ldo: number, ep: Epilogue = {},
+): void {
+  const alpha = ep.alpha ?? 1;
+  const rb = ep.rowBias, rbo = ep.rowBiasOff ?? 0;
+  const c = ep.c;
+  const lo = ep.clipMin ?? -Infinity, hi = ep.clipMax ?? Infinity;
+  for (let m = 0; m < M; m++) {
+    const bias = rb ? rb[rbo + m]! : 0;
+    for (let n = 0; n < N; n++) {
+      let s = 0;
+      let ai = aOff + m * rsA, bi = bOff + n * csB;
+      for (let k = 0; k < K; k++, ai += csA, bi += rsB) s += A[ai]! * B[bi]!;
+      let v = alpha * s + bias;
+      if (c && c.beta !== 0) v += c.beta * c.data[c.off + m * c.rs + n * c.cs]!;
+      out[outOff + m * ldo + n] = v < lo ? lo : v > hi ? hi : v;
+    }
+  }
+}
