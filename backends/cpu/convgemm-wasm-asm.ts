@@ -87,6 +87,9 @@ export class WasmFn {
   /** i8x16.shuffle with 16 lane indices (0-15 first operand, 16-31 second). */
   shuffle(lanes: number[]): this { return this.simd(0x0d).op(...lanes); }
 
+  /** memory.copy(dst, src, n) (bulk memory). */
+  memcopy(): this { return this.op(0xfc, 10, 0, 0); }
+
   // control
   block(): this { return this.op(0x02, 0x40); }
   loop(): this { return this.op(0x03, 0x40); }

@@ -35,6 +35,8 @@ export interface GemmWasmExports {
     w: number, kh: number, kw: number, kyStep: number, kxStep: number, bias: number): void;
   dw2(inp: number, rowStep: number, out: number, oh: number, ow4: number, outRow: number,
     w: number, kh: number, kw: number, kyStep: number, kxStep: number, bias: number): void;
+  /** Copies `rows` rows of rowBytes bytes from src (stride srcRow) to dst (stride dstRow). */
+  copy2d(src: number, srcRow: number, dst: number, dstRow: number, rows: number, rowBytes: number): void;
 }
 
 function buildMacro(): WasmFn {
@@ -159,6 +161,18 @@ function buildDepthwise(stride: 1 | 2): WasmFn {
   return f;
 }
 
+function buildCopy2d(): WasmFn {
+  const f = new WasmFn('copy2d', [I32, I32, I32, I32, I32, I32]);
+  const [src, srcRow, dst, dstRow, rows, rowBytes] = [0, 1, 2, 3, 4, 5];
+  const r = f.local(I32);
+  f.i32(0).set(r);
+  f.forLt(r, rows, 1, () => {
+    f.get(dst).get(src).get(rowBytes).memcopy();
+    f.incBy(src, srcRow).incBy(dst, dstRow);
+  });
+  return f;
+}
+
 let cached: { exports: GemmWasmExports; memory: WebAssembly.Memory } | null | undefined;
 
 /** The instantiated module, or null where WebAssembly SIMD is unavailable. */
@@ -167,7 +181,7 @@ export function gemmWasm(): { exports: GemmWasmExports; memory: WebAssembly.Memo
   cached = null;
   try {
     if (typeof WebAssembly !== 'object') return cached;
-    const bytes = assemble([buildMacro(), buildPack(4), buildPack(8), buildDepthwise(1), buildDepthwise(2)]);
+    const bytes = assemble([buildMacro(), buildPack(4), buildPack(8), buildDepthwise(1), buildDepthwise(2), buildCopy2d()]);
     if (!WebAssembly.validate(bytes)) return cached;
     const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536 });
     const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: memory } });

@@ -16,6 +16,7 @@ import { broadcast2, broadcastWhere, type Buf, type Row2 } from './elementwise-b
 type R = Row2;
 
 // ---- rows: one function literal per op and dtype class ----
+// Comparisons store +(a < b): a data-dependent ternary compiles to a branch that mispredicts.
 const addRow: R = (a, ia, sa, b, ib, sb, o, io, n) => { for (let k = 0; k < n; k++, ia += sa, ib += sb) o[io + k] = a[ia]! + b[ib]!; };
 const subRow: R = (a, ia, sa, b, ib, sb, o, io, n) => { for (let k = 0; k < n; k++, ia += sa, ib += sb) o[io + k] = a[ia]! - b[ib]!; };
 const mulRow: R = (a, ia, sa, b, ib, sb, o, io, n) => { for (let k = 0; k < n; k++, ia += sa, ib += sb) o[io + k] = a[ia]! * b[ib]!; };
@@ -54,12 +55,15 @@ const maxRow: R = (a, ia, sa, b, ib, sb, o, io, n) => {
 const minRow: R = (a, ia, sa, b, ib, sb, o, io, n) => {
   for (let k = 0; k < n; k++, ia += sa, ib += sb) { const x = a[ia]!, y = b[ib]!; o[io + k] = x <= y || x !== x ? x : y; }
 };
-const preluRow: R = (a, ia, sa, b, ib, sb, o, io, n) => { for (let k = 0; k < n; k++, ia += sa, ib += sb) { const x = a[ia]!; o[io + k] = x < 0 ? x * b[ib]! : x; } };
-const eqRow: Row2<unknown, unknown> = (a, ia, sa, b, ib, sb, o, io, n) => { for (let k = 0; k < n; k++, ia += sa, ib += sb) o[io + k] = a[ia] === b[ib] ? 1 : 0; };
-const ltRow: R = (a, ia, sa, b, ib, sb, o, io, n) => { for (let k = 0; k < n; k++, ia += sa, ib += sb) o[io + k] = a[ia]! < b[ib]! ? 1 : 0; };
-const leRow: R = (a, ia, sa, b, ib, sb, o, io, n) => { for (let k = 0; k < n; k++, ia += sa, ib += sb) o[io + k] = a[ia]! <= b[ib]! ? 1 : 0; };
-const gtRow: R = (a, ia, sa, b, ib, sb, o, io, n) => { for (let k = 0; k < n; k++, ia += sa, ib += sb) o[io + k] = a[ia]! > b[ib]! ? 1 : 0; };
-const geRow: R = (a, ia, sa, b, ib, sb, o, io, n) => { for (let k = 0; k < n; k++, ia += sa, ib += sb) o[io + k] = a[ia]! >= b[ib]! ? 1 : 0; };
+/** Branch-free select (random signs would mispredict): m = 1 for negatives picks the slope. */
+const preluRow: R = (a, ia, sa, b, ib, sb, o, io, n) => {
+  for (let k = 0; k < n; k++, ia += sa, ib += sb) { const x = a[ia]!; const m = +(x < 0); o[io + k] = x * (m * b[ib]! + (1 - m)); }
+};
+const eqRow: Row2<unknown, unknown> = (a, ia, sa, b, ib, sb, o, io, n) => { for (let k = 0; k < n; k++, ia += sa, ib += sb) o[io + k] = +(a[ia] === b[ib]); };
+const ltRow: R = (a, ia, sa, b, ib, sb, o, io, n) => { for (let k = 0; k < n; k++, ia += sa, ib += sb) o[io + k] = +(a[ia]! < b[ib]!); };
+const leRow: R = (a, ia, sa, b, ib, sb, o, io, n) => { for (let k = 0; k < n; k++, ia += sa, ib += sb) o[io + k] = +(a[ia]! <= b[ib]!); };
+const gtRow: R = (a, ia, sa, b, ib, sb, o, io, n) => { for (let k = 0; k < n; k++, ia += sa, ib += sb) o[io + k] = +(a[ia]! > b[ib]!); };
+const geRow: R = (a, ia, sa, b, ib, sb, o, io, n) => { for (let k = 0; k < n; k++, ia += sa, ib += sb) o[io + k] = +(a[ia]! >= b[ib]!); };
 const andRow: R = (a, ia, sa, b, ib, sb, o, io, n) => { for (let k = 0; k < n; k++, ia += sa, ib += sb) o[io + k] = a[ia]! & b[ib]!; };
 const orRow: R = (a, ia, sa, b, ib, sb, o, io, n) => { for (let k = 0; k < n; k++, ia += sa, ib += sb) o[io + k] = a[ia]! | b[ib]!; };
 const xorRow: R = (a, ia, sa, b, ib, sb, o, io, n) => { for (let k = 0; k < n; k++, ia += sa, ib += sb) o[io + k] = a[ia]! ^ b[ib]!; };

@@ -119,7 +119,17 @@ export const castKernels: KernelRegistry = {
     const xs = x.numbers;
     const ys = out.numbers;
     // NaN passes through; min > max yields max everywhere (numpy.clip, the reference).
-    for (let i = 0; i < xs.length; i++) { const v = xs[i]!; const t = v < lo ? lo : v; ys[i] = t > hi ? hi : t; }
+    // Branch-free clamp; infinite bounds become +-MAX_VALUE so (bound - v) stays finite, and the
+    // rare NaN result (infinite or NaN input) takes the exact path.
+    const l = lo === -Infinity ? -Number.MAX_VALUE : lo;
+    const h = hi === Infinity ? Number.MAX_VALUE : hi;
+    for (let i = 0; i < xs.length; i++) {
+      const v = xs[i]!;
+      let r = v + +(v < l) * (l - v);
+      r += +(r > h) * (h - r);
+      if (r !== r) { const t = v < lo ? lo : v; r = t > hi ? hi : t; }
+      ys[i] = r;
+    }
     return [out];
   },
   Dropout: (ctx) => {

@@ -51,18 +51,15 @@ export const unaryKernels: KernelRegistry = {
   Acosh: unary((x, y, n) => { for (let i = 0; i < n; i++) y[i] = Math.acosh(x[i]!); }),
   Atanh: unary((x, y, n) => { for (let i = 0; i < n; i++) y[i] = Math.atanh(x[i]!); }),
   Erf: unary((x, y, n) => { for (let i = 0; i < n; i++) y[i] = erf(x[i]!); }),
-  Sigmoid: unary((x, y, n) => {
-    for (let i = 0; i < n; i++) {
-      const v = x[i]!;
-      // Split by sign so exp never overflows: 1/(1+e^-v) = e^v/(1+e^v).
-      if (v >= 0) y[i] = 1 / (1 + Math.exp(-v));
-      else { const e = Math.exp(v); y[i] = e / (1 + e); }
-    }
+  // 1/(1+e^-v) saturates correctly at both ends in float64 (e^-v = inf gives 0); no branch.
+  Sigmoid: unary((x, y, n) => { for (let i = 0; i < n; i++) y[i] = 1 / (1 + Math.exp(-x[i]!)); }),
+  // Branch-free: +(v > 0) * v (+0 clears -0); only -inf and NaN (r is NaN) take the slow path.
+  Relu: unary((x, y, n) => {
+    for (let i = 0; i < n; i++) { const v = x[i]!; const r = +(v > 0) * v; y[i] = r === r ? r + 0 : v === v ? 0 : v; }
   }),
-  Relu: unary((x, y, n) => { for (let i = 0; i < n; i++) { const v = x[i]!; y[i] = v > 0 ? v : v === v ? 0 : v; } }),
   LeakyRelu: unary((x, y, n, ctx) => {
     const alpha = attrFloat(ctx.node, 'alpha', 0.01);
-    for (let i = 0; i < n; i++) { const v = x[i]!; y[i] = v >= 0 ? v : alpha * v; }
+    for (let i = 0; i < n; i++) { const v = x[i]!; const m = +(v < 0); y[i] = v * (m * alpha + (1 - m)); }
   }),
   ThresholdedRelu: unary((x, y, n, ctx) => {
     const alpha = attrFloat(ctx.node, 'alpha', 1);
@@ -102,7 +99,7 @@ export const unaryKernels: KernelRegistry = {
       for (let i = 0; i < n; i++) { const v = x[i]!; y[i] = 0.5 * v * (1 + erf(v * SQRT1_2)); }
     }
   }),
-  Not: unary((x, y, n) => { for (let i = 0; i < n; i++) y[i] = x[i] ? 0 : 1; }),
+  Not: unary((x, y, n) => { for (let i = 0; i < n; i++) y[i] = x[i]! ^ 1; }),
   BitwiseNot: (ctx) => {
     const x = input(ctx, 0);
     const out = new HostTensor(x.dtype, outDims(ctx));
@@ -120,7 +117,7 @@ export const unaryKernels: KernelRegistry = {
     }
     return [out];
   },
-  IsNaN: unary((x, y, n) => { for (let i = 0; i < n; i++) { const v = x[i]!; y[i] = v !== v ? 1 : 0; } }),
+  IsNaN: unary((x, y, n) => { for (let i = 0; i < n; i++) { const v = x[i]!; y[i] = +(v !== v); } }),
   IsInf: unary((x, y, n, ctx) => {
     const pos = attrInt(ctx.node, 'detect_positive', 1) !== 0;
     const neg = attrInt(ctx.node, 'detect_negative', 1) !== 0;

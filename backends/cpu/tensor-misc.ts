@@ -20,13 +20,11 @@ function normAxis(axis: number, rank: number): number {
   return axis < 0 ? axis + rank : axis;
 }
 
-/** Up to this K, TopK keeps a sorted insertion buffer (O(n·K) worst case); above, it sorts. */
-const TOPK_INSERT_MAX = 16;
-
 /**
- * TopK along one axis. Ties go to the lower index (the ONNX reference order): elements are
- * scanned in index order and only a strictly better value displaces an earlier one. NaN ranks
- * as +Infinity (numpy's ordering), so it comes first when largest=1 and last otherwise.
+ * TopK along one axis. Ties go to the lower index (the ONNX reference order). Keys are the
+ * values, negated when largest, so "better" is always "smaller key"; NaN ranks as +Infinity
+ * (numpy's ordering), so it comes first when largest=1 and last otherwise. Selection keeps the
+ * K best in a heap whose root is the worst kept (O(n log K)), then sorts those K.
  */
 function topK(ctx: KernelContext): HostTensor[] {
   const x = input(ctx, 0);
@@ -34,8 +32,7 @@ function topK(ctx: KernelContext): HostTensor[] {
   const k = input(ctx, 1).num();
   const axis = normAxis(attrInt(ctx.node, 'axis', -1), x.rank);
   const largest = attrInt(ctx.node, 'largest', 1) !== 0;
-  const dims = outDims(ctx, 0);
-  const values = new HostTensor(x.dtype, dims);
+  const values = new HostTensor(x.dtype, outDims(ctx, 0));
   const indices = new HostTensor('int64', outDims(ctx, 1));
   const vo = values.data as NumericArray;
   const io = indices.data as Float64Array;
@@ -43,42 +40,69 @@ function topK(ctx: KernelContext): HostTensor[] {
   const n = x.dims[axis]!;
   const inner = prod(x.dims, axis + 1);
   if (k === 0 || n === 0) return [values, indices];
-  // Keys: the values, negated when largest so that "better" is always "smaller key".
   const key = new Float64Array(n);
-  const sel = new Int32Array(Math.max(k, 1));
-  const selKey = new Float64Array(Math.max(k, 1));
-  const order = k > TOPK_INSERT_MAX ? new Uint32Array(n) : null;
+  const heap = new Int32Array(k);
+  const sign = largest ? -1 : 1;
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       const base = o * n * inner + i;
       for (let t = 0; t < n; t++) {
         const v = xs[base + t * inner]!;
-        const kv = v !== v ? Infinity : v;
-        key[t] = largest ? -kv : kv;
+        key[t] = v !== v ? sign * Infinity : sign * v;
       }
-      if (order) {
-        for (let t = 0; t < n; t++) order[t] = t;
-        order.sort((a, b) => (key[a]! - key[b]!) || a - b);
-        for (let r = 0; r < k; r++) sel[r] = order[r]!;
-      } else {
-        let c = 0;
-        for (let t = 0; t < n; t++) {
-          const kv = key[t]!;
-          if (c === k && !(kv < selKey[k - 1]!)) continue;
-          let p = c < k ? c++ : k - 1;
-          while (p > 0 && kv < selKey[p - 1]!) { selKey[p] = selKey[p - 1]!; sel[p] = sel[p - 1]!; p--; }
-          selKey[p] = kv;
-          sel[p] = t;
-        }
-      }
+      selectBest(key, n, heap, k);
       const ob = o * k * inner + i;
       for (let r = 0; r < k; r++) {
-        vo[ob + r * inner] = xs[base + sel[r]! * inner]!;
-        io[ob + r * inner] = sel[r]!;
+        vo[ob + r * inner] = xs[base + heap[r]! * inner]!;
+        io[ob + r * inner] = heap[r]!;
       }
     }
   }
   return [values, indices];
+}
+
+/** a ranks after b: larger key, or the same key at a larger index. */
+function worse(key: Float64Array, a: number, b: number): boolean {
+  const ka = key[a]!, kb = key[b]!;
+  return ka > kb || (ka === kb && a > b);
+}
+
+/** Writes into out[0..k) the k best positions of key[0..n) (smallest key, then lowest index), in order. */
+function selectBest(key: Float64Array, n: number, out: Int32Array, k: number): void {
+  // Max-heap on "worse": out[0] is the worst kept element.
+  for (let t = 0; t < k; t++) {
+    let c = t;
+    out[c] = t;
+    while (c > 0) {
+      const p = (c - 1) >> 1;
+      if (!worse(key, out[c]!, out[p]!)) break;
+      const tmp = out[p]!; out[p] = out[c]!; out[c] = tmp;
+      c = p;
+    }
+  }
+  for (let t = k; t < n; t++) {
+    // Scanning in index order, a tie with the root is worse (higher index): strict compare.
+    if (!(key[t]! < key[out[0]!]!)) continue;
+    out[0] = t;
+    siftDown(key, out, 0, k);
+  }
+  // Heap sort in place: repeatedly move the worst to the end.
+  for (let end = k - 1; end > 0; end--) {
+    const tmp = out[0]!; out[0] = out[end]!; out[end] = tmp;
+    siftDown(key, out, 0, end);
+  }
+}
+
+function siftDown(key: Float64Array, h: Int32Array, c: number, size: number): void {
+  for (;;) {
+    const l = 2 * c + 1;
+    if (l >= size) return;
+    const r = l + 1;
+    const w = r < size && worse(key, h[r]!, h[l]!) ? r : l;
+    if (!worse(key, h[w]!, h[c]!)) return;
+    const tmp = h[w]!; h[w] = h[c]!; h[c] = tmp;
+    c = w;
+  }
 }
 
 function cumSum(ctx: KernelContext): HostTensor[] {
@@ -94,6 +118,10 @@ function cumSum(ctx: KernelContext): HostTensor[] {
   const inner = prod(x.dims, axis + 1);
   // Running sums are read back from the output array, so they accumulate in the storage type
   // (float32 rounding, int32 wraparound) as onnxruntime does.
+  if (inner === 1) {
+    for (let b = 0; b < outer; b++) scan1D(o, xs, b * n, n, exclusive, reverse);
+    return [out];
+  }
   for (let b = 0; b < outer; b++) {
     const base = b * n * inner;
     for (let s = 0; s < n; s++) {
@@ -111,6 +139,25 @@ function cumSum(ctx: KernelContext): HostTensor[] {
     }
   }
   return [out];
+}
+
+/** CumSum of one contiguous run; the running sum is read back from o (storage-type rounding). */
+function scan1D(o: NumericArray, x: NumericArray, base: number, n: number, exclusive: boolean, reverse: boolean): void {
+  const step = reverse ? -1 : 1;
+  let at = reverse ? base + n - 1 : base;
+  let acc = 0;
+  for (let s = 0; s < n; s++, at += step) {
+    const v = x[at]!;
+    if (exclusive) {
+      o[at] = acc + v; // rounds acc + v to the storage type
+      const next = o[at]!;
+      o[at] = acc;
+      acc = next;
+    } else {
+      o[at] = acc + v;
+      acc = o[at]!;
+    }
+  }
 }
 
 function trilu(ctx: KernelContext): HostTensor[] {

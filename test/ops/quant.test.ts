@@ -1,0 +1,266 @@
+/**
+ * Quantization kernels against onnxruntime-node on single-op models with seeded random shapes,
+ * layouts (per tensor / per axis / blocked), types and conv geometries, plus an independent naive
+ * integer convolution for geometries onnxruntime does not cover.
+ *
+ * Tolerances: everything is exact (atol 0) except the requantized outputs of QLinearConv and
+ * QLinearMatMul, which get atol 1 (one quantization step): twinfer follows the ONNX reference and
+ * computes acc * (x_scale * w_scale / y_scale) in float64, onnxruntime's MLAS in float32, so a
+ * product within a float32 ulp of a .5 tie may round the other way. Integer accumulators
+ * (ConvInteger, MatMulInteger) and the element-wise (de)quantizers (both sides compute x / scale
+ * in float32 and round half to even) must match bit for bit.
+ */
+import { describe, expect, it } from 'vitest';
+import { HostTensor } from '../../src/ir/tensor.js';
+import type { DType } from '../../src/ir/dtype.js';
+import { schemas } from '../../src/ir/ops/quant.js';
+import { kernels } from '../../backends/cpu/ops/quant.js';
+import { rint } from '../../backends/cpu/quant-gemm.js';
+import { assertClose, compareSingleOp, randomTensor, seededRandom, type SingleOpSpec } from '../helpers/ort-single-op.js';
+
+const EXACT = { rtol: 0, atol: 0 };
+const ONE_STEP = { rtol: 0, atol: 1 };
+const rand = seededRandom(4242);
+const ri = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+
+async function check(spec: SingleOpSpec, label: string, tol = EXACT): Promise<void> {
+  const r = await compareSingleOp(spec);
+  assertClose(r, tol, `${spec.opType} ${label}`);
+}
+
+function ints(dtype: DType, dims: number[], lo: number, hi: number): HostTensor {
+  return randomTensor(dtype, dims, rand, lo, hi + 1);
+}
+function floats(dims: number[], lo: number, hi: number, dtype: DType = 'float32'): HostTensor {
+  return randomTensor(dtype, dims, rand, lo, hi);
+}
+const RANGE: Record<string, [number, number]> = {
+  int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767], uint16: [0, 65535], int4: [-8, 7], uint4: [0, 15],
+};
+
+describe('rint', () => {
+  it('rounds half to even like numpy', () => {
+    const cases: [number, number][] = [[0.5, 0], [1.5, 2], [2.5, 2], [-0.5, -0], [-1.5, -2], [-2.5, -2], [2.4999, 2],
+      [2 ** 51 + 0.5, 2 ** 51], [2 ** 51 + 1.5, 2 ** 51 + 2], [-(2 ** 51) - 0.5, -(2 ** 51)], [2 ** 60, 2 ** 60]];
+    for (const [x, want] of cases) expect(rint(x)).toBe(want === 0 ? rint(x) && 0 : want);
+    expect(Number.isNaN(rint(NaN))).toBe(true);
+  });
+});
+
+describe('QuantizeLinear / DequantizeLinear vs onnxruntime', () => {
+  it('per tensor, per axis and blocked, integer types', async () => {
+    for (let t = 0; t < 14; t++) {
+      const out = pick(['int8', 'uint8', 'int16', 'uint16', 'int4', 'uint4'] as const);
+      const rank = ri(1, 4);
+      const dims = Array.from({ length: rank }, () => ri(1, 6));
+      const mode = pick(['tensor', 'axis', 'block'] as const);
+      const axis = ri(-rank, rank - 1);
+      const ax = axis < 0 ? axis + rank : axis;
+      const block = mode === 'block' ? ri(1, 3) : 0;
+      const pDims = mode === 'tensor' ? [] : mode === 'axis' ? [dims[ax]!]
+        : dims.map((d, i) => (i === ax ? Math.ceil(d / block) : d));
+      const [lo, hi] = RANGE[out]!;
+      const scale = floats(pDims, 0.01, 0.2);
+      const zp = ints(out, pDims, lo, hi);
+      // Values span beyond the type's range so saturation is exercised; x.5 ties are frequent at scale 0.25.
+      const x = floats(dims, (lo - hi) * 0.3, (hi - lo) * 0.3);
+      const attrs = { axis, ...(block ? { block_size: block } : {}) };
+      const label = `${out} ${mode} dims [${dims}] axis ${axis} block ${block}`;
+      await check({ opType: 'QuantizeLinear', attrs, inputs: [x, scale, zp], opset: 21 }, label);
+      const q = ints(out, dims, lo, hi);
+      await check({ opType: 'DequantizeLinear', attrs, inputs: [q, scale, zp], opset: 21 }, label);
+    }
+  });
+
+  it('ties round half to even, no zero point = uint8, output_dtype', async () => {
+    const x = HostTensor.fromNumbers('float32', [10], [0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 300, -300, 127.5, 128.5]);
+    const s = HostTensor.scalar('float32', 1);
+    await check({ opType: 'QuantizeLinear', inputs: [x, s], opset: 21 }, 'uint8 default');
+    await check({ opType: 'QuantizeLinear', attrs: { output_dtype: 3 }, inputs: [x, s], opset: 21 }, 'output_dtype int8');
+    await check({ opType: 'QuantizeLinear', inputs: [x, s, HostTensor.scalar('int8', 3)], opset: 13 }, 'opset 13');
+  });
+
+  it('float16 input and scale', async () => {
+    const x = floats([3, 5], -20, 20, 'float16');
+    const s = floats([5], 0.05, 0.3, 'float16');
+    const z = ints('int8', [5], -10, 10);
+    await check({ opType: 'QuantizeLinear', attrs: { axis: 1 }, inputs: [x, s, z], opset: 21 }, 'f16');
+    await check({ opType: 'DequantizeLinear', attrs: { axis: 1 }, inputs: [ints('int8', [3, 5], -128, 127), s, z], opset: 21 }, 'f16');
+  });
+
+  it('float8 outputs with and without saturation', async () => {
+    for (const out of ['float8e4m3fn', 'float8e5m2'] as const) {
+      const x = floats([2, 8], -1000, 1000);
+      const s = HostTensor.scalar('float32', 0.5);
+      const z = new HostTensor(out, [], new Float32Array(1));
+      for (const saturate of [1, 0]) {
+        await check({ opType: 'QuantizeLinear', attrs: { saturate }, inputs: [x, s, z], opset: 21 }, `${out} sat ${saturate}`);
+      }
+      const q = new HostTensor(out, [2, 8], Float32Array.from([0, 1, -2, 0.5, 3.5, 48, -96, 224, 0.125, -0.25, 6, 7, -8, 10, 12, 16]));
+      await check({ opType: 'DequantizeLinear', inputs: [q, s, z], opset: 21 }, out);
+    }
+  });
+
+  it('int32 dequantization', async () => {
+    const x = ints('int32', [4, 3], -100000, 100000);
+    await check({ opType: 'DequantizeLinear', inputs: [x, HostTensor.scalar('float32', 0.003)], opset: 21 }, 'int32');
+  });
+});
+
+describe('DynamicQuantizeLinear vs onnxruntime', () => {
+  it('random ranges, all-positive, all-negative, zeros', async () => {
+    const inputs = [floats([3, 7], -3, 5), floats([20], 0.5, 9), floats([4, 4], -6, -1),
+      new HostTensor('float32', [5]), floats([2, 3, 4], -100, 100)];
+    for (const [i, x] of inputs.entries()) {
+      await check({ opType: 'DynamicQuantizeLinear', inputs: [x], outputs: 3, opset: 11 }, `case ${i}`);
+    }
+  });
+});
+
+describe('integer matmuls vs onnxruntime', () => {
+  it('MatMulInteger: batched, broadcast, per-column b zero point', async () => {
+    for (let t = 0; t < 8; t++) {
+      const [M, K, N] = [ri(1, 9), ri(1, 40), ri(1, 9)];
+      const batchA = pick([[], [2], [3, 2], [1]]);
+      const batchB = pick([[], batchA, batchA.map(() => 1)]);
+      const at = pick(['uint8', 'int8'] as const), bt = pick(['uint8', 'int8'] as const);
+      if (at === 'int8' && bt === 'uint8') continue; // onnxruntime has no s8u8 kernel
+      const [alo, ahi] = RANGE[at]!, [blo, bhi] = RANGE[bt]!;
+      const a = ints(at, [...batchA, M, K], alo, ahi), b = ints(bt, [...batchB, K, N], blo, bhi);
+      const az = ints(at, [], alo, ahi);
+      const bz = rand() < 0.5 ? ints(bt, [], blo, bhi) : ints(bt, [N], blo, bhi);
+      await check({ opType: 'MatMulInteger', inputs: [a, b, az, bz], opset: 10 }, `${at}x${bt} [${batchA},${M},${K}]x[${batchB},${K},${N}]`);
+    }
+  });
+
+  it('QLinearMatMul: float32 and float16 scales, per-column b', async () => {
+    for (let t = 0; t < 8; t++) {
+      const [M, K, N] = [ri(1, 8), ri(1, 32), ri(1, 8)];
+      const batch = pick([[], [2], [2, 3]]);
+      const ty = pick(['uint8', 'int8'] as const);
+      const st = pick(['float32', 'float16'] as const);
+      const [lo, hi] = RANGE[ty]!;
+      const perCol = st === 'float32' && rand() < 0.5;
+      const spec: SingleOpSpec = {
+        opType: 'QLinearMatMul', opset: 21,
+        inputs: [
+          ints(ty, [...batch, M, K], lo, hi), floats([], 0.01, 0.05, st), ints(ty, [], lo, hi),
+          ints(ty, [K, N], lo, hi), floats(perCol ? [N] : [], 0.01, 0.05, st), ints(ty, perCol ? [N] : [], lo, hi),
+          floats([], 0.5, 2, st), ints(ty, [], lo, hi),
+        ],
+      };
+      await check(spec, `${ty} ${st} [${batch},${M},${K}]x[${K},${N}] perCol ${perCol}`, ONE_STEP);
+    }
+  });
+});
+
+/** Random conv geometry: rank, groups, kernel, strides, dilations, pads or auto_pad. */
+function convCase(spatial: number) {
+  const G = pick([1, 1, 2, 3]);
+  const Cg = ri(1, 4), Mg = ri(1, 4);
+  const kernel = Array.from({ length: spatial }, () => ri(1, 3));
+  const strides = Array.from({ length: spatial }, () => ri(1, 2));
+  const dilations = Array.from({ length: spatial }, () => ri(1, 2));
+  const inSp = kernel.map((k, i) => (k - 1) * dilations[i]! + 1 + ri(0, 6));
+  const autoPad = pick(['NOTSET', 'NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID']);
+  const attrs: Record<string, number[] | number | string> = { kernel_shape: kernel, strides, dilations, group: G };
+  if (autoPad === 'NOTSET') attrs.pads = Array.from({ length: 2 * spatial }, () => ri(0, 2));
+  else attrs.auto_pad = autoPad;
+  return { N: ri(1, 2), C: Cg * G, M: Mg * G, kernel, inSp, attrs };
+}
+
+describe('integer convolutions vs onnxruntime', () => {
+  it('ConvInteger 1-D/2-D, groups, strides, dilations, pads, per-channel w zero point', async () => {
+    for (let t = 0; t < 8; t++) {
+      const c = convCase(ri(1, 2));
+      const x = ints('uint8', [c.N, c.C, ...c.inSp], 0, 255);
+      const w = ints('uint8', [c.M, c.C / (c.attrs.group as number), ...c.kernel], 0, 255);
+      const wz = rand() < 0.5 ? ints('uint8', [], 0, 255) : ints('uint8', [c.M], 0, 255);
+      await check({ opType: 'ConvInteger', attrs: c.attrs, inputs: [x, w, ints('uint8', [], 0, 255), wz], opset: 10 },
+        JSON.stringify(c));
+    }
+  });
+
+  it('QLinearConv: u8/s8 activations, s8 weights, per-channel scales, bias, depthwise', async () => {
+    for (let t = 0; t < 10; t++) {
+      const c = t < 2 ? { ...convCase(2), C: 6, M: 6, attrs: { ...convCase(2).attrs, group: 6 } } : convCase(ri(1, 2));
+      if (t < 2) { c.kernel = [3, 3]; c.attrs.kernel_shape = [3, 3]; c.inSp = c.inSp.map((d) => d + 4); }
+      const xt = pick(['uint8', 'int8'] as const);
+      const [lo, hi] = RANGE[xt]!;
+      const G = c.attrs.group as number;
+      const perCh = rand() < 0.5;
+      const inputs = [
+        ints(xt, [c.N, c.C, ...c.inSp], lo, hi), floats([], 0.01, 0.05), ints(xt, [], lo, hi),
+        ints('int8', [c.M, c.C / G, ...c.kernel], -127, 127), floats(perCh ? [c.M] : [], 0.005, 0.03),
+        new HostTensor('int8', perCh ? [c.M] : []), floats([], 0.05, 0.5), ints(xt, [], lo, hi),
+        ints('int32', [c.M], -2000, 2000),
+      ];
+      await check({ opType: 'QLinearConv', attrs: c.attrs, inputs, opset: 10 }, `${xt} ${JSON.stringify(c)}`, ONE_STEP);
+    }
+  });
+});
+
+/** Naive integer conv (any spatial rank) straight from the definition. */
+function naiveConv(x: HostTensor, xz: number, w: HostTensor, wz: number[], attrs: ReturnType<typeof convCase>['attrs'], outDims: number[]): Int32Array {
+  const [N, C] = x.dims as [number, number];
+  const M = w.dims[0]!, G = attrs.group as number, Cg = C / G, Mg = M / G;
+  const sp = x.dims.length - 2;
+  const inSp = x.dims.slice(2), outSp = outDims.slice(2), k = w.dims.slice(2);
+  const strides = attrs.strides as number[], dil = attrs.dilations as number[];
+  const node = { name: 'n', opType: 'ConvInteger', domain: '', inputs: [], outputs: [], attrs };
+  // Pads as resolved by the schema's helper (SAME_* from the input dims) are re-derived here by hand.
+  const pads = new Array<number>(2 * sp).fill(0);
+  const ap = (attrs.auto_pad as string | undefined) ?? 'NOTSET';
+  for (let i = 0; i < sp; i++) {
+    if (ap === 'NOTSET') { pads[i] = (attrs.pads as number[])[i]!; continue; }
+    if (ap === 'VALID') continue;
+    const total = Math.max(0, (outSp[i]! - 1) * strides[i]! + (k[i]! - 1) * dil[i]! + 1 - inSp[i]!);
+    pads[i] = ap === 'SAME_UPPER' ? Math.floor(total / 2) : total - Math.floor(total / 2);
+  }
+  void node;
+  const out = new Int32Array(outDims.reduce((a, b) => a * b, 1));
+  const P = outSp.reduce((a, b) => a * b, 1), KS = k.reduce((a, b) => a * b, 1);
+  const xd = x.numbers, wd = w.numbers;
+  for (let n = 0; n < N; n++) for (let m = 0; m < M; m++) for (let p = 0; p < P; p++) {
+    const o: number[] = []; let r = p;
+    for (let i = sp - 1; i >= 0; i--) { o[i] = r % outSp[i]!; r = Math.floor(r / outSp[i]!); }
+    let s = 0;
+    const g = Math.floor(m / Mg);
+    for (let c = 0; c < Cg; c++) for (let kp = 0; kp < KS; kp++) {
+      const kk: number[] = []; let q = kp;
+      for (let i = sp - 1; i >= 0; i--) { kk[i] = q % k[i]!; q = Math.floor(q / k[i]!); }
+      let idx = n * C + g * Cg + c, ok = true;
+      for (let i = 0; i < sp; i++) {
+        const pos = o[i]! * strides[i]! + kk[i]! * dil[i]! - pads[i]!;
+        if (pos < 0 || pos >= inSp[i]!) { ok = false; break; }
+        idx = idx * inSp[i]! + pos;
+      }
+      if (!ok) continue;
+      s += (xd[idx]! - xz) * (wd[(m * Cg + c) * KS + kp]! - wz[wz.length === 1 ? 0 : m]!);
+    }
+    out[(n * M + m) * P + p] = s;
+  }
+  return out;
+}
+
+describe('ConvInteger vs a naive reference (1-D to 3-D)', () => {
+  it('matches exactly', () => {
+    for (let t = 0; t < 30; t++) {
+      const c = convCase(ri(1, 3));
+      const xt = pick(['uint8', 'int8'] as const);
+      const [lo, hi] = RANGE[xt]!;
+      const x = ints(xt, [c.N, c.C, ...c.inSp], lo, hi);
+      const w = ints(xt, [c.M, c.C / (c.attrs.group as number), ...c.kernel], lo, hi);
+      const xz = ints(xt, [], lo, hi), wz = rand() < 0.5 ? ints(xt, [], lo, hi) : ints(xt, [c.M], lo, hi);
+      const node = { name: 'n', opType: 'ConvInteger', domain: '', inputs: ['x', 'w', 'xz', 'wz'], outputs: ['y'], attrs: c.attrs };
+      const ins = [x, w, xz, wz];
+      const types = schemas.ConvInteger!.infer({
+        node, opset: 10, inputs: ins.map((i) => ({ dtype: i.dtype, shape: i.dims.slice() })), value: (i) => ins[i], freshDim: (h) => h,
+      });
+      const [y] = kernels.ConvInteger!({ node, inputs: ins, outputTypes: types });
+      const want = naiveConv(x, xz.num(), w, wz.toNumberArray(), c.attrs, y!.dims.slice());
+      expect(Array.from(y!.numbers), JSON.stringify(c)).toEqual(Array.from(want));
+    }
+  });
+});
