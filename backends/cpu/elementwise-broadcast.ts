@@ -92,6 +92,12 @@ export function broadcast2<A, B, O>(
   const sa = p.innerStrides[0]!;
   const sb = p.innerStrides[1]!;
   const nd = outer.length;
+  // A short block repeated along the leading dims (boxes [N,4] * [4], NHWC bias with few channels)
+  // would cost one row call per block: tile the block once and run long chunks instead.
+  if (nd === 1 && inner < TILE_BELOW && sa === 1 && sb === 1) {
+    if (SB[0] === 0 && SA[0] === inner) { tiledRows(a, b, false, o, inner, row); return; }
+    if (SA[0] === 0 && SB[0] === inner) { tiledRows(b, a, true, o, inner, row); return; }
+  }
   const idx = new Int32Array(nd);
   const count = sizeOfDims(outer);
   let ia = 0;
@@ -108,6 +114,25 @@ export function broadcast2<A, B, O>(
       ia -= SA[d]! * outer[d]!;
       ib -= SB[d]! * outer[d]!;
     }
+  }
+}
+
+const TILE_BELOW = 64;
+const TILE_TARGET = 2048;
+
+/** `full` has the output's size; `block` (len elements) repeats along it. */
+function tiledRows<A, B, O>(full: Buf<A> | Buf<B>, block: Buf<A> | Buf<B>, blockFirst: boolean, o: Buf<O>, len: number,
+  row: Row2<A, B, O>): void {
+  const reps = Math.ceil(TILE_TARGET / len);
+  const ctor = (block as unknown as { constructor: new (n: number) => Buf<unknown> }).constructor;
+  const tiled = new ctor(len * reps);
+  for (let r = 0, k = 0; r < reps; r++) for (let j = 0; j < len; j++, k++) tiled[k] = block[j];
+  const total = o.length;
+  const chunk = len * reps;
+  for (let off = 0; off < total; off += chunk) {
+    const n = Math.min(chunk, total - off);
+    if (blockFirst) row(tiled as Buf<A>, 0, 1, full as Buf<B>, off, 1, o, off, n);
+    else row(full as Buf<A>, off, 1, tiled as Buf<B>, 0, 1, o, off, n);
   }
 }
 

@@ -22,6 +22,16 @@ type Outs = (HostTensor | undefined)[];
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Store = { [i: number]: any; length: number };
 
+/**
+ * An axis that keeps its size at scale 1 is copied as is. For every mode but two this is what the
+ * transform gives anyway; tf_half_pixel_for_nn would otherwise shift by half a pixel (x + 0.5, which
+ * ceil-type rounding moves to x + 1: onnxruntime copies such axes too), and tf_crop_and_resize
+ * depends on the roi.
+ */
+function keepsAxis(a: ResizeAttrs, inLen: number, outLen: number, scale: number): boolean {
+  return scale === 1 && inLen === outLen && a.coordMode !== 'tf_crop_and_resize';
+}
+
 /** Source coordinate of output index x along one axis; NaN means "extrapolate" (tf_crop_and_resize). */
 function sourceCoord(a: ResizeAttrs, x: number, scale: number, inLen: number, outLen: number, r0: number, r1: number): number {
   const outW = scale * inLen;
@@ -76,8 +86,9 @@ function buildTaps(a: ResizeAttrs, inLen: number, outLen: number, scale: number,
   const w = new Float64Array(outLen * n);
   const extrap = new Uint8Array(outLen);
   let identity = inLen === outLen;
+  const keep = keepsAxis(a, inLen, outLen, scale);
   for (let o = 0; o < outLen; o++) {
-    const c = sourceCoord(a, o, scale, inLen, outLen, r0, r1);
+    const c = keep ? o : sourceCoord(a, o, scale, inLen, outLen, r0, r1);
     if (Number.isNaN(c)) { extrap[o] = 1; identity = false; continue; }
     // Neighbours sit left of c by preference, so ratio = c - base lies in (0, 1].
     const base = Number.isInteger(c) ? c - 1 : Math.floor(c);
@@ -221,8 +232,9 @@ function nearest(a: ResizeAttrs, x: HostTensor, y: HostTensor, scales: number[],
   // tables[ax][o] = source offset along ax (index * stride), or -1 to extrapolate.
   const tables = x.dims.map((n, ax) => {
     const t = new Int32Array(od[ax]!);
+    const keep = keepsAxis(a, n, od[ax]!, scales[ax]!);
     for (let o = 0; o < t.length; o++) {
-      const c = sourceCoord(a, o, scales[ax]!, n, od[ax]!, roi[ax]!, roi[r + ax]!);
+      const c = keep ? o : sourceCoord(a, o, scales[ax]!, n, od[ax]!, roi[ax]!, roi[r + ax]!);
       if (Number.isNaN(c)) { t[o] = -1; continue; }
       let i = nearestIndex(a.nearestMode, c);
       i = i < 0 ? 0 : i >= n ? n - 1 : i;

@@ -239,13 +239,21 @@ function nonZero(ctx: KernelContext): HostTensor[] {
   const dims = x.rank === 0 ? [1] : x.dims;
   const out = new HostTensor('int64', [rank, count]);
   const o = out.data as Float64Array;
-  const cnt = new Array<number>(rank).fill(0);
-  for (let i = 0, j = 0; i < x.size; i++) {
-    if (flags[i]) {
-      for (let k = 0; k < rank; k++) o[k * count + j] = cnt[k]!;
+  // Walk rows of the last dim; outer coordinates change once per row.
+  const n = dims[rank - 1]!;
+  const rows = n === 0 ? 0 : x.size / n;
+  const last = (rank - 1) * count;
+  const cnt = new Array<number>(rank - 1).fill(0);
+  let j = 0;
+  for (let r = 0; r < rows; r++) {
+    const b = r * n;
+    for (let i = 0; i < n; i++) {
+      if (flags[b + i] === 0) continue;
+      for (let k = 0; k < rank - 1; k++) o[k * count + j] = cnt[k]!;
+      o[last + j] = i;
       j++;
     }
-    for (let k = rank - 1; k >= 0; k--) {
+    for (let k = rank - 2; k >= 0; k--) {
       if (++cnt[k]! < dims[k]!) break;
       cnt[k] = 0;
     }

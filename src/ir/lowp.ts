@@ -55,6 +55,16 @@ export function f32ToBf16Bits(x: number): number {
   return (rounded >>> 16) & 0xffff;
 }
 
+/** Value of every float16 bit pattern, built on first use (256 KiB): rounding loops decode by lookup. */
+let f16Table: Float32Array | undefined;
+function f16Values(): Float32Array {
+  if (!f16Table) {
+    f16Table = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) f16Table[h] = f16BitsToF32(h);
+  }
+  return f16Table;
+}
+
 export function bf16BitsToF32(h: number): number {
   u32[0] = (h & 0xffff) << 16;
   return f32[0]!;
@@ -93,7 +103,7 @@ export function roundToDtype(dtype: DType, x: number, saturate = true): number {
     case 'float16':
       // The bit path rounds through float32 first; a float64 source needs the direct path to
       // avoid double rounding (numpy's double->half conversion rounds once).
-      return Math.fround(x) === x || x !== x ? f16BitsToF32(f32ToF16Bits(x)) : roundGeneric(F16, x, false);
+      return Math.fround(x) === x || x !== x ? f16Values()[f32ToF16Bits(x)]! : roundGeneric(F16, x, false);
     case 'bfloat16': return bf16BitsToF32(f32ToBf16Bits(x));
     default: {
       const f = narrowFormat(dtype);
@@ -112,7 +122,8 @@ export function roundArrayToDtype(dtype: DType, data: Float32Array): void {
   if (dtype === 'float32' || dtype === 'float64') return;
   const n = data.length;
   if (dtype === 'float16') {
-    for (let i = 0; i < n; i++) data[i] = f16BitsToF32(f32ToF16Bits(data[i]!));
+    const t = f16Values();
+    for (let i = 0; i < n; i++) data[i] = t[f32ToF16Bits(data[i]!)]!;
   } else if (dtype === 'bfloat16') {
     for (let i = 0; i < n; i++) data[i] = bf16BitsToF32(f32ToBf16Bits(data[i]!));
   } else {

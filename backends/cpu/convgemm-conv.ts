@@ -1,0 +1,334 @@
+/**
+ * Convolution kernels of the CPU backend (float32 storage fast paths, plus direct loops for other
+ * storage types). Spatial axes are normalized to three (D, H, W): 1-D and 2-D convolutions get
+ * leading axes of size 1, so one code path covers every rank the ONNX tests use.
+ *
+ * Float32 Conv picks one of three paths:
+ *  - depthwise (one input channel per group, rank <= 2): a direct SIMD window kernel per channel,
+ *    no GEMM (a depthwise conv is far too thin for one);
+ *  - pointwise (1x1 kernel, stride 1, no pads): a plain GEMM W[M x C] * X[C x HW], no im2col;
+ *  - general: im2col fused into the GEMM's B packing over a zero-padded copy of the input
+ *    (offset tables, see gemm.ts), so the im2col matrix is never materialized.
+ */
+import type { NumericArray } from '../../src/ir/dtype.js';
+import type { WindowGeom } from '../../src/ir/ops/convgemm-geom.js';
+import { arena, gemmCore, sgemm, strideTable, type Arena, type Epilogue } from './gemm.js';
+
+/** Window geometry on exactly three spatial axes. */
+export interface Geom3 {
+  id: number; ih: number; iw: number;
+  od: number; oh: number; ow: number;
+  kd: number; kh: number; kw: number;
+  sd: number; sh: number; sw: number;
+  dd: number; dh: number; dw: number;
+  /** begin pads */
+  pd: number; ph: number; pw: number;
+  /** end pads */
+  qd: number; qh: number; qw: number;
+}
+
+export function toGeom3(g: WindowGeom): Geom3 {
+  const r = g.inSize.length;
+  if (r < 1 || r > 3) throw new Error(`convolution over ${r} spatial axes is not supported (1 to 3)`);
+  const at = (a: readonly number[], i: number, def: number): number => {
+    const j = i - (3 - r);
+    return j < 0 ? def : a[j]!;
+  };
+  return {
+    id: at(g.inSize, 0, 1), ih: at(g.inSize, 1, 1), iw: at(g.inSize, 2, 1),
+    od: at(g.outSize, 0, 1), oh: at(g.outSize, 1, 1), ow: at(g.outSize, 2, 1),
+    kd: at(g.kernel, 0, 1), kh: at(g.kernel, 1, 1), kw: at(g.kernel, 2, 1),
+    sd: at(g.strides, 0, 1), sh: at(g.strides, 1, 1), sw: at(g.strides, 2, 1),
+    dd: at(g.dilations, 0, 1), dh: at(g.dilations, 1, 1), dw: at(g.dilations, 2, 1),
+    pd: at(g.padsBegin, 0, 0), ph: at(g.padsBegin, 1, 0), pw: at(g.padsBegin, 2, 0),
+    qd: at(g.padsEnd, 0, 0), qh: at(g.padsEnd, 1, 0), qw: at(g.padsEnd, 2, 0),
+  };
+}
+
+export interface ConvArgs<T extends NumericArray = Float32Array> {
+  x: T; batch: number; channels: number;
+  w: T; outChannels: number; group: number;
+  bias: T | undefined;
+  g: Geom3;
+  y: T;
+  /** Fused activation bounds (Relu: [0, inf), Clip: [min, max]); none by default. */
+  clipMin?: number; clipMax?: number;
+}
+
+function copy2d(ar: Arena, src: number, srcRow: number, dst: number, dstRow: number, rows: number, rowBytes: number): void {
+  if (ar.wasm) { ar.wasm.copy2d(src, srcRow, dst, dstRow, rows, rowBytes); return; }
+  const f = ar.f32;
+  for (let r = 0; r < rows; r++) f.copyWithin((dst + r * dstRow) >> 2, (src + r * srcRow) >> 2, (src + r * srcRow + rowBytes) >> 2);
+}
+
+/** Copies one batch item's C channels into a zero-padded [C][Dp][Hp][Wp] block at `dst`. */
+function padInput(ar: Arena, xs: number, dst: number, C: number, g: Geom3, Hp: number, Wp: number, PS: number): void {
+  const { id, ih, iw, pd, ph, pw } = g;
+  for (let c = 0; c < C; c++) {
+    for (let z = 0; z < id; z++) {
+      copy2d(ar, xs + (c * id + z) * ih * iw * 4, iw * 4, dst + (c * PS + ((z + pd) * Hp + ph) * Wp + pw) * 4, Wp * 4, ih, iw * 4);
+    }
+  }
+}
+
+/** Float32 Conv, any rank <= 3, groups, dilations, strides, pads. */
+export function convF32(a: ConvArgs): void {
+  const { x, batch: N, channels: C, w, outChannels: M, group, bias, g, y } = a;
+  const Cg = C / group, Mg = M / group;
+  if (Cg === 1 && g.kd === 1 && g.id === 1) { convDepthwiseF32(a); return; }
+  const IS = g.id * g.ih * g.iw, OS = g.od * g.oh * g.ow, KK = g.kd * g.kh * g.kw, Kg = Cg * KK;
+  const ar = arena();
+  const mark = ar.top;
+  const wp = ar.alloc(M * Kg * 4);
+  ar.f32.set(w.subarray(0, M * Kg), wp >> 2);
+  const aK = strideTable(Kg, 1), aM = strideTable(Mg, Kg);
+  const ep: Epilogue = { rowBias: bias, rowBiasOff: 0 };
+  if (a.clipMin !== undefined) ep.clipMin = a.clipMin;
+  if (a.clipMax !== undefined) ep.clipMax = a.clipMax;
+  const pointwise = KK === 1 && g.sd === 1 && g.sh === 1 && g.sw === 1
+    && g.pd + g.ph + g.pw + g.qd + g.qh + g.qw === 0;
+  const xs = ar.alloc(C * IS * 4);
+  let bK: Int32Array, bN: Int32Array, src = xs, PS = IS;
+  if (pointwise) {
+    bK = strideTable(Cg, IS);
+    bN = strideTable(OS, 1);
+  } else {
+    const Dp = g.id + g.pd + g.qd, Hp = g.ih + g.ph + g.qh, Wp = g.iw + g.pw + g.qw;
+    const padded = Dp * Hp * Wp !== IS;
+    PS = Dp * Hp * Wp;
+    if (padded) {
+      src = ar.alloc(C * PS * 4);
+      ar.f32.fill(0, src >> 2, (src >> 2) + C * PS);
+    }
+    bK = new Int32Array(Kg);
+    for (let c = 0, k = 0; c < Cg; c++) {
+      for (let kz = 0; kz < g.kd; kz++) {
+        for (let ky = 0; ky < g.kh; ky++) {
+          for (let kx = 0; kx < g.kw; kx++) bK[k++] = (c * PS + (kz * g.dd * Hp + ky * g.dh) * Wp + kx * g.dw) * 4;
+        }
+      }
+    }
+    bN = new Int32Array(OS);
+    for (let oz = 0, n = 0; oz < g.od; oz++) {
+      for (let oy = 0; oy < g.oh; oy++) {
+        for (let ox = 0; ox < g.ow; ox++) bN[n++] = ((oz * g.sd * Hp + oy * g.sh) * Wp + ox * g.sw) * 4;
+      }
+    }
+  }
+  for (let n = 0; n < N; n++) {
+    ar.f32.set(x.subarray(n * C * IS, (n + 1) * C * IS), xs >> 2);
+    if (src !== xs) padInput(ar, xs, src, C, g, g.ih + g.ph + g.qh, g.iw + g.pw + g.qw, PS);
+    for (let gi = 0; gi < group; gi++) {
+      ep.rowBiasOff = gi * Mg;
+      gemmCore(ar, Mg, OS, Kg, wp + gi * Mg * Kg * 4, aK, aM, src + gi * Cg * PS * 4, bK, bN, y, (n * M + gi * Mg) * OS, OS, ep);
+    }
+  }
+  ar.top = mark;
+}
+
+/**
+ * Depthwise (one input channel per group, channel multiplier Mg = M / C), 1-D/2-D. Output rows
+ * are written contiguously by 4-wide vectors; a vector that runs past a row's end spills into the
+ * next row, which is computed afterwards and overwrites it (the last spill lands in slack).
+ */
+function convDepthwiseF32(a: ConvArgs): void {
+  const { x, batch: N, channels: C, w, outChannels: M, bias, g, y } = a;
+  const Mg = M / C;
+  const { ih, iw, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw } = g;
+  const ar = arena();
+  const mark = ar.top;
+  const simd = ar.wasm !== null && (sw === 1 || sw === 2);
+  const ow4 = simd ? Math.ceil(ow / 4) * 4 : ow;
+  const Hp = Math.max(ih + ph + g.qh, (oh - 1) * sh + (kh - 1) * dh + 1);
+  const Wp = Math.max(iw + pw + g.qw, sw * ow4 + (kw - 1) * dw);
+  const IS = ih * iw, OS = oh * ow, KK = kh * kw;
+  const xs = ar.alloc(C * IS * 4);
+  const plane = ar.alloc(Hp * Wp * 4);
+  const ys = ar.alloc(M * OS * 4 + 64);
+  const wp = ar.alloc(M * KK * 4);
+  const bp = ar.alloc(M * 4);
+  const f = ar.f32;
+  f.fill(0, plane >> 2, (plane >> 2) + Hp * Wp);
+  f.set(w.subarray(0, M * KK), wp >> 2);
+  if (bias) f.set(bias.subarray(0, M), bp >> 2); else f.fill(0, bp >> 2, (bp >> 2) + M);
+  const inner = plane + (ph * Wp + pw) * 4;
+  for (let n = 0; n < N; n++) {
+    f.set(x.subarray(n * C * IS, (n + 1) * C * IS), xs >> 2);
+    for (let c = 0; c < C; c++) {
+      copy2d(ar, xs + c * IS * 4, iw * 4, inner, Wp * 4, ih, iw * 4);
+      for (let mm = 0; mm < Mg; mm++) {
+        const m = c * Mg + mm;
+        const args = [plane, sh * Wp * 4, ys + m * OS * 4, oh, ow4, ow * 4, wp + m * KK * 4, kh, kw, dh * Wp * 4, dw * 4, bp + m * 4] as const;
+        if (!simd) jsDepthwise(f, ...args, sw);
+        else if (sw === 1) ar.wasm!.dw1(...args);
+        else ar.wasm!.dw2(...args);
+      }
+    }
+    const out = f.subarray(ys >> 2, (ys >> 2) + M * OS);
+    if (a.clipMin !== undefined || a.clipMax !== undefined) clipInPlace(out, a.clipMin ?? -Infinity, a.clipMax ?? Infinity);
+    y.set(out, n * M * OS);
+  }
+  ar.top = mark;
+}
+
+function clipInPlace(v: Float32Array, lo: number, hi: number): void {
+  for (let i = 0; i < v.length; i++) {
+    const t = v[i]!;
+    v[i] = t < lo ? lo : t > hi ? hi : t;
+  }
+}
+
+/** Scalar twin of the wasm depthwise kernels (any column stride sx; writes exactly ow4 columns). */
+function jsDepthwise(
+  f: Float32Array, inp: number, rowStep: number, out: number, oh: number, ow4: number, outRow: number,
+  w: number, kh: number, kw: number, kyStep: number, kxStep: number, bias: number, sx: number,
+): void {
+  const b = f[bias >> 2]!;
+  const ks = kyStep >> 2, kxs = kxStep >> 2, wi = w >> 2;
+  for (let oy = 0; oy < oh; oy++) {
+    const rowIn = (inp + oy * rowStep) >> 2;
+    const rowOut = (out + oy * outRow) >> 2;
+    for (let ox = 0; ox < ow4; ox++) {
+      let s = b;
+      let p = rowIn + ox * sx, q = wi;
+      for (let ky = 0; ky < kh; ky++, p += ks) {
+        for (let kx = 0, r = p; kx < kw; kx++, r += kxs) s += f[q++]! * f[r]!;
+      }
+      f[rowOut + ox] = s;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- ConvTranspose
+
+/** Float32 ConvTranspose: per group a GEMM cols = W_g^T X_g, then col2im scatter-add into Y. */
+export function convTransposeF32(a: ConvArgs): void {
+  const { x, batch: N, channels: C, w, outChannels: M, group, bias, g, y } = a;
+  const Cg = C / group, Mg = M / group;
+  const IS = g.id * g.ih * g.iw, OS = g.od * g.oh * g.ow, KK = g.kd * g.kh * g.kw;
+  const rows = Mg * KK;
+  const cols = new Float32Array(rows * IS);
+  for (let n = 0; n < N; n++) {
+    for (let gi = 0; gi < group; gi++) {
+      sgemm(rows, IS, Cg, w, gi * Cg * rows, 1, rows, x, (n * C + gi * Cg) * IS, IS, 1, cols, 0, IS);
+      for (let m = 0; m < Mg; m++) {
+        const yb = (n * M + gi * Mg + m) * OS;
+        y.fill(bias ? bias[gi * Mg + m]! : 0, yb, yb + OS);
+        col2im(cols, m * KK * IS, g, y, yb);
+      }
+    }
+  }
+  if (a.clipMin !== undefined || a.clipMax !== undefined) clipInPlace(y, a.clipMin ?? -Infinity, a.clipMax ?? Infinity);
+}
+
+/** First i in [0, n) with lo <= i*s + off, and last i with i*s + off < hi (as [start, end)). */
+function span(n: number, s: number, off: number, hi: number): [number, number] {
+  const start = Math.max(0, Math.ceil(-off / s));
+  const end = Math.min(n, Math.floor((hi - 1 - off) / s) + 1);
+  return [start, Math.max(start, end)];
+}
+
+function col2im(cols: Float32Array, c0: number, g: Geom3, y: Float32Array, yb: number): void {
+  const IS = g.id * g.ih * g.iw;
+  let r = c0;
+  for (let kz = 0; kz < g.kd; kz++) {
+    const oz0 = kz * g.dd - g.pd;
+    const [z0, z1] = span(g.id, g.sd, oz0, g.od);
+    for (let ky = 0; ky < g.kh; ky++) {
+      const oy0 = ky * g.dh - g.ph;
+      const [y0, y1] = span(g.ih, g.sh, oy0, g.oh);
+      for (let kx = 0; kx < g.kw; kx++, r += IS) {
+        const ox0 = kx * g.dw - g.pw;
+        const [x0, x1] = span(g.iw, g.sw, ox0, g.ow);
+        for (let iz = z0; iz < z1; iz++) {
+          const oz = iz * g.sd + oz0;
+          for (let iy = y0; iy < y1; iy++) {
+            const yrow = yb + (oz * g.oh + iy * g.sh + oy0) * g.ow + ox0;
+            const crow = r + (iz * g.ih + iy) * g.iw;
+            for (let ix = x0; ix < x1; ix++) y[yrow + ix * g.sw] += cols[crow + ix]!;
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- any storage type (float64)
+
+/** Direct Conv loops (float64 and other non-float32 storage). */
+export function convDirect(a: ConvArgs<NumericArray>): void {
+  const { x, batch: N, channels: C, w, outChannels: M, group, bias, g, y } = a;
+  const Cg = C / group, Mg = M / group;
+  const IS = g.id * g.ih * g.iw, KK = g.kd * g.kh * g.kw;
+  let o = 0;
+  for (let n = 0; n < N; n++) {
+    for (let m = 0; m < M; m++) {
+      const gi = Math.floor(m / Mg);
+      for (let oz = 0; oz < g.od; oz++) {
+        for (let oy = 0; oy < g.oh; oy++) {
+          for (let ox = 0; ox < g.ow; ox++) {
+            let s = bias ? Number(bias[m]) : 0;
+            for (let c = 0; c < Cg; c++) {
+              const xb = (n * C + gi * Cg + c) * IS;
+              const wb = (m * Cg + c) * KK;
+              for (let kz = 0; kz < g.kd; kz++) {
+                const iz = oz * g.sd - g.pd + kz * g.dd;
+                if (iz < 0 || iz >= g.id) continue;
+                for (let ky = 0; ky < g.kh; ky++) {
+                  const iy = oy * g.sh - g.ph + ky * g.dh;
+                  if (iy < 0 || iy >= g.ih) continue;
+                  for (let kx = 0; kx < g.kw; kx++) {
+                    const ix = ox * g.sw - g.pw + kx * g.dw;
+                    if (ix < 0 || ix >= g.iw) continue;
+                    s += Number(x[xb + (iz * g.ih + iy) * g.iw + ix]) * Number(w[wb + (kz * g.kh + ky) * g.kw + kx]);
+                  }
+                }
+              }
+            }
+            y[o++] = Math.min(Math.max(s, a.clipMin ?? -Infinity), a.clipMax ?? Infinity);
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Direct ConvTranspose scatter loops (float64 and other non-float32 storage). */
+export function convTransposeDirect(a: ConvArgs<NumericArray>): void {
+  const { x, batch: N, channels: C, w, outChannels: M, group, bias, g, y } = a;
+  const Cg = C / group, Mg = M / group;
+  const IS = g.id * g.ih * g.iw, OS = g.od * g.oh * g.ow, KK = g.kd * g.kh * g.kw;
+  for (let n = 0; n < N; n++) {
+    for (let m = 0; m < M; m++) y.fill(bias ? bias[m]! : 0, (n * M + m) * OS, (n * M + m + 1) * OS);
+    for (let c = 0; c < C; c++) {
+      const gi = Math.floor(c / Cg);
+      for (let iz = 0; iz < g.id; iz++) {
+        for (let iy = 0; iy < g.ih; iy++) {
+          for (let ix = 0; ix < g.iw; ix++) {
+            const xv = Number(x[(n * C + c) * IS + (iz * g.ih + iy) * g.iw + ix]);
+            for (let mm = 0; mm < Mg; mm++) {
+              const m = gi * Mg + mm;
+              const wb = (c * Mg + mm) * KK;
+              for (let kz = 0; kz < g.kd; kz++) {
+                const oz = iz * g.sd - g.pd + kz * g.dd;
+                if (oz < 0 || oz >= g.od) continue;
+                for (let ky = 0; ky < g.kh; ky++) {
+                  const oy = iy * g.sh - g.ph + ky * g.dh;
+                  if (oy < 0 || oy >= g.oh) continue;
+                  for (let kx = 0; kx < g.kw; kx++) {
+                    const ox = ix * g.sw - g.pw + kx * g.dw;
+                    if (ox < 0 || ox >= g.ow) continue;
+                    y[(n * M + m) * OS + (oz * g.oh + oy) * g.ow + ox] += xv * Number(w[wb + (kz * g.kh + ky) * g.kw + kx]);
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  if (a.clipMin !== undefined || a.clipMax !== undefined) {
+    for (let i = 0; i < y.length; i++) y[i] = Math.min(Math.max(Number(y[i]), a.clipMin ?? -Infinity), a.clipMax ?? Infinity);
+  }
+}
