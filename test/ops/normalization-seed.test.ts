@@ -13,7 +13,7 @@ import { assertClose, compareSingleOp, randomTensor, seededRandom, type SingleOp
 
 const EXACT = { rtol: 0, atol: 0 };
 const F32 = { rtol: 1e-5, atol: 1e-5 };
-const rand = seededRandom(5);
+const rand = seededRandom(6);
 const ri = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
 const i64 = (v: number[]) => HostTensor.fromNumbers('int64', [v.length], v);
