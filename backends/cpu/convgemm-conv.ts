@@ -75,7 +75,7 @@ function padInput(ar: Arena, xs: number, dst: number, C: number, g: Geom3, Hp: n
 export function convF32(a: ConvArgs): void {
   const { x, batch: N, channels: C, w, outChannels: M, group, bias, g, y } = a;
   const Cg = C / group, Mg = M / group;
-  if (Cg === 1 && g.kd === 1 && g.id === 1) { convDepthwiseF32(a); return; }
+  if (Cg === 1 && g.kd === 1 && g.id === 1 && g.od === 1) { convDepthwiseF32(a); return; }
   const IS = g.id * g.ih * g.iw, OS = g.od * g.oh * g.ow, KK = g.kd * g.kh * g.kw, Kg = Cg * KK;
   const ar = arena();
   const mark = ar.top;

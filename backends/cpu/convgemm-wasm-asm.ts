@@ -84,6 +84,8 @@ export class WasmFn {
   fmul(): this { return this.simd(0xe6); }
   fmin(): this { return this.simd(0xe8); }
   fmax(): this { return this.simd(0xe9); }
+  /** f32x4.relaxed_madd(a, b, c) = a*b + c, fused where the CPU can (relaxed SIMD). */
+  fmadd(): this { return this.simd(0x105); }
   /** i8x16.shuffle with 16 lane indices (0-15 first operand, 16-31 second). */
   shuffle(lanes: number[]): this { return this.simd(0x0d).op(...lanes); }
 

@@ -39,7 +39,7 @@ export interface GemmWasmExports {
   copy2d(src: number, srcRow: number, dst: number, dstRow: number, rows: number, rowBytes: number): void;
 }
 
-function buildMacro(): WasmFn {
+function buildMacro(fma: boolean): WasmFn {
   const f = new WasmFn('macro', [I32, I32, I32, I32, I32, I32, I32, I32]);
   const [ap0, bp0, cp0, mcp, ncp, kc, ldc, accum] = [0, 1, 2, 3, 4, 5, 6, 7];
   const jr = f.local(I32), ir = f.local(I32), a = f.local(I32), bpan = f.local(I32), cj = f.local(I32);
@@ -63,8 +63,11 @@ function buildMacro(): WasmFn {
       f.get(pb).vload(0).set(b0).get(pb).vload(16).set(b1);
       for (let i = 0; i < MR; i++) {
         f.get(pa).vloadSplat(4 * i).set(av);
-        f.get(acc[2 * i]!).get(av).get(b0).fmul().fadd().set(acc[2 * i]!);
-        f.get(acc[2 * i + 1]!).get(av).get(b1).fmul().fadd().set(acc[2 * i + 1]!);
+        for (let j = 0; j < 2; j++) {
+          const r = acc[2 * i + j]!;
+          if (fma) f.get(av).get(j === 0 ? b0 : b1).get(r).fmadd().set(r);
+          else f.get(r).get(av).get(j === 0 ? b0 : b1).fmul().fadd().set(r);
+        }
       }
       f.inc(pa, MR * 4).inc(pb, NR * 4).inc(k, -1);
       f.br(0).end().end();
@@ -124,7 +127,7 @@ function buildPack(W: 4 | 8): WasmFn {
   return f;
 }
 
-function buildDepthwise(stride: 1 | 2): WasmFn {
+function buildDepthwise(stride: 1 | 2, fma: boolean): WasmFn {
   const f = new WasmFn(`dw${stride}`, [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
   const [inp, rowStep, out, oh, ow4, outRow, w, kh, kw, kyStep, kxStep, bias] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
   const oy = f.local(I32), ox = f.local(I32), rowIn = f.local(I32), rowOut = f.local(I32);
@@ -148,7 +151,8 @@ function buildDepthwise(stride: 1 | 2): WasmFn {
             f.get(pk).vload(0).get(pk).vload(16);
             f.shuffle([0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27]);
           }
-          f.get(wv).fmul().get(acc).fadd().set(acc);
+          if (fma) f.get(wv).get(acc).fmadd().set(acc);
+          else f.get(wv).fmul().get(acc).fadd().set(acc);
           f.inc(pw, 4).incBy(pk, kxStep);
         });
         f.incBy(pky, kyStep);
@@ -173,19 +177,55 @@ function buildCopy2d(): WasmFn {
   return f;
 }
 
-let cached: { exports: GemmWasmExports; memory: WebAssembly.Memory } | null | undefined;
+function buildModule(fma: boolean): Uint8Array<ArrayBuffer> {
+  return assemble([buildMacro(fma), buildPack(4), buildPack(8), buildDepthwise(1, fma), buildDepthwise(2, fma), buildCopy2d()]);
+}
+
+/**
+ * Node 20 (V8 11.3) has relaxed SIMD, whose fused multiply-add nearly doubles the GEMM's
+ * throughput, behind a flag that later versions (and browsers) turn on by default. Where the
+ * FMA module does not validate under Node, turn that one wasm feature flag on (it only widens
+ * what the validator accepts); elsewhere fall back to separate multiply and add.
+ */
+const nodeV8: { setFlagsFromString(flags: string): void } | null = typeof process === 'object' && process.versions?.node
+  ? await import('node:v8').then((m) => m.default, () => null) : null;
+
+function fmaModule(): Uint8Array<ArrayBuffer> | null {
+  const bytes = buildModule(true);
+  if (WebAssembly.validate(bytes)) return bytes;
+  if (!nodeV8) return null;
+  try {
+    nodeV8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  } catch {
+    return null;
+  }
+  return WebAssembly.validate(bytes) ? bytes : null;
+}
+
+let cached: { exports: GemmWasmExports; memory: WebAssembly.Memory; fma: boolean } | null | undefined;
+let allowFma = true;
+
+/** Disables the fused multiply-add kernels (tests compare both; call before the first GEMM). */
+export function setGemmFma(on: boolean): void {
+  if (allowFma !== on) cached = undefined;
+  allowFma = on;
+}
 
 /** The instantiated module, or null where WebAssembly SIMD is unavailable. */
-export function gemmWasm(): { exports: GemmWasmExports; memory: WebAssembly.Memory } | null {
+export function gemmWasm(): { exports: GemmWasmExports; memory: WebAssembly.Memory; fma: boolean } | null {
   if (cached !== undefined) return cached;
   cached = null;
   try {
     if (typeof WebAssembly !== 'object') return cached;
-    const bytes = assemble([buildMacro(), buildPack(4), buildPack(8), buildDepthwise(1), buildDepthwise(2), buildCopy2d()]);
-    if (!WebAssembly.validate(bytes)) return cached;
+    let bytes = allowFma ? fmaModule() : null;
+    const fma = bytes !== null;
+    if (!bytes) {
+      bytes = buildModule(false);
+      if (!WebAssembly.validate(bytes)) return cached;
+    }
     const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536 });
     const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: memory } });
-    cached = { exports: inst.exports as unknown as GemmWasmExports, memory };
+    cached = { exports: inst.exports as unknown as GemmWasmExports, memory, fma };
   } catch {
     cached = null;
   }

@@ -100,11 +100,13 @@ function fixUint64(out: HostTensor): void {
   for (let i = 0; i < d.length; i++) if (d[i]! < 0) d[i] = d[i]! + 18446744073709551616;
 }
 
-/** Wraps int4/uint4 results (unpacked one per byte) into their 4-bit range. */
+/** Wraps int4/uint4/int2/uint2 results (unpacked one per byte) into their range. */
 function fix4bit(out: HostTensor): void {
   const d = out.numbers;
   if (out.dtype === 'int4') for (let i = 0; i < d.length; i++) d[i] = ((d[i]! + 8) & 15) - 8;
   else if (out.dtype === 'uint4') for (let i = 0; i < d.length; i++) d[i] = d[i]! & 15;
+  else if (out.dtype === 'int2') for (let i = 0; i < d.length; i++) d[i] = ((d[i]! + 2) & 3) - 2;
+  else if (out.dtype === 'uint2') for (let i = 0; i < d.length; i++) d[i] = d[i]! & 3;
 }
 
 type Select = (dtype: DType, node: Node) => Row2<unknown, unknown>;

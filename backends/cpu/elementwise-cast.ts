@@ -2,13 +2,14 @@
  * Cast, CastLike, Clip, Identity and Dropout kernels.
  *
  * Cast follows the ONNX reference (numpy/ml_dtypes): float -> int truncates toward zero and wraps
- * (int4/uint4 included); float -> low-precision float rounds to nearest even, with `saturate`
+ * (int4/uint4/int2/uint2 included); float8e8m0 honours `round_mode`; float -> low-precision float rounds to nearest even, with `saturate`
  * applying to the float8 types; string <-> number parses / prints like Python's float.
  */
 import { HostTensor } from '../../src/ir/tensor.js';
 import { isFloat, LOW_PRECISION_FLOATS, type DType, type NumericArray } from '../../src/ir/dtype.js';
 import { attrInt } from '../../src/ir/graph.js';
-import { roundToDtype } from '../../src/ir/lowp.js';
+import { roundToDtype, type E8M0RoundMode } from '../../src/ir/lowp.js';
+import { castRoundMode } from '../../src/ir/ops/elementwise.js';
 import { input, outDims, type KernelRegistry } from './kernel.js';
 import { Mt19937 } from './elementwise-random.js';
 
@@ -16,7 +17,7 @@ const TWO64 = 18446744073709551616;
 const TWO63 = 9223372036854775808;
 
 /** Converts `x` to `to` (same dims). Returns `x` itself when the type does not change. */
-export function castTensor(x: HostTensor, to: DType, saturate = true): HostTensor {
+export function castTensor(x: HostTensor, to: DType, saturate = true, roundMode: E8M0RoundMode = 'up'): HostTensor {
   if (x.dtype === to) return x;
   const out = new HostTensor(to, x.dims);
   const n = x.size;
@@ -52,9 +53,15 @@ export function castTensor(x: HostTensor, to: DType, saturate = true): HostTenso
     case 'uint4':
       for (let i = 0; i < n; i++) { const v = Math.trunc(src[i]!); o[i] = v === v && Math.abs(v) !== Infinity ? ((v % 16) + 16) % 16 : 0; }
       break;
+    case 'int2':
+      for (let i = 0; i < n; i++) { const v = Math.trunc(src[i]!); o[i] = v === v && Math.abs(v) !== Infinity ? ((v % 4) + 6) % 4 - 2 : 0; }
+      break;
+    case 'uint2':
+      for (let i = 0; i < n; i++) { const v = Math.trunc(src[i]!); o[i] = v === v && Math.abs(v) !== Infinity ? ((v % 4) + 4) % 4 : 0; }
+      break;
     default:
       if (LOW_PRECISION_FLOATS.has(to)) {
-        for (let i = 0; i < n; i++) o[i] = roundToDtype(to, src[i]!, saturate);
+        for (let i = 0; i < n; i++) o[i] = roundToDtype(to, src[i]!, saturate, roundMode);
       } else {
         // 8/16/32-bit ints: the typed array store truncates toward zero and wraps.
         o.set(src);
@@ -108,8 +115,8 @@ function formatNumber(v: number, from: DType): string {
 }
 
 export const castKernels: KernelRegistry = {
-  Cast: (ctx) => [castTensor(input(ctx, 0), ctx.outputTypes[0]!.dtype, attrInt(ctx.node, 'saturate', 1) !== 0)],
-  CastLike: (ctx) => [castTensor(input(ctx, 0), ctx.outputTypes[0]!.dtype, attrInt(ctx.node, 'saturate', 1) !== 0)],
+  Cast: (ctx) => [castTensor(input(ctx, 0), ctx.outputTypes[0]!.dtype, attrInt(ctx.node, 'saturate', 1) !== 0, castRoundMode(ctx.node))],
+  CastLike: (ctx) => [castTensor(input(ctx, 0), ctx.outputTypes[0]!.dtype, attrInt(ctx.node, 'saturate', 1) !== 0, castRoundMode(ctx.node))],
   Identity: (ctx) => [input(ctx, 0)],
   Clip: (ctx) => {
     const x = input(ctx, 0);

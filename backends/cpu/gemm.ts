@@ -12,7 +12,7 @@
  * builds its tables over a padded input), so im2col is fused into B's packing and never stored.
  */
 import type { NumericArray } from '../../src/ir/dtype.js';
-import { gemmWasm, MR, NR, type GemmWasmExports } from './convgemm-wasm.js';
+import { gemmWasm, MR, NR, setGemmFma, type GemmWasmExports } from './convgemm-wasm.js';
 
 const KC = 256;  // k block: a B panel (KC x NR floats = 8 KiB) stays in L1
 const MC = 256;  // m block: an A block (MC x KC floats = 256 KiB) stays in L2
@@ -70,8 +70,21 @@ let arenaWasm: Arena | undefined;
 let arenaJs: Arena | undefined;
 let preferWasm = true;
 
-/** Forces the scalar JS kernels (false) or WebAssembly SIMD where available (true, default). For tests. */
-export function setGemmSimd(on: boolean): void { preferWasm = on; }
+/**
+ * Selects the kernels (for tests and benchmarks): WebAssembly SIMD where available (default) or
+ * the scalar JS twins; with SIMD, fused multiply-add (relaxed SIMD) where available (default).
+ */
+export function setGemmSimd(on: boolean, fma = true): void {
+  preferWasm = on;
+  setGemmFma(fma);
+  arenaWasm = undefined;
+}
+
+/** Which kernels run now: 'wasm-fma', 'wasm' or 'js'. */
+export function gemmKernelKind(): 'wasm-fma' | 'wasm' | 'js' {
+  const w = preferWasm ? gemmWasm() : null;
+  return w ? (w.fma ? 'wasm-fma' : 'wasm') : 'js';
+}
 
 /** The arena in use; callers reset `top` to what it was when they are done. */
 export function arena(): Arena {

@@ -41,7 +41,8 @@ function axisMap(mode: string, n: number, begin: number, end: number, out: numbe
   for (let o = 0; o < out; o++) {
     let p = o - pb;
     if (p < 0 || p >= m) {
-      if (mode === 'constant' || m <= 0) { map[o] = -1; continue; }
+      if (mode === 'constant') { map[o] = -1; continue; }
+      if (m <= 0) throw new Error(`Pad: ${mode} mode cannot pad an axis cropped to nothing`);
       if (mode === 'edge') p = p < 0 ? 0 : m - 1;
       else if (mode === 'wrap') p = ((p % m) + m) % m;
       else if (m === 1) p = 0;

@@ -110,11 +110,12 @@ export function batchNormalization(ctx: KernelContext): Outs {
   for (let c = 0; c < p; c++) {
     const m = bm ? bm[c]! : mean[c]!;
     const v = bv ? bv[c]! : variance[c]!;
+    // (x - m) * a + bias rather than x * a + (bias - m * a): the latter cancels badly when a is large.
     const a = scale[c]! / Math.sqrt(v + eps);
-    const sh = bias[c]! - m * a;
+    const sh = bias[c]!;
     for (let b = 0; b < n; b++) {
       const o = (b * p + c) * inner;
-      for (let k = 0; k < inner; k++) ys[o + k] = xs[o + k]! * a + sh;
+      for (let k = 0; k < inner; k++) ys[o + k] = (xs[o + k]! - m) * a + sh;
     }
   }
   const outs: Outs = [y];
@@ -163,8 +164,8 @@ export function instanceNormalization(ctx: KernelContext): Outs {
       const o = (b * c + ch) * s;
       const [m, v] = meanVar(xs, o, s);
       const a = scale[ch]! / Math.sqrt(v + eps);
-      const sh = bias[ch]! - m * a;
-      for (let k = 0; k < s; k++) ys[o + k] = xs[o + k]! * a + sh;
+      const sh = bias[ch]!;
+      for (let k = 0; k < s; k++) ys[o + k] = (xs[o + k]! - m) * a + sh;
     }
   }
   return [y];
@@ -193,9 +194,9 @@ export function groupNormalization(ctx: KernelContext): Outs {
       for (let j = 0; j < cpg; j++) {
         const pi = perChannel ? gi * cpg + j : gi;
         const a = scale[pi]! * inv;
-        const sh = bias[pi]! - m * a;
+        const sh = bias[pi]!;
         const oc = o + j * s;
-        for (let k = 0; k < s; k++) ys[oc + k] = xs[oc + k]! * a + sh;
+        for (let k = 0; k < s; k++) ys[oc + k] = (xs[oc + k]! - m) * a + sh;
       }
     }
   }

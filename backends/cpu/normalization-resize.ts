@@ -6,9 +6,9 @@
  * tables (any dtype, strings included). Fast paths: nearest gathers whole rows and reuses repeated
  * rows; 2-D linear on NCHW (the usual feature-map upsampling) reads the input directly.
  *
- * Reference details kept on purpose: `output_width` in align_corners / pytorch_half_pixel /
- * half_pixel_symmetric is the float scale*in, not the integer output size; pytorch_half_pixel maps a
- * length-1 output to -0.5; neighbours past the edge repeat the edge value; exclude_outside zeroes and
+ * Reference details kept on purpose: `output_width` in align_corners and half_pixel_symmetric is the
+ * float scale*in, not the integer output size (the conformance data depends on it); neighbours past
+ * the edge repeat the edge value; exclude_outside zeroes and
  * renormalizes their weights; antialias widens the linear/cubic kernel by 1/scale when downsampling.
  */
 import { INT_TYPES, intRange, type NumericArray, type TensorStorage } from '../../src/ir/dtype.js';
@@ -35,16 +35,22 @@ function keepsAxis(a: ResizeAttrs, inLen: number, outLen: number, scale: number)
 /** Source coordinate of output index x along one axis; NaN means "extrapolate" (tf_crop_and_resize). */
 function sourceCoord(a: ResizeAttrs, x: number, scale: number, inLen: number, outLen: number, r0: number, r1: number): number {
   const outW = scale * inLen;
+  // v / scale; when the scale is out/in (sizes given, or an exact scale) compute v * in / out instead,
+  // which is exact whenever the true coordinate is representable, so floor/ceil/round at exact
+  // integers and halves do not flip on a last-bit error.
+  const div = scale === outLen / inLen ? (v: number) => (v * inLen) / outLen : (v: number) => v / scale;
   switch (a.coordMode) {
-    case 'half_pixel': return (x + 0.5) / scale - 0.5;
+    case 'half_pixel': return div(x + 0.5) - 0.5;
     case 'half_pixel_symmetric': {
       const adj = outLen / outW;
-      return (inLen / 2) * (1 - adj) + (x + 0.5) / scale - 0.5;
+      return (inLen / 2) * (1 - adj) + div(x + 0.5) - 0.5;
     }
-    case 'pytorch_half_pixel': return outW === 1 ? -0.5 : (x + 0.5) / scale - 0.5;
+    // A length-1 output samples position 0 (the spec and onnxruntime; the reference code uses -0.5,
+    // which only differs for cubic).
+    case 'pytorch_half_pixel': return outLen > 1 ? div(x + 0.5) - 0.5 : 0;
     case 'align_corners': return outW === 1 ? 0 : (x * (inLen - 1)) / (outW - 1);
-    case 'asymmetric': return x / scale;
-    case 'tf_half_pixel_for_nn': return (x + 0.5) / scale;
+    case 'asymmetric': return div(x);
+    case 'tf_half_pixel_for_nn': return div(x + 0.5);
     case 'tf_crop_and_resize': {
       const c = outLen > 1
         ? r0 * (inLen - 1) + (x * (r1 - r0) * (inLen - 1)) / (outLen - 1)

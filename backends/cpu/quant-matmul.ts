@@ -56,22 +56,26 @@ function paramIndex(t: HostTensor | undefined, len: number, batches: number, wha
   throw new Error(`${what} has ${t.size} elements, expected 1, ${len} or ${len * batches}`);
 }
 
-/** A or B as int16 with its zero point subtracted; `rowsAreIndex` picks per-row (A) or per-column (B) zero points. */
+/**
+ * A or B ([batches, rows, cols]) as int16 with its zero point subtracted: per row for A
+ * (`perRow`), per column for B, or one value for all.
+ */
 function centered(t: HostTensor, z: HostTensor | undefined, batches: number, rows: number, cols: number, perRow: boolean, what: string): Int16Array {
   const d = t.numbers;
   const q = new Int16Array(d.length);
   if (!z) { q.set(d); return q; }
   const zd = z.numbers;
   const pi = paramIndex(z, perRow ? rows : cols, batches, what);
+  const perCol = !perRow && pi.iStride !== 0;
   let o = 0;
   for (let b = 0; b < batches; b++) {
+    const zb = b * pi.bStride;
     for (let r = 0; r < rows; r++) {
-      if (perRow || pi.iStride === 0) {
-        const zv = zd[b * pi.bStride + r * pi.iStride * (perRow ? 1 : 0)]!;
-        for (let c = 0; c < cols; c++, o++) q[o] = d[o]! - zv;
-      } else {
-        const zb = b * pi.bStride;
+      if (perCol) {
         for (let c = 0; c < cols; c++, o++) q[o] = d[o]! - zd[zb + c]!;
+      } else {
+        const zv = zd[zb + (perRow ? r * pi.iStride : 0)]!;
+        for (let c = 0; c < cols; c++, o++) q[o] = d[o]! - zv;
       }
     }
   }

@@ -13,7 +13,7 @@ import type { NumericArray } from '../../src/ir/dtype.js';
 export function gemmNTAcc(
   M: number, N: number, K: number,
   A: NumericArray, aOff: number, lda: number,
-  B: Float64Array, bOff: number,
+  B: Float32Array | Float64Array, bOff: number,
   C: Float64Array, cOff: number, ldc: number,
 ): void {
   const N4 = N - (N % 4);

@@ -13,6 +13,7 @@ import { HostTensor } from '../../src/ir/tensor.js';
 import { rnnActivations, rnnDirections } from '../../src/ir/ops/sequence.js';
 import { input, outDims, type KernelContext } from './kernel.js';
 import { activate, clipRange, gemmNTAcc, resolveActs, type Act } from './sequence-math.js';
+import { sgemm } from './gemm.js';
 
 /** Sizes, layout and indexing shared by LSTM and GRU. */
 class RnnGeom {
@@ -64,13 +65,23 @@ class RnnGeom {
     return s;
   }
 
-  /** proj[row(t,b), :] = X[t,b,:]·W_d^T + bias, for every step at once. */
-  project(x: NumericArray, w: Float64Array, bias: Float64Array): Float64Array {
+  /**
+   * proj[row(t,b), :] = X[t,b,:]·W_d^T + bias for every step at once: the bulk of an RNN's work,
+   * so float32 models go through the blocked SIMD GEMM (W read in place as a transposed operand).
+   */
+  project(x: NumericArray, W: HostTensor, d: number, bias: Float64Array): NumericArray {
     const rows = this.seq * this.batch;
     const gh = bias.length;
+    const I = this.inSize;
+    const w = W.numbers;
+    if (x instanceof Float32Array && w instanceof Float32Array) {
+      const proj = new Float32Array(rows * gh);
+      sgemm(rows, gh, I, x, 0, I, 1, w, d * gh * I, 1, I, proj, 0, gh, { c: { data: bias, off: 0, rs: 0, cs: 1, beta: 1 } });
+      return proj;
+    }
     const proj = new Float64Array(rows * gh);
     for (let r = 0; r < rows; r++) proj.set(bias, r * gh);
-    gemmNTAcc(rows, gh, this.inSize, x, 0, this.inSize, w, 0, proj, 0, gh);
+    gemmNTAcc(rows, gh, I, x, 0, I, slice64(W, d * gh * I, gh * I), 0, proj, 0, gh);
     return proj;
   }
 
@@ -81,6 +92,12 @@ class RnnGeom {
       for (let j = 0; j < this.H; j++) dst[o + j] = src[b * this.H + j]!;
     }
   }
+}
+
+/** A slice of a weight tensor: float32 stays float32 (half the memory traffic per step). */
+function weightSlice(t: HostTensor, off: number, n: number): Float32Array | Float64Array {
+  const v = t.numbers;
+  return v instanceof Float32Array ? v.slice(off, off + n) : slice64(t, off, n);
 }
 
 function slice64(t: HostTensor | undefined, off: number, n: number): Float64Array {
@@ -131,19 +148,17 @@ export function lstmKernel(ctx: KernelContext): (HostTensor | undefined)[] {
   const Yc = maybeOut(ctx, 2);
   const y = Y?.numbers;
   const G = 4 * H;
-  const I = g.inSize;
   const gates = new Float64Array(batch * G);
   const tmp = new Float64Array(H);
 
   for (let d = 0; d < numDir; d++) {
     const reverse = numDir === 2 ? d === 1 : !forward;
     const [f, gAct, h] = [af[d * 3]!, af[d * 3 + 1]!, af[d * 3 + 2]!];
-    const w = slice64(W, d * G * I, G * I);
-    const r = slice64(R, d * G * H, G * H);
+    const r = weightSlice(R, d * G * H, G * H);
     const bias = new Float64Array(G);
     if (B) for (let j = 0; j < G; j++) bias[j] = B.num(d * 2 * G + j) + B.num(d * 2 * G + G + j);
     const peep = P ? slice64(P, d * 3 * H, 3 * H) : undefined; // order i, o, f
-    const proj = g.project(x, w, bias);
+    const proj = g.project(x, W, d, bias);
     const hs = g.initState(ctx.inputs[5], d);
     const cs = g.initState(ctx.inputs[6], d);
 
@@ -200,7 +215,6 @@ export function gruKernel(ctx: KernelContext): (HostTensor | undefined)[] {
   const Yh = maybeOut(ctx, 1);
   const y = Y?.numbers;
   const G = 3 * H;
-  const I = g.inSize;
   const gates = new Float64Array(batch * G); // z | r | h per batch entry
   const hr = new Float64Array(batch * H);    // H_{t-1}·Rh^T + Rbh (linear_before_reset)
   const rh = new Float64Array(H);            // r ⊙ H_{t-1} (default form)
@@ -209,8 +223,7 @@ export function gruKernel(ctx: KernelContext): (HostTensor | undefined)[] {
   for (let d = 0; d < numDir; d++) {
     const reverse = numDir === 2 ? d === 1 : !forward;
     const [f, gAct] = [af[d * 2]!, af[d * 2 + 1]!];
-    const w = slice64(W, d * G * I, G * I);
-    const r = slice64(R, d * G * H, G * H);
+    const r = weightSlice(R, d * G * H, G * H);
     // z and r take both biases up front; the h gate's recurrent bias Rbh goes where the form says.
     const bias = new Float64Array(G);
     const rbh = new Float64Array(H);
@@ -218,7 +231,7 @@ export function gruKernel(ctx: KernelContext): (HostTensor | undefined)[] {
       for (let j = 0; j < G; j++) bias[j] = B.num(d * 2 * G + j) + (j < 2 * H ? B.num(d * 2 * G + G + j) : 0);
       for (let j = 0; j < H; j++) rbh[j] = B.num(d * 2 * G + G + 2 * H + j);
     }
-    const proj = g.project(x, w, bias);
+    const proj = g.project(x, W, d, bias);
     const hs = g.initState(ctx.inputs[5], d);
 
     for (let s = 0; s < seq; s++) {

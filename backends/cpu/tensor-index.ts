@@ -7,7 +7,7 @@ import type { NumericArray, TensorStorage } from '../../src/ir/dtype.js';
 import { attrInt, attrString } from '../../src/ir/graph.js';
 import { HostTensor } from '../../src/ir/tensor.js';
 import { input, outDims, type KernelContext, type KernelRegistry } from './kernel.js';
-import { copyBlock, copyRun, fillBlock, movable, strides, type MoveArray } from './tensor-copy.js';
+import { copyBlock, copyRun, fillBlock, movable, strides, type MoveArray, type Movable } from './tensor-copy.js';
 
 function prod(dims: readonly number[], from = 0, to = dims.length): number {
   let n = 1;
@@ -45,7 +45,7 @@ function gather(ctx: KernelContext): HostTensor[] {
 }
 
 /** d[dOff + j] = s[sOff + at[j]] for every j. */
-function pick(d: ReturnType<typeof movable>, dOff: number, s: ReturnType<typeof movable>, sOff: number, at: Int32Array): void {
+function pick(d: Movable, dOff: number, s: Movable, sOff: number, at: Int32Array): void {
   if (Array.isArray(d)) {
     const ss = s as string[];
     for (let j = 0; j < at.length; j++) d[dOff + j] = ss[sOff + at[j]!]!;

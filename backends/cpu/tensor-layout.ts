@@ -93,17 +93,52 @@ function expand(ctx: KernelContext): HostTensor[] {
   return [out];
 }
 
+/**
+ * Tile: copy each input row once into its slot of the first tile, then replicate whole blocks
+ * with copyWithin from the innermost axis outwards (every copy is one large memmove).
+ */
 function tile(ctx: KernelContext): HostTensor[] {
   const x = input(ctx, 0);
   const out = new HostTensor(x.dtype, outDims(ctx));
+  if (out.size === 0) return [out];
+  if (x.rank === 0) { copyRun(movable(out.data), 0, movable(x.data), 0, 1); return [out]; }
   const reps = input(ctx, 1).toNumberArray();
-  const st = strides(x.dims);
-  // Output viewed as [r0, d0, r1, d1, ...]: the repeat dims read with stride 0.
-  const d: number[] = [];
-  const s: number[] = [];
-  for (let k = 0; k < x.rank; k++) { d.push(reps[k]!, x.dims[k]!); s.push(0, st[k]!); }
-  stridedCopy(out.data, x.data, d, s, 0);
+  const r = x.rank;
+  const os = strides(out.dims);
+  const d = movable(out.data);
+  const s = movable(x.data);
+  const within = (to: number, from: number, n: number) => { (d as Int32Array).copyWithin(to, from, from + n); };
+  // Rows of the last axis, each repeated along that axis.
+  const n = x.dims[r - 1]!;
+  forEachIndex(x.dims, r - 1, os, (off, row) => {
+    copyRun(d, off, s, row * n, n);
+    for (let t = 1; t < reps[r - 1]!; t++) within(off + t * n, off, n);
+  });
+  // Then axis k: the block of one repetition (dims[k] * os[k], filled already) repeats reps[k] times.
+  for (let k = r - 2; k >= 0; k--) {
+    const blk = x.dims[k]! * os[k]!;
+    forEachIndex(x.dims, k, os, (off) => {
+      for (let t = 1; t < reps[k]!; t++) within(off + t * blk, off, blk);
+    });
+  }
   return [out];
+}
+
+/** Calls fn(Σ i_j * st_j, linear index) for every index of dims[0..m) (row-major). */
+function forEachIndex(dims: readonly number[], m: number, st: readonly number[], fn: (off: number, i: number) => void): void {
+  let count = 1;
+  for (let k = 0; k < m; k++) count *= dims[k]!;
+  const idx = new Array<number>(m).fill(0);
+  let off = 0;
+  for (let i = 0; i < count; i++) {
+    fn(off, i);
+    for (let k = m - 1; k >= 0; k--) {
+      off += st[k]!;
+      if (++idx[k]! < dims[k]!) break;
+      off -= st[k]! * dims[k]!;
+      idx[k] = 0;
+    }
+  }
 }
 
 export const kernels: KernelRegistry = {

@@ -119,7 +119,13 @@ function cumSum(ctx: KernelContext): HostTensor[] {
   // Running sums are read back from the output array, so they accumulate in the storage type
   // (float32 rounding, int32 wraparound) as onnxruntime does.
   if (inner === 1) {
-    for (let b = 0; b < outer; b++) scan1D(o, xs, b * n, n, exclusive, reverse);
+    scanRuns(o, xs, 0, n, outer, reverse);
+    // Exclusive = inclusive shifted by one along the scan direction (same rounded partial sums).
+    if (exclusive && n > 0) {
+      for (let b = 0; b < outer * n; b += n) {
+        if (reverse) { o.copyWithin(b, b + 1, b + n); o[b + n - 1] = 0; } else { o.copyWithin(b + 1, b, b + n - 1); o[b] = 0; }
+      }
+    }
     return [out];
   }
   for (let b = 0; b < outer; b++) {
@@ -141,22 +147,28 @@ function cumSum(ctx: KernelContext): HostTensor[] {
   return [out];
 }
 
-/** CumSum of one contiguous run; the running sum is read back from o (storage-type rounding). */
-function scan1D(o: NumericArray, x: NumericArray, base: number, n: number, exclusive: boolean, reverse: boolean): void {
+/**
+ * Inclusive CumSum of `rows` contiguous runs of n elements. The running sums are read back from
+ * o (storage-type rounding). A prefix sum is a serial dependency chain, so four runs advance
+ * together to overlap their latencies (~4x faster than one run at a time).
+ */
+function scanRuns(o: NumericArray, x: NumericArray, base: number, n: number, rows: number, reverse: boolean): void {
+  const first = reverse ? n - 1 : 0;
   const step = reverse ? -1 : 1;
-  let at = reverse ? base + n - 1 : base;
-  let acc = 0;
-  for (let s = 0; s < n; s++, at += step) {
-    const v = x[at]!;
-    if (exclusive) {
-      o[at] = acc + v; // rounds acc + v to the storage type
-      const next = o[at]!;
-      o[at] = acc;
-      acc = next;
-    } else {
-      o[at] = acc + v;
-      acc = o[at]!;
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const b0 = base + r * n, b1 = b0 + n, b2 = b1 + n, b3 = b2 + n;
+    let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (let s = 0, i = first; s < n; s++, i += step) {
+      o[b0 + i] = a0 + x[b0 + i]!; o[b1 + i] = a1 + x[b1 + i]!;
+      o[b2 + i] = a2 + x[b2 + i]!; o[b3 + i] = a3 + x[b3 + i]!;
+      a0 = o[b0 + i]!; a1 = o[b1 + i]!; a2 = o[b2 + i]!; a3 = o[b3 + i]!;
     }
+  }
+  for (; r < rows; r++) {
+    const b0 = base + r * n;
+    let a0 = 0;
+    for (let s = 0, i = first; s < n; s++, i += step) { o[b0 + i] = a0 + x[b0 + i]!; a0 = o[b0 + i]!; }
   }
 }
 

@@ -10,6 +10,7 @@ import { checkGraph } from '../ir/checker.js';
 import { inferGraph } from '../ir/infer.js';
 import { TwinferError, asTwinferError } from '../errors.js';
 import { CpuExecutor, runCpuNode } from '../../backends/cpu/executor.js';
+import { optimize, type OptLevel, type OptimizeReport } from '../passes/index.js';
 import { loadModel, type LoadedModel } from './loader.js';
 import { Tensor, fromHostTensor, toHostTensor } from './tensor.js';
 
@@ -23,6 +24,8 @@ export interface SessionOptions {
   backends?: BackendName[];
   /** Called with one-line messages (backend choice, fallbacks). Default: silent. */
   log?: (message: string) => void;
+  /** Graph optimization: 0 none, 1 safe folding and clean-up, 2 everything (default). */
+  optimizationLevel?: OptLevel;
 }
 
 export interface InputMetadata { name: string; type: string | undefined; shape: (number | string)[] | undefined }
@@ -36,11 +39,14 @@ export class InferenceSession {
   readonly backend: BackendName;
   /** The checked, inferred graph this session runs. */
   readonly graph: Graph;
+  /** What the optimizer did (node counts before/after, rules fired, time). */
+  readonly optimizeReport: OptimizeReport;
   private readonly executor: CpuExecutor;
   private readonly inputs: Map<string, ValueInfo>;
 
-  private constructor(graph: Graph, backend: BackendName) {
+  private constructor(graph: Graph, backend: BackendName, report: OptimizeReport) {
     this.graph = graph;
+    this.optimizeReport = report;
     this.backend = backend;
     this.inputs = new Map(graph.feedInputs.map((i) => [i.name, i]));
     this.inputNames = graph.feedInputs.map((i) => i.name);
@@ -57,8 +63,10 @@ export class InferenceSession {
     else if (model instanceof Uint8Array) bytes = model;
     else if (model instanceof ArrayBuffer) bytes = new Uint8Array(model);
     else throw new TwinferError('INVALID_ARGUMENT', 'model must be a path, URL, Uint8Array or ArrayBuffer');
-    const graph = buildGraph(bytes, loaded);
-    return new InferenceSession(graph, backend);
+    const level = options.optimizationLevel ?? 2;
+    if (![0, 1, 2].includes(level)) throw new TwinferError('INVALID_ARGUMENT', `optimizationLevel must be 0, 1 or 2, got ${String(level)}`);
+    const { graph, report } = optimizeGraph(buildGraph(bytes, loaded), level);
+    return new InferenceSession(graph, backend, report);
   }
 
   get inputMetadata(): InputMetadata[] {
@@ -135,6 +143,11 @@ export function buildGraph(bytes: Uint8Array, loaded?: { readExternal?: LoadedRe
   checkGraph(g);
   inferGraph(g, (node, inputs, types) => runCpuNode(node, g.opsets[node.domain] ?? g.opset, inputs, types));
   return g;
+}
+
+/** Runs the optimizer with the CPU kernels as the constant evaluator. */
+export function optimizeGraph(g: Graph, level: OptLevel): { graph: Graph; report: OptimizeReport } {
+  return optimize(g, level, { evaluate: (node, inputs, types) => runCpuNode(node, g.opsets[node.domain] ?? g.opset, inputs, types) });
 }
 
 type LoadedReader = NonNullable<Parameters<typeof importModel>[1]>['readExternal'];

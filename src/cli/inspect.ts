@@ -7,6 +7,11 @@ import { findSchema, schemaKey } from '../ir/ops/index.js';
 import { findCpuKernel } from '../../backends/cpu/ops/index.js';
 import { runCpuNode } from '../../backends/cpu/executor.js';
 import { loadModelFile } from '../node-fs.js';
+import { buildGraph, optimizeGraph } from '../api/session.js';
+import { planForShapes } from '../engine/plan-for-shapes.js';
+import type { OptLevel } from '../passes/index.js';
+import type { Node, ValueType } from '../ir/graph.js';
+import type { HostTensor } from '../ir/tensor.js';
 
 export interface InspectReport {
   inputs: { name: string; dtype?: string; shape?: (number | string)[] }[];
@@ -18,6 +23,41 @@ export interface InspectReport {
   unsupported: Record<string, { op: string; nodes: number; reason: string }[]>;
   /** Backends that exist in twinfer's design but are not part of this build yet. */
   backendsNotBuilt: string[];
+}
+
+export interface OptimizeInspect {
+  before: { nodes: number; ops: Record<string, number> };
+  after: { nodes: number; ops: Record<string, number> };
+  passes: Record<string, number>;
+  ms: number;
+  memory: { arenaBytes: number; naiveBytes: number; lowerBoundBytes: number; shapes: Record<string, number[]> };
+}
+
+/** `inspect --optimize`: what the optimizer did and the memory plan at the given (or unit) dims. */
+export async function inspectOptimized(file: string, level: OptLevel, shapes: Map<string, number[]>): Promise<OptimizeInspect> {
+  const loaded = await loadModelFile(file);
+  const { graph, report } = optimizeGraph(buildGraph(loaded.bytes, loaded), level);
+  const evaluate = (node: Node, inputs: (HostTensor | undefined)[], types: ValueType[]) => runCpuNode(node, graph.opsets[node.domain] ?? graph.opset, inputs, types);
+  const plan = planForShapes(graph, shapes, evaluate);
+  const used: Record<string, number[]> = {};
+  for (const i of graph.feedInputs) used[i.name] = shapes.get(i.name) ?? (i.shape ?? []).map((d) => (typeof d === 'number' ? d : 1));
+  return {
+    before: report.before, after: report.after, passes: report.passes, ms: report.ms,
+    memory: { arenaBytes: plan.arenaBytes, naiveBytes: plan.naiveBytes, lowerBoundBytes: plan.lowerBoundBytes, shapes: used },
+  };
+}
+
+export function formatOptimized(file: string, r: OptimizeInspect): string {
+  const mb = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
+  const ops = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ');
+  return [
+    `model: ${file}`,
+    `nodes: ${r.before.nodes} -> ${r.after.nodes} (${(r.before.nodes / Math.max(1, r.after.nodes)).toFixed(2)}x fewer) in ${r.ms.toFixed(1)} ms`,
+    `before: ${ops(r.before.ops)}`,
+    `after:  ${ops(r.after.ops)}`,
+    `passes: ${Object.entries(r.passes).map(([k, v]) => `${k} x${v}`).join(', ')}`,
+    `memory at ${Object.entries(r.memory.shapes).map(([k, v]) => `${k}=${v.join('x')}`).join(' ')}: arena ${mb(r.memory.arenaBytes)}, naive ${mb(r.memory.naiveBytes)}, lower bound ${mb(r.memory.lowerBoundBytes)} (arena/bound ${(r.memory.arenaBytes / Math.max(1, r.memory.lowerBoundBytes)).toFixed(3)})`,
+  ].join('\n');
 }
 
 export async function inspectModel(file: string): Promise<InspectReport> {

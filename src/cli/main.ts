@@ -2,16 +2,17 @@
 import '../node.js';
 import { TwinferError } from '../errors.js';
 import type { BackendName } from '../api/session.js';
-import { parseArgs, one, num } from './args.js';
-import { inspectModel, formatInspect } from './inspect.js';
+import { parseArgs, one, num, type ParsedArgs } from './args.js';
+import type { OptLevel } from '../passes/index.js';
+import { inspectModel, formatInspect, inspectOptimized, formatOptimized } from './inspect.js';
 import { runModel, formatRun } from './run.js';
 import { listCases, runCase, summarize, type CaseResult } from './onnx-test.js';
 
 const USAGE = `usage:
-  twinfer inspect MODEL [--json]
-  twinfer run MODEL [--backend B] [--input NAME=FILE]... [--input-dir DIR] [--shape NAME=1x3x224x224]...
+  twinfer inspect MODEL [--optimize [--opt-level N] [--shape NAME=1x3x224x224]...] [--json]
+  twinfer run MODEL [--backend B] [--opt-level N] [--input NAME=FILE]... [--input-dir DIR] [--shape NAME=1x3x224x224]...
                     [--output-dir DIR] [--iterations N] [--warmup N] [--seed N] [--json]
-  twinfer onnx-test DIR... [--backend B] [--filter REGEX] [--rtol 1e-3] [--atol 1e-5] [--json]
+  twinfer onnx-test DIR... [--backend B] [--opt-level N] [--filter REGEX] [--rtol 1e-3] [--atol 1e-5] [--json]
 backends: cpu (webgpu, cuda, tensorrt: not in this build yet)`;
 
 function pairs(values: string[] | undefined, what: string): Map<string, string> {
@@ -30,18 +31,30 @@ function parseShape(s: string): number[] {
   return dims;
 }
 
+function optLevel(a: ParsedArgs): OptLevel {
+  const n = num(a, 'opt-level', 2, { min: 0, integer: true });
+  if (n > 2) throw new TwinferError('INVALID_ARGUMENT', `--opt-level must be 0, 1 or 2, got ${n}`);
+  return n as OptLevel;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(USAGE); return cmd ? 0 : 2; }
   if (cmd === 'inspect') {
-    const a = parseArgs(rest, [], ['json']);
+    const a = parseArgs(rest, ['opt-level', 'shape'], ['json', 'optimize']);
     if (a.positional.length !== 1) throw new TwinferError('INVALID_ARGUMENT', 'inspect takes one MODEL');
+    if (a.flags.has('optimize')) {
+      const shapes = new Map([...pairs(a.values.get('shape'), '--shape')].map(([k, v]) => [k, parseShape(v)]));
+      const r = await inspectOptimized(a.positional[0]!, optLevel(a), shapes);
+      console.log(a.flags.has('json') ? JSON.stringify(r, null, 2) : formatOptimized(a.positional[0]!, r));
+      return 0;
+    }
     const r = await inspectModel(a.positional[0]!);
     console.log(a.flags.has('json') ? JSON.stringify(r, null, 2) : formatInspect(a.positional[0]!, r));
     return 0;
   }
   if (cmd === 'run') {
-    const a = parseArgs(rest, ['backend', 'input', 'input-dir', 'shape', 'output-dir', 'iterations', 'warmup', 'seed'], ['json']);
+    const a = parseArgs(rest, ['backend', 'input', 'input-dir', 'shape', 'output-dir', 'iterations', 'warmup', 'seed', 'opt-level'], ['json']);
     if (a.positional.length !== 1) throw new TwinferError('INVALID_ARGUMENT', 'run takes one MODEL');
     const shapes = new Map([...pairs(a.values.get('shape'), '--shape')].map(([k, v]) => [k, parseShape(v)]));
     const opts = {
@@ -51,6 +64,7 @@ async function main(argv: string[]): Promise<number> {
       iterations: num(a, 'iterations', 10, { min: 1, integer: true }),
       warmup: num(a, 'warmup', 2, { min: 0, integer: true }),
       seed: num(a, 'seed', 42, { min: 0, integer: true }),
+      optLevel: optLevel(a),
       ...(one(a, 'input-dir') !== undefined ? { inputDir: one(a, 'input-dir')! } : {}),
       ...(one(a, 'output-dir') !== undefined ? { outputDir: one(a, 'output-dir')! } : {}),
     };
@@ -59,14 +73,14 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'onnx-test') {
-    const a = parseArgs(rest, ['backend', 'filter', 'rtol', 'atol'], ['json']);
+    const a = parseArgs(rest, ['backend', 'filter', 'rtol', 'atol', 'opt-level'], ['json']);
     if (a.positional.length === 0) throw new TwinferError('INVALID_ARGUMENT', 'onnx-test takes at least one DIR');
     let filter: RegExp | undefined;
     const f = one(a, 'filter');
     if (f !== undefined) {
       try { filter = new RegExp(f); } catch (e) { throw new TwinferError('INVALID_ARGUMENT', `--filter is not a valid regular expression: ${(e as Error).message}`); }
     }
-    const opts = { backend: one(a, 'backend') ?? 'cpu', rtol: num(a, 'rtol', 1e-3, { min: 0 }), atol: num(a, 'atol', 1e-5, { min: 0 }) };
+    const opts = { backend: one(a, 'backend') ?? 'cpu', rtol: num(a, 'rtol', 1e-3, { min: 0 }), atol: num(a, 'atol', 1e-5, { min: 0 }), optLevel: optLevel(a) };
     const json = a.flags.has('json');
     const results: CaseResult[] = [];
     for (const dir of listCases(a.positional, filter)) {

@@ -5,7 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { buildGraph } from '../api/session.js';
+import { buildGraph, optimizeGraph } from '../api/session.js';
+import type { OptLevel } from '../passes/index.js';
 import { loadModelFile } from '../node-fs.js';
 import { CpuExecutor } from '../../backends/cpu/executor.js';
 import { compareTensors } from '../testing/compare.js';
@@ -15,7 +16,7 @@ import type { HostTensor } from '../ir/tensor.js';
 
 export type CaseStatus = 'pass' | 'fail' | 'unsupported' | 'error';
 export interface CaseResult { name: string; dir: string; status: CaseStatus; reason?: string; maxAbsErr?: number }
-export interface OnnxTestOptions { backend: string; rtol: number; atol: number }
+export interface OnnxTestOptions { backend: string; rtol: number; atol: number; optLevel?: OptLevel }
 
 /** Expands DIRs (a case folder, or a folder of case folders) into case folders, sorted by name. */
 export function listCases(dirs: readonly string[], filter?: RegExp): string[] {
@@ -39,7 +40,7 @@ export async function runCase(dir: string, opts: OnnxTestOptions): Promise<CaseR
   let inputNames: string[], outputNames: string[];
   try {
     const loaded = await loadModelFile(path.join(dir, 'model.onnx'));
-    const g = buildGraph(loaded.bytes, loaded);
+    const g = optimizeGraph(buildGraph(loaded.bytes, loaded), opts.optLevel ?? 2).graph;
     executor = new CpuExecutor(g);
     inputNames = g.feedInputs.map((i) => i.name);
     outputNames = g.outputs.map((o) => o.name);

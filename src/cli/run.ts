@@ -8,6 +8,7 @@ import { HostTensor } from '../ir/tensor.js';
 import { allocStorage, isFloat, type NumericArray } from '../ir/dtype.js';
 import { roundArrayToDtype } from '../ir/lowp.js';
 import { TwinferError } from '../errors.js';
+import type { OptLevel } from '../passes/index.js';
 import { readTensorFile, writeTensorFile } from './tensor-files.js';
 
 export interface RunOptions {
@@ -19,6 +20,7 @@ export interface RunOptions {
   iterations: number;
   warmup: number;
   seed: number;
+  optLevel?: OptLevel;
 }
 
 export interface RunReport {
@@ -61,7 +63,7 @@ function summarize(t: HostTensor): Record<string, number> {
 }
 
 export async function runModel(file: string, o: RunOptions): Promise<RunReport> {
-  const session = await InferenceSession.create(file, { backends: [o.backend] });
+  const session = await InferenceSession.create(file, { backends: [o.backend], optimizationLevel: o.optLevel ?? 2 });
   const notes: string[] = [];
   const infos = session.graph.feedInputs;
   for (const k of [...o.inputs.keys(), ...o.shapes.keys()]) {

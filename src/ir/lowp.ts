@@ -78,15 +78,20 @@ export function decodeLowp(dtype: DType, bits: number): number {
   switch (dtype) {
     case 'float16': return f16BitsToF32(bits);
     case 'bfloat16': return bf16BitsToF32(bits);
+    case 'float8e8m0': return e8m0Value(bits);
     default: return decodeNarrow(dtype, bits);
   }
 }
 
+/** Cast's `round_mode`, which applies to float8e8m0 only. */
+export type E8M0RoundMode = 'up' | 'down' | 'nearest';
+
 /** Encodes a value to the bit pattern of a low-precision float (saturate applies to float8 only). */
-export function encodeLowp(dtype: DType, x: number, saturate = true): number {
+export function encodeLowp(dtype: DType, x: number, saturate = true, roundMode: E8M0RoundMode = 'up'): number {
   switch (dtype) {
     case 'float16': return f32ToF16Bits(x);
     case 'bfloat16': return f32ToBf16Bits(x);
+    case 'float8e8m0': return e8m0Bits(x, saturate, roundMode);
     default: return encodeNarrow(dtype, x, saturate);
   }
 }
@@ -96,8 +101,9 @@ export function encodeLowp(dtype: DType, x: number, saturate = true): number {
  * `saturate` (Cast's attribute) matters only for the float8 types: true clamps out-of-range values
  * and infinities to the largest finite value; false lets them overflow to inf (e5m2) or NaN.
  */
-export function roundToDtype(dtype: DType, x: number, saturate = true): number {
+export function roundToDtype(dtype: DType, x: number, saturate = true, roundMode: E8M0RoundMode = 'up'): number {
   switch (dtype) {
+    case 'float8e8m0': return e8m0Value(e8m0Bits(x, saturate, roundMode));
     case 'float32': return Math.fround(x);
     case 'float64': return x;
     case 'float16':
@@ -126,6 +132,9 @@ export function roundArrayToDtype(dtype: DType, data: Float32Array): void {
     for (let i = 0; i < n; i++) data[i] = t[f32ToF16Bits(data[i]!)]!;
   } else if (dtype === 'bfloat16') {
     for (let i = 0; i < n; i++) data[i] = bf16BitsToF32(f32ToBf16Bits(data[i]!));
+  } else if (dtype === 'float8e8m0') {
+    // 'nearest' keeps every representable value, 2^-127 (code 0, a float32 subnormal) included.
+    for (let i = 0; i < n; i++) data[i] = e8m0Value(e8m0Bits(data[i]!, false, 'nearest'));
   } else {
     const f = narrowFormat(dtype);
     for (let i = 0; i < n; i++) data[i] = f.decode[encodeWith(f, data[i]!, false)]!;
@@ -260,4 +269,34 @@ function decodeNarrow(dtype: DType, bits: number): number {
 function encodeNarrow(dtype: DType, x: number, saturate: boolean): number {
   const f = narrowFormat(dtype);
   return encodeWith(f, x, saturate && f.saturable);
+}
+
+// ---- float8e8m0: an unsigned power of two 2^(code-127); 0xFF is NaN ----
+// Encoding follows onnx.numpy_helper.to_float8e8m0 (the reference): the sign is dropped, the float32
+// exponent field is the code, and round_mode decides whether a non-zero mantissa bumps it.
+
+function e8m0Value(code: number): number {
+  code &= 0xff;
+  return code === 0xff ? NaN : 2 ** (code - 127);
+}
+
+function e8m0Bits(x: number, saturate: boolean, mode: E8M0RoundMode): number {
+  f32[0] = x;
+  const b = u32[0]!;
+  let e = (b >>> 23) & 0xff;
+  if (e === 0xff) return 0xff; // NaN and infinities
+  const m = b & 0x7fffff;
+  let up: boolean;
+  if (mode === 'nearest') {
+    // The reference's rule: guard bit set and (round bit, sticky bits or a non-zero exponent).
+    up = (m & 0x400000) !== 0 && ((m & 0x200000) !== 0 || (m & 0x1fffff) !== 0 || e > 0);
+  } else if (mode === 'up') {
+    up = m !== 0;
+  } else if (mode === 'down') {
+    up = false;
+  } else {
+    throw new Error(`float8e8m0: unknown round_mode '${String(mode)}'`);
+  }
+  if (up && !(saturate && e === 0xfe)) e++;
+  return e;
 }

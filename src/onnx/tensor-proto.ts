@@ -106,7 +106,7 @@ function unpack(dtype: DType, bytes: ArrayLike<number>, out: NumericArray): void
   const per = packing(dtype), bits = 8 / per, mask = (1 << bits) - 1;
   for (let i = 0; i < out.length; i++) {
     const v = (bytes[Math.floor(i / per)]! >> ((i % per) * bits)) & mask;
-    out[i] = dtype === 'int2' ? (v >= 2 ? v - 4 : v) : decodeNibble(dtype, v);
+    out[i] = dtype === 'int2' ? (v >= 2 ? v - 4 : v) : dtype === 'uint2' ? v : decodeNibble(dtype, v);
   }
 }
 

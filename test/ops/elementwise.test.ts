@@ -23,6 +23,7 @@ import { CpuExecutor } from '../../backends/cpu/executor.js';
 import { compareTensors } from '../../src/testing/compare.js';
 import { fromHostTensor, toHostTensor, type Tensor } from '../../src/api/tensor.js';
 import { planBroadcast } from '../../backends/cpu/elementwise-broadcast.js';
+import { castTensor } from '../../backends/cpu/elementwise-cast.js';
 import { assertClose, compareSingleOp, randomTensor, seededRandom, type SingleOpSpec } from '../helpers/ort-single-op.js';
 
 const EXACT = { rtol: 0, atol: 0 };
@@ -272,7 +273,16 @@ describe('Clip, Cast, Dropout, Identity vs onnxruntime', () => {
   });
 });
 
-describe('legacy broadcast (opset < 7) and float8 codecs', () => {
+describe('twinfer-only checks (no onnxruntime-node support)', () => {
+  it('Cast to int4/uint4/int2/uint2 truncates then wraps (numpy astype + ml_dtypes)', () => {
+    const x = HostTensor.fromNumbers('float32', [8], [-20, -17.5, -9, -8.7, 7.9, 8, 15, 17]);
+    const cast = (to: DType) => Array.from(castTensor(x, to).numbers);
+    expect(cast('int4')).toEqual([-4, -1, 7, -8, 7, -8, -1, 1]);
+    expect(cast('uint4')).toEqual([12, 15, 7, 8, 7, 8, 15, 1]);
+    expect(cast('int2')).toEqual([0, -1, -1, 0, -1, 0, -1, 1]);
+    expect(cast('uint2')).toEqual([0, 3, 3, 0, 3, 0, 3, 1]);
+  });
+
   it('Add-6 with broadcast=1 axis=1 aligns B at the axis', () => {
     const g = new Graph();
     g.opsets = { '': 6 };
@@ -301,6 +311,16 @@ describe('legacy broadcast (opset < 7) and float8 codecs', () => {
     expect(roundToDtype('float8e5m2', Infinity, false)).toBe(Infinity);
     expect(roundToDtype('float8e4m3fnuz', -1e-9, true)).toBe(0);
     expect(Object.is(roundToDtype('float8e4m3fnuz', -1e-9, true), 0)).toBe(true);
+    // float8e8m0: powers of two; round_mode up (default) / down / nearest, saturate at 2^127.
+    expect(roundToDtype('float8e8m0', 3, true, 'up')).toBe(4);
+    expect(roundToDtype('float8e8m0', 3, true, 'down')).toBe(2);
+    expect(roundToDtype('float8e8m0', 2.9, true, 'nearest')).toBe(2);
+    expect(roundToDtype('float8e8m0', 3.1, true, 'nearest')).toBe(4);
+    expect(roundToDtype('float8e8m0', -8, true)).toBe(8);
+    expect(roundToDtype('float8e8m0', 3e38, true, 'up')).toBe(2 ** 127);
+    expect(roundToDtype('float8e8m0', 3e38, false, 'up')).toBeNaN();
+    expect(decodeLowp('float8e8m0', 0)).toBe(2 ** -127);
+    expect(encodeLowp('float8e8m0', 2 ** -127, false, 'nearest')).toBe(0);
     expect(roundToDtype('float16', 1 + 2 ** -11, true)).toBe(1); // tie to even
     expect(roundToDtype('float16', 1 + 2 ** -11 + 2 ** -40, true)).toBe(1 + 2 ** -10); // float64 source, no double rounding
   });

@@ -130,7 +130,9 @@ describe('QuantizeLinear / DequantizeLinear vs onnxruntime', () => {
   it('float8 outputs with and without saturation', async () => {
     for (const out of ['float8e4m3fn', 'float8e4m3fnuz', 'float8e5m2', 'float8e5m2fnuz'] as const) {
       const x = floats([2, 8], -150000, 150000);
-      x.numbers.set([0, 0.001, -0.001, 1e-9, 448 * 0.5, 449 * 0.5, 57344 * 0.5, 61440 * 0.5], 0);
+      x.numbers.set([0, 0.001, -0.001, 1e-9, 448 * 0.5, 449 * 0.5, 57344 * 0.5, 60000 * 0.5], 0);
+      // (61440, the tie between e5m2's max and overflow, is left out: without saturation onnxruntime
+      // gives NaN where IEEE rounding, ml_dtypes and twinfer give inf.)
       const s = HostTensor.scalar('float32', 0.5);
       const z = new HostTensor(out, [], new Float32Array(1));
       for (const saturate of [1, 0]) await checkQdq(x, s, z, { saturate }, `${out} saturate ${saturate}`);
@@ -192,10 +194,10 @@ describe('integer matmuls vs onnxruntime', () => {
 });
 
 /** Random conv geometry: rank, groups, kernel, strides, dilations, pads or auto_pad. */
-function convCase(spatial: number, ortCompatible = true) {
-  const G = pick([1, 1, 2, 3]);
-  const Cg = ri(1, 4), Mg = ri(1, 4);
-  const kernel = Array.from({ length: spatial }, () => ri(1, 3));
+function convCase(spatial: number, ortCompatible = true, depthwise = false) {
+  const G = depthwise ? ri(2, 6) : pick([1, 1, 2, 3]);
+  const Cg = depthwise ? 1 : ri(1, 4), Mg = depthwise ? 1 : ri(1, 4);
+  const kernel = Array.from({ length: spatial }, () => (depthwise ? 3 : ri(1, 3)));
   const strides = Array.from({ length: spatial }, () => ri(1, 2));
   const dilations = Array.from({ length: spatial }, () => ri(1, 2));
   const inSp = kernel.map((k, i) => (k - 1) * dilations[i]! + 1 + ri(0, 6));
@@ -209,12 +211,12 @@ function convCase(spatial: number, ortCompatible = true) {
 }
 
 describe('integer convolutions vs onnxruntime', () => {
-  it('ConvInteger 1-D/2-D, groups, strides, dilations, pads, per-channel w zero point', async () => {
+  it('ConvInteger 1-D/2-D, groups, strides, dilations, pads', async () => {
     for (let t = 0; t < 8; t++) {
       const c = convCase(ri(1, 2));
       const x = ints('uint8', [c.N, c.C, ...c.inSp], 0, 255);
       const w = ints('uint8', [c.M, c.C / (c.attrs.group as number), ...c.kernel], 0, 255);
-      const wz = rand() < 0.5 ? ints('uint8', [], 0, 255) : ints('uint8', [c.M], 0, 255);
+      const wz = ints('uint8', [], 0, 255); // onnxruntime: per-tensor only (per-channel: naive test below)
       await check({ opType: 'ConvInteger', attrs: c.attrs, inputs: [x, w, ints('uint8', [], 0, 255), wz], opset: 10 },
         JSON.stringify(c));
     }
@@ -222,8 +224,7 @@ describe('integer convolutions vs onnxruntime', () => {
 
   it('QLinearConv: u8/s8 activations, s8 weights, per-channel scales, bias, depthwise', async () => {
     for (let t = 0; t < 10; t++) {
-      const c = t < 2 ? { ...convCase(2), C: 6, M: 6, attrs: { ...convCase(2).attrs, group: 6 } } : convCase(ri(1, 2));
-      if (t < 2) { c.kernel = [3, 3]; c.attrs.kernel_shape = [3, 3]; c.inSp = c.inSp.map((d) => d + 4); }
+      const c = convCase(ri(1, 2), true, t < 3);
       const xt = pick(['uint8', 'int8'] as const);
       const [lo, hi] = RANGE[xt]!;
       const G = c.attrs.group as number;
@@ -297,6 +298,51 @@ describe('ConvInteger vs a naive reference (1-D to 3-D)', () => {
       const [y] = kernels.ConvInteger!({ node, inputs: ins, outputTypes: types });
       const want = naiveConv(x, xz.num(), w, wz.toNumberArray(), c.attrs, y!.dims.slice());
       expect(Array.from(y!.numbers), JSON.stringify(c)).toEqual(Array.from(want));
+    }
+  });
+});
+
+describe('MatMulInteger vs a naive reference (per-row a / per-column b zero points, broadcasting)', () => {
+  it('matches exactly', () => {
+    for (let t = 0; t < 20; t++) {
+      const [M, K, N] = [ri(1, 7), ri(1, 20), ri(1, 7)];
+      const batchA = pick([[], [2], [3, 1]]), batchB = pick([[], [1], [2], [1, 2]]);
+      const aDims = rand() < 0.15 ? [K] : [...batchA, M, K];
+      const bDims = rand() < 0.15 ? [K] : [...batchB, K, N];
+      const rows = aDims.length === 1 ? 1 : M, cols = bDims.length === 1 ? 1 : N;
+      const a = ints('int8', aDims, -128, 127), b = ints('uint8', bDims, 0, 255);
+      const az = ints('int8', rand() < 0.5 ? [] : [rows], -128, 127), bz = ints('uint8', rand() < 0.5 ? [] : [cols], 0, 255);
+      const node = { name: 'n', opType: 'MatMulInteger', domain: '', inputs: ['a', 'b', 'az', 'bz'], outputs: ['y'], attrs: {} };
+      const ins = [a, b, az, bz];
+      const types = schemas.MatMulInteger!.infer({
+        node, opset: 10, inputs: ins.map((i) => ({ dtype: i.dtype, shape: i.dims.slice() })), value: (i) => ins[i], freshDim: (h) => h,
+      });
+      const [y] = kernels.MatMulInteger!({ node, inputs: ins, outputTypes: types });
+      // Naive: broadcast batches by hand (batch dims here are at most 2, right-aligned).
+      const ab = aDims.length === 1 ? [] : batchA, bb = bDims.length === 1 ? [] : batchB;
+      const rank = Math.max(ab.length, bb.length);
+      const pad = (d: number[]) => [...new Array<number>(rank - d.length).fill(1), ...d];
+      const pa = pad(ab), pb = pad(bb), po = pa.map((d, i) => Math.max(d, pb[i]!));
+      const total = po.reduce((x, v) => x * v, 1);
+      const want: number[] = [];
+      for (let ob = 0; ob < total; ob++) {
+        let r = ob, ai = 0, bi = 0, sa = 1, sb = 1;
+        for (let i = rank - 1; i >= 0; i--) {
+          const idx = r % po[i]!; r = Math.floor(r / po[i]!);
+          ai += (pa[i] === 1 ? 0 : idx) * sa; bi += (pb[i] === 1 ? 0 : idx) * sb;
+          sa *= pa[i]!; sb *= pb[i]!;
+        }
+        for (let m = 0; m < rows; m++) for (let n = 0; n < cols; n++) {
+          let s = 0;
+          for (let k = 0; k < K; k++) {
+            const av = a.numbers[(ai * rows + m) * K + k]! - az.numbers[az.size === 1 ? 0 : m]!;
+            const bv = b.numbers[(bi * K + k) * cols + n]! - bz.numbers[bz.size === 1 ? 0 : n]!;
+            s += av * bv;
+          }
+          want.push(s);
+        }
+      }
+      expect(Array.from(y!.numbers), `[${aDims}] x [${bDims}]`).toEqual(want);
     }
   });
 });

@@ -76,13 +76,14 @@ describe('tensor layout ops vs onnxruntime', () => {
     const x = data('float32', [4, 7, 3]);
     await check({ opType: 'Split', attrs: { axis: 1 }, inputs: [x, i64([2, 0, 5])], outputs: 3 }, 'split input');
     await check({ opType: 'Split', attrs: { axis: 1 }, inputs: [x, i64([3, 4])], constInputs: [1], outputs: 2 }, 'const split');
-    await check({ opType: 'Split', attrs: { axis: -1 }, inputs: [x], outputs: 3 }, 'equal parts');
+    await check({ opType: 'Split', opset: 13, attrs: { axis: -1 }, inputs: [x], outputs: 3 }, 'equal parts');
     await check({ opType: 'Split', opset: 18, attrs: { axis: 1, num_outputs: 3 }, inputs: [x], outputs: 3 }, 'num_outputs');
     await check({ opType: 'Split', opset: 11, attrs: { axis: 0, split: [1, 3] }, inputs: [x], outputs: 2 }, 'opset 11');
   });
 
   it('Slice: random starts/ends/steps including negative steps and INT64 extremes', async () => {
-    const BIG = 2 ** 63;
+    // INT64_MIN is exact in float64; INT64_MAX is not (2^63 would wrap on export), so 2^62.
+    const BIG = 2 ** 62, NEG_BIG = -(2 ** 63);
     for (let t = 0; t < 16; t++) {
       const rank = ri(1, 4);
       const dims = dimsOf(rank, 1, 7);
@@ -91,8 +92,8 @@ describe('tensor layout ops vs onnxruntime', () => {
       for (const ax of axes) {
         const d = dims[ax]!;
         const step = pick([1, 1, 2, 3, -1, -2]);
-        starts.push(pick([ri(-d - 2, d + 2), step > 0 ? 0 : -1, step > 0 ? -BIG : BIG]));
-        ends.push(pick([ri(-d - 2, d + 2), step > 0 ? BIG : -BIG]));
+        starts.push(pick([ri(-d - 2, d + 2), step > 0 ? 0 : -1, step > 0 ? NEG_BIG : BIG]));
+        ends.push(pick([ri(-d - 2, d + 2), step > 0 ? BIG : NEG_BIG]));
         steps.push(step);
       }
       const dtype = pick<DType>(['float32', 'int32', 'string']);
@@ -110,6 +111,7 @@ describe('tensor layout ops vs onnxruntime', () => {
     await check({ opType: 'Expand', inputs: [data('float32', [3, 1]), i64([2, 1, 6])] }, 'broadcast');
     await check({ opType: 'Expand', inputs: [data('int64', [1, 4, 1]), i64([3, 1, 5])], constInputs: [1] }, 'both');
     await check({ opType: 'Expand', inputs: [data('string', [2, 1]), i64([2, 3])] }, 'string');
+    await check({ opType: 'Tile', inputs: [data('string', [2, 3]), i64([2, 3])] }, 'string');
     for (let t = 0; t < 5; t++) {
       const rank = ri(1, 4);
       const reps = dimsOf(rank, 0, 3);
@@ -130,9 +132,12 @@ describe('tensor index ops vs onnxruntime', () => {
       const n = dims[(axis + rank) % rank]!;
       const idims = dimsOf(ri(0, 2), 1, 4);
       const count = idims.reduce((a, b) => a * b, 1);
-      const dtype = pick<DType>(['float32', 'int64', 'string']);
+      const dtype = pick<DType>(['float32', 'int64', 'uint8']);
       await check({ opType: 'Gather', attrs: { axis }, inputs: [data(dtype, dims), idx(n, count, idims)] }, `${dtype} [${dims}] axis ${axis}`);
     }
+    // onnxruntime 1.30 gathers only the first string of each block when blocks are longer than
+    // one element, so strings are compared on the last axis only.
+    await check({ opType: 'Gather', attrs: { axis: -1 }, inputs: [data('string', [3, 5]), idx(5, 4, [2, 2])] }, 'string last axis');
     for (let t = 0; t < 5; t++) {
       const rank = ri(1, 4);
       const dims = dimsOf(rank);
@@ -214,6 +219,14 @@ describe('tensor value-making ops vs onnxruntime', () => {
     await check({ opType: 'Size', inputs: [x] }, '');
     await check({ opType: 'ConstantOfShape', attrs: { value: HostTensor.fromNumbers('int32', [1], [7]) }, inputs: [i64([2, 3])] }, 'int32');
     await check({ opType: 'ConstantOfShape', inputs: [i64([3, 0, 2])], constInputs: [0] }, 'default');
+    const forms: [string, unknown, string][] = [
+      ['value', HostTensor.fromNumbers('int32', [2, 2], [1, -2, 3, 4]), 'tensor'], ['value_float', 1.5, 'float'],
+      ['value_floats', [1.5, -2], 'floats'], ['value_int', -7, 'int'], ['value_ints', [3, 4, 5], 'ints'],
+      ['value_string', 'hi', 'string'], ['value_strings', ['a', 'bc'], 'strings'],
+    ];
+    for (const [name, value, type] of forms) {
+      await check({ opType: 'Constant', attrs: { [name]: value as never }, attrTypes: { [name]: type as never }, inputs: [] }, name);
+    }
     for (const [dtype, s, l, d] of [['float32', 0.5, 7.3, 0.7], ['int32', 10, -3, -3], ['int64', -5, 20, 4], ['float32', 3, 1, 1]] as const) {
       await check({ opType: 'Range', inputs: [HostTensor.scalar(dtype, s), HostTensor.scalar(dtype, l), HostTensor.scalar(dtype, d)] }, `${dtype} ${s} ${l} ${d}`);
     }
@@ -221,6 +234,17 @@ describe('tensor value-making ops vs onnxruntime', () => {
 });
 
 describe('tensor copy engine', () => {
+  it('moves string blocks (Gather, Concat, Transpose) without onnxruntime', async () => {
+    const { runCpuNode } = await import('../../backends/cpu/executor.js');
+    const run = (opType: string, inputs: HostTensor[], attrs: Record<string, unknown> = {}) =>
+      runCpuNode({ name: 'n', opType, domain: '', inputs: inputs.map((_, i) => `i${i}`), outputs: ['o'], attrs: attrs as never }, 21, inputs)[0]!;
+    const x = new HostTensor('string', [2, 3, 2], ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l']);
+    expect(run('Gather', [x, i64([-1, 0])], { axis: 1 }).data).toEqual(['e', 'f', 'a', 'b', 'k', 'l', 'g', 'h']);
+    expect(run('Transpose', [x], { perm: [2, 0, 1] }).data).toEqual(['a', 'c', 'e', 'g', 'i', 'k', 'b', 'd', 'f', 'h', 'j', 'l']);
+    expect(run('Concat', [x, x], { axis: 2 }).dims).toEqual([2, 3, 4]);
+    expect(run('Concat', [x, x], { axis: 2 }).data.slice(0, 4)).toEqual(['a', 'b', 'a', 'b']);
+  });
+
   it('matches naive index math on every dtype', async () => {
     const { stridedCopy } = await import('../../backends/cpu/tensor-copy.js');
     for (let t = 0; t < 40; t++) {
@@ -241,5 +265,55 @@ describe('tensor copy engine', () => {
         for (let k = rank - 1; k >= 0; k--) { if (++idx[k]! < dims[k]!) break; idx[k] = 0; }
       }
     }
+  });
+});
+
+describe('tensor schemas on symbolic shapes', async () => {
+  const { SCHEMAS } = await import('../../src/ir/ops/index.js');
+  type VT = { dtype: DType; shape: (number | string)[] | undefined };
+  let fresh = 0;
+  const infer = (opType: string, inputs: (VT | undefined)[], attrs: Record<string, unknown> = {}, values: (HostTensor | undefined)[] = [], nOut = 1) =>
+    SCHEMAS[opType]!.infer({
+      node: { name: 'n', opType, domain: '', inputs: inputs.map((t, i) => (t ? `i${i}` : '')), outputs: Array.from({ length: nOut }, (_, k) => `o${k}`), attrs: attrs as never },
+      opset: 21, inputs, value: (i) => values[i], freshDim: (h) => `${h}_${++fresh}`,
+    }).map((t) => t.shape);
+  const f32 = (...shape: (number | string)[]): VT => ({ dtype: 'float32', shape });
+  const i64t = (n: number): VT => ({ dtype: 'int64', shape: [n] });
+
+  it('Reshape resolves -1 and 0 against symbolic dims', () => {
+    expect(infer('Reshape', [f32('N', 3, 4), i64t(2)], {}, [undefined, i64([0, -1])])).toEqual([['N', 12]]);
+    expect(infer('Reshape', [f32('N', 3, 4), i64t(2)], {}, [undefined, i64([-1, 4])])).toEqual([['3*N', 4]]);
+    expect(infer('Reshape', [f32('N', 'S', 8), i64t(4)], {}, [undefined, i64([0, 0, 2, -1])])).toEqual([['N', 'S', 2, 4]]);
+    const [s] = infer('Reshape', [f32('N', 3), i64t(3)]);
+    expect(s).toHaveLength(3);
+    expect(() => infer('Reshape', [f32(2, 3), i64t(1)], {}, [undefined, i64([5])])).toThrow(/cannot reshape/);
+  });
+
+  it('Squeeze, Unsqueeze, Flatten, Concat, Slice, Expand keep what is known', () => {
+    expect(infer('Squeeze', [f32('N', 1, 3)])).toEqual([undefined]);
+    expect(infer('Squeeze', [f32('N', 1, 3), i64t(1)], {}, [undefined, i64([1])])).toEqual([['N', 3]]);
+    expect(infer('Unsqueeze', [f32('N', 3), i64t(2)], {}, [undefined, i64([0, -1])])).toEqual([[1, 'N', 3, 1]]);
+    expect(infer('Flatten', [f32('N', 3, 4)], { axis: 1 })).toEqual([['N', 12]]);
+    expect(infer('Concat', [f32('N', 3), f32('N', 5)], { axis: 1 })).toEqual([['N', 8]]);
+    expect(infer('Concat', [f32('N', 3), f32('M', 3), f32(2, 3)], { axis: 0 })).toEqual([['N+M+2', 3]]);
+    expect(infer('Slice', [f32('N', 10), i64t(2), i64t(2)], {}, [undefined, i64([0, 2]), i64([2 ** 62, -1])])).toEqual([['N', 7]]);
+    const [e] = infer('Expand', [f32(3, 1), i64t(3)]);
+    expect(e![1]).toBe(3);
+    expect(e).toHaveLength(3);
+  });
+
+  it('Shape, Size, ConstantOfShape, Range, NonZero, TopK, Split', () => {
+    expect(infer('Shape', [f32('N', 3, 4)], { start: 1 })).toEqual([[2]]);
+    expect(infer('Size', [f32('N', 3)])).toEqual([[]]);
+    expect(infer('ConstantOfShape', [i64t(3)], {}, [i64([2, 0, 5])])).toEqual([[2, 0, 5]]);
+    expect(infer('ConstantOfShape', [i64t(2)])[0]).toHaveLength(2);
+    const sc = (v: number) => HostTensor.scalar('int64', v);
+    const s0: VT = { dtype: 'int64', shape: [] };
+    expect(infer('Range', [s0, s0, s0], {}, [sc(1), sc(10), sc(4)])).toEqual([[3]]);
+    const [nz] = infer('NonZero', [f32('N', 3)]);
+    expect(nz![0]).toBe(2);
+    expect(typeof nz![1]).toBe('string');
+    expect(infer('TopK', [f32('N', 9), i64t(1)], {}, [undefined, i64([4])], 2)).toEqual([['N', 4], ['N', 4]]);
+    expect(infer('Split', [f32('N', 9), i64t(2)], { axis: 1 }, [undefined, i64([4, 5])], 2)).toEqual([['N', 4], ['N', 5]]);
   });
 });

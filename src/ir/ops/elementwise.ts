@@ -13,6 +13,7 @@ import type { Dim, Node, Shape, ValueType } from '../graph.js';
 import { attrFloat, attrInt, attrString } from '../graph.js';
 import { dtypeFromOnnx, isFloat, isInt, type DType } from '../dtype.js';
 import { HostTensor } from '../tensor.js';
+import type { E8M0RoundMode } from '../lowp.js';
 import { InferError, type InferContext, type OpSchema, type SchemaRegistry, type UpgradeContext } from '../schema.js';
 import { broadcastDims } from '../shape-utils.js';
 
@@ -256,6 +257,7 @@ export const schemas: SchemaRegistry = {
     outputs: [1, 1],
     infer(ctx) {
       const x = required(ctx, 0);
+      castRoundMode(ctx.node);
       return [{ dtype: castTarget(ctx.node), shape: x.shape?.slice() }];
     },
     upgrade(node) {
@@ -274,6 +276,7 @@ export const schemas: SchemaRegistry = {
     infer(ctx) {
       const x = required(ctx, 0);
       const like = required(ctx, 1);
+      castRoundMode(ctx.node);
       return [{ dtype: like.dtype, shape: x.shape?.slice() }];
     },
   },
@@ -307,6 +310,13 @@ const CAST1_NAMES: Record<string, number> = {
   FLOAT: 1, UINT8: 2, INT8: 3, UINT16: 4, INT16: 5, INT32: 6, INT64: 7, STRING: 8, BOOL: 9,
   FLOAT16: 10, DOUBLE: 11, UINT32: 12, UINT64: 13,
 };
+
+/** Cast's `round_mode` (float8e8m0 targets only), validated. */
+export function castRoundMode(node: Node): E8M0RoundMode {
+  const m = attrString(node, 'round_mode', 'up');
+  if (m !== 'up' && m !== 'down' && m !== 'nearest') throw new InferError(`Cast: round_mode must be 'up', 'down' or 'nearest', got '${m}'`);
+  return m;
+}
 
 /** Gelu's `approximate` attribute, validated (used by the kernel too). */
 export function geluMode(node: Node): 'none' | 'tanh' {

@@ -11,7 +11,7 @@ import { convOutputShape, matmulShape, quantMode } from './quant-shapes.js';
 
 /** Types QuantizeLinear may produce (and DequantizeLinear may consume, with int32). */
 export const QUANT_TYPES: ReadonlySet<DType> = new Set<DType>([
-  'uint8', 'int8', 'uint16', 'int16', 'uint4', 'int4',
+  'uint8', 'int8', 'uint16', 'int16', 'uint4', 'int4', 'uint2', 'int2',
   'float8e4m3fn', 'float8e4m3fnuz', 'float8e5m2', 'float8e5m2fnuz', 'float4e2m1',
 ]);
 const INT8ISH: ReadonlySet<DType> = new Set<DType>(['int8', 'uint8']);

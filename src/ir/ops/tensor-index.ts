@@ -42,6 +42,10 @@ function inferGatherND(ctx: InferContext): ValueType[] {
   const q = idx.shape.length;
   const r = x.shape.length;
   if (q < 1 || b < 0 || b >= Math.min(q, r)) throw new InferError(`GatherND: invalid batch_dims ${b} for ranks ${r}, ${q}`);
+  for (let i = 0; i < b; i++) {
+    const a = x.shape[i]!, c = idx.shape[i]!;
+    if (typeof a === 'number' && typeof c === 'number' && a !== c) throw new InferError(`GatherND: batch dim ${i} differs (${a} vs ${c})`);
+  }
   const k = idx.shape[q - 1]!;
   if (typeof k !== 'number') return [{ dtype: x.dtype, shape: undefined }];
   if (k < 1 || k > r - b) throw new InferError(`GatherND: indices last dim ${k} out of range for data rank ${r}`);

@@ -2,10 +2,9 @@
  * Helpers shared by the tensor-family schemas (and, for the parameter resolvers, by their CPU
  * kernels, so that start offsets and split sizes are resolved by one function on both sides).
  */
-import type { Dim, Node, Shape, ValueType } from '../graph.js';
+import type { Dim, Node, ValueType } from '../graph.js';
 import { InferError, type InferContext, type UpgradeContext } from '../schema.js';
 import { HostTensor } from '../tensor.js';
-import type { DType } from '../dtype.js';
 
 /** Values of constant input i as numbers; undefined when the input is absent or not constant. */
 export function constInts(ctx: InferContext, i: number): number[] | undefined {
@@ -80,14 +79,6 @@ export function attrToInput(node: Node, ctx: UpgradeContext, attr: string, index
   while (node.inputs.length < index) node.inputs.push('');
   node.inputs[index] = name;
   delete node.attrs[attr];
-}
-
-export function sameShape(t: ValueType): Shape {
-  return t.shape?.slice();
-}
-
-export function typeOf(dtype: DType, shape: Shape): ValueType {
-  return { dtype, shape };
 }
 
 // ---- Slice parameters (shared by the schema and the kernel) ----

@@ -1,0 +1,130 @@
+/**
+ * Pooling kernels: MaxPool (with optional Indices), AveragePool, GlobalAveragePool, GlobalMaxPool.
+ * Windows are walked per axis through precomputed tap ranges (the taps that land inside the
+ * input), so the inner loops carry no bounds checks; dilations and ceil_mode fall out of that.
+ */
+import type { NumericArray } from '../../src/ir/dtype.js';
+import type { Geom3 } from './convgemm-conv.js';
+
+/** For each output index o on one axis: the first and past-last kernel tap inside [lo, hi). */
+function tapRanges(out: number, s: number, p: number, k: number, d: number, lo: number, hi: number): Int32Array {
+  const r = new Int32Array(out * 2);
+  for (let o = 0; o < out; o++) {
+    const start = o * s - p; // input position of tap 0
+    const k0 = Math.max(0, Math.ceil((lo - start) / d));
+    const k1 = Math.min(k, Math.floor((hi - 1 - start) / d) + 1);
+    r[2 * o] = k0;
+    r[2 * o + 1] = Math.max(k0, k1);
+  }
+  return r;
+}
+
+export interface PoolArgs {
+  x: NumericArray;
+  y: NumericArray;
+  /** N * C planes. */
+  planes: number;
+  g: Geom3;
+}
+
+export function maxPool(a: PoolArgs, indices: Float64Array | undefined, storageOrder: number, spatialRank: number): void {
+  const { x, y, planes, g } = a;
+  const IS = g.id * g.ih * g.iw;
+  const rz = tapRanges(g.od, g.sd, g.pd, g.kd, g.dd, 0, g.id);
+  const ry = tapRanges(g.oh, g.sh, g.ph, g.kh, g.dh, 0, g.ih);
+  const rx = tapRanges(g.ow, g.sw, g.pw, g.kw, g.dw, 0, g.iw);
+  // Column-major indices (storage_order 1) reverse the order of the spatial axes' strides.
+  const dims = [g.id, g.ih, g.iw].slice(3 - spatialRank);
+  const cm = [1, 1, 1];
+  if (storageOrder === 1) {
+    let acc = 1;
+    for (let i = 0; i < spatialRank; i++) { cm[3 - spatialRank + i] = acc; acc *= dims[i]!; }
+  }
+  let o = 0;
+  for (let pl = 0; pl < planes; pl++) {
+    const base = pl * IS;
+    for (let oz = 0; oz < g.od; oz++) {
+      const z0 = oz * g.sd - g.pd;
+      for (let oy = 0; oy < g.oh; oy++) {
+        const y0 = oy * g.sh - g.ph;
+        for (let ox = 0; ox < g.ow; ox++, o++) {
+          const x0 = ox * g.sw - g.pw;
+          let best = -Infinity, bi = -1;
+          for (let kz = rz[2 * oz]!; kz < rz[2 * oz + 1]!; kz++) {
+            const iz = z0 + kz * g.dd;
+            for (let ky = ry[2 * oy]!; ky < ry[2 * oy + 1]!; ky++) {
+              const iy = y0 + ky * g.dh;
+              const row = base + (iz * g.ih + iy) * g.iw;
+              for (let kx = rx[2 * ox]!; kx < rx[2 * ox + 1]!; kx++) {
+                const ix = x0 + kx * g.dw;
+                const v = x[row + ix]!;
+                if (v > best || bi < 0) { best = v; bi = row + ix; }
+              }
+            }
+          }
+          y[o] = best;
+          if (indices) {
+            if (storageOrder === 0 || bi < 0) indices[o] = bi;
+            else {
+              const r = bi - base;
+              const iz = Math.floor(r / (g.ih * g.iw)), iy = Math.floor(r / g.iw) % g.ih, ix = r % g.iw;
+              indices[o] = base + iz * cm[0]! + iy * cm[1]! + ix * cm[2]!;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+export function averagePool(a: PoolArgs, countIncludePad: boolean): void {
+  const { x, y, planes, g } = a;
+  const IS = g.id * g.ih * g.iw;
+  const rz = tapRanges(g.od, g.sd, g.pd, g.kd, g.dd, 0, g.id);
+  const ry = tapRanges(g.oh, g.sh, g.ph, g.kh, g.dh, 0, g.ih);
+  const rx = tapRanges(g.ow, g.sw, g.pw, g.kw, g.dw, 0, g.iw);
+  // count_include_pad counts taps inside the padded input (pads included, ceil_mode overhang not).
+  const cz = tapRanges(g.od, g.sd, g.pd, g.kd, g.dd, -g.pd, g.id + g.qd);
+  const cy = tapRanges(g.oh, g.sh, g.ph, g.kh, g.dh, -g.ph, g.ih + g.qh);
+  const cx = tapRanges(g.ow, g.sw, g.pw, g.kw, g.dw, -g.pw, g.iw + g.qw);
+  let o = 0;
+  for (let pl = 0; pl < planes; pl++) {
+    const base = pl * IS;
+    for (let oz = 0; oz < g.od; oz++) {
+      const z0 = oz * g.sd - g.pd;
+      for (let oy = 0; oy < g.oh; oy++) {
+        const y0 = oy * g.sh - g.ph;
+        for (let ox = 0; ox < g.ow; ox++, o++) {
+          const x0 = ox * g.sw - g.pw;
+          let s = 0;
+          for (let kz = rz[2 * oz]!; kz < rz[2 * oz + 1]!; kz++) {
+            const iz = z0 + kz * g.dd;
+            for (let ky = ry[2 * oy]!; ky < ry[2 * oy + 1]!; ky++) {
+              const row = base + (iz * g.ih + y0 + ky * g.dh) * g.iw + x0;
+              for (let kx = rx[2 * ox]!; kx < rx[2 * ox + 1]!; kx++) s += x[row + kx * g.dw]!;
+            }
+          }
+          const count = countIncludePad
+            ? (cz[2 * oz + 1]! - cz[2 * oz]!) * (cy[2 * oy + 1]! - cy[2 * oy]!) * (cx[2 * ox + 1]! - cx[2 * ox]!)
+            : (rz[2 * oz + 1]! - rz[2 * oz]!) * (ry[2 * oy + 1]! - ry[2 * oy]!) * (rx[2 * ox + 1]! - rx[2 * ox]!);
+          y[o] = count > 0 ? s / count : NaN;
+        }
+      }
+    }
+  }
+}
+
+/** Global pools over the S spatial elements of each of `planes` planes. */
+export function globalPool(x: NumericArray, y: NumericArray, planes: number, S: number, isMax: boolean): void {
+  for (let p = 0, i = 0; p < planes; p++) {
+    if (isMax) {
+      let m = -Infinity;
+      for (let e = i + S; i < e; i++) { const v = x[i]!; if (v > m || v !== v) m = v; }
+      y[p] = m;
+    } else {
+      let s = 0;
+      for (let e = i + S; i < e; i++) s += x[i]!;
+      y[p] = s / S;
+    }
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The benchmark models of bench/models: each imports, checks and shape-infers in twinfer with the
+ * expected symbolic output shape, has the node counts of its exported form, and computes the same
+ * outputs on twinfer's CPU backend as on onnxruntime-node's CPU provider.
+ *
+ * Tolerance rtol 1e-3 / atol 1e-4: both sides compute in float32 but sum in different orders and
+ * onnxruntime folds Conv+BN and fuses LayerNorm/GELU/attention first, so results differ by a few
+ * ulps per layer; over 50+ layers that stays orders of magnitude inside 1e-3 relative on
+ * logits of O(1..10) and LayerNorm outputs of O(1). A real kernel bug moves outputs by far more.
+ */
+import { describe, expect, it } from 'vitest';
+import * as ort from 'onnxruntime-node';
+import { buildBert, buildMobileNetV2, buildResNet50 } from '../bench/models/index.js';
+import { buildGraph } from '../src/api/session.js';
+import { CpuExecutor } from '../backends/cpu/executor.js';
+import { fromHostTensor, toHostTensor, type Tensor } from '../src/api/tensor.js';
+import { compareTensors } from '../src/testing/compare.js';
+import { seededRandom } from '../src/cli/run.js';
+import { HostTensor } from '../src/ir/tensor.js';
+import { pb } from '../src/onnx/proto.js';
+
+const RTOL = 1e-3, ATOL = 1e-4;
+
+/** Op type -> count, read from the ONNX bytes themselves (not the importer's normalized graph). */
+function opCounts(bytes: Uint8Array): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const n of pb.ModelProto.decode(bytes).graph?.node ?? []) counts[n.opType!] = (counts[n.opType!] ?? 0) + 1;
+  return counts;
+}
+
+function opsetOf(bytes: Uint8Array): number | undefined {
+  const imp = pb.ModelProto.decode(bytes).opsetImport.find((o) => !o.domain);
+  return imp ? Number(imp.version) : undefined;
+}
+
+function floatInput(dims: number[], seed: number, lo: number, hi: number): HostTensor {
+  const rand = seededRandom(seed);
+  const t = new HostTensor('float32', dims);
+  const d = t.data as Float32Array;
+  for (let i = 0; i < d.length; i++) d[i] = lo + (hi - lo) * rand();
+  return t;
+}
+
+/** Runs the model on twinfer's CPU backend and on onnxruntime-node; asserts the output matches. */
+async function crossCheck(bytes: Uint8Array, feeds: Record<string, HostTensor>, output: string, dims: number[]): Promise<void> {
+  const g = buildGraph(bytes);
+  const mine = new CpuExecutor(g).run(new Map(Object.entries(feeds)), [output]).get(output)!;
+
+  const sess = await ort.InferenceSession.create(bytes);
+  const ortFeeds: Record<string, ort.Tensor> = {};
+  for (const [k, v] of Object.entries(feeds)) {
+    const t = fromHostTensor(v);
+    ortFeeds[k] = new ort.Tensor(t.type as never, t.data as never, t.dims as number[]);
+  }
+  const theirs = toHostTensor((await sess.run(ortFeeds))[output] as unknown as Tensor);
+  await sess.release();
+
+  expect(mine.dims).toEqual(dims);
+  // Random weights must still give a live network: finite, not collapsed to a constant.
+  const d = theirs.data as Float32Array;
+  expect(d.every(Number.isFinite)).toBe(true);
+  expect(Math.max(...d) - Math.min(...d)).toBeGreaterThan(1e-2);
+  const c = compareTensors(mine, theirs, RTOL, ATOL);
+  expect(c.reason).toBeUndefined();
+}
+
+describe('bench/models', () => {
+  it('ResNet-50 v1.5: Conv+BN+Relu form, [batch,1000], matches onnxruntime', async () => {
+    const bytes = buildResNet50();
+    expect(opsetOf(bytes)).toBe(17);
+    // 1 stem + 16 bottlenecks x 3 + 4 downsample projections = 53 convs, each with its BN;
+    // Relu: stem + 3 per bottleneck (two inside, one after the residual Add) = 49.
+    expect(opCounts(bytes)).toEqual({
+      Conv: 53, BatchNormalization: 53, Relu: 49, Add: 16, MaxPool: 1, GlobalAveragePool: 1, Flatten: 1, Gemm: 1,
+    });
+    const g = buildGraph(bytes);
+    expect(g.outputs.map((o) => [o.name, o.dtype, o.shape])).toEqual([['output', 'float32', ['batch', 1000]]]);
+    await crossCheck(bytes, { input: floatInput([1, 3, 224, 224], 1, -2, 2) }, 'output', [1, 1000]);
+  });
+
+  it('MobileNetV2: Conv+BN+Clip(ReLU6) form, [batch,1000], matches onnxruntime', async () => {
+    const bytes = buildMobileNetV2();
+    expect(opsetOf(bytes)).toBe(17);
+    // 1 stem + 2 (first block, no expansion) + 16 x 3 + 1 final 1x1 = 52 convs; Clip follows every
+    // conv except the 17 projections: 35; Add on the 10 stride-1 blocks with in == out.
+    expect(opCounts(bytes)).toEqual({
+      Conv: 52, BatchNormalization: 52, Clip: 35, Add: 10, GlobalAveragePool: 1, Flatten: 1, Gemm: 1,
+    });
+    const depthwise = pb.ModelProto.decode(bytes).graph!.node.filter((n) => n.opType === 'Conv'
+      && n.attribute.some((a) => a.name === 'group' && Number(a.i) > 1));
+    expect(depthwise.length).toBe(17);
+    const g = buildGraph(bytes);
+    expect(g.outputs.map((o) => [o.name, o.dtype, o.shape])).toEqual([['output', 'float32', ['batch', 1000]]]);
+    await crossCheck(bytes, { input: floatInput([1, 3, 224, 224], 2, -2, 2) }, 'output', [1, 1000]);
+  });
+
+  it('BERT encoder: decomposed LayerNorm/GELU form, [batch,seq,768], matches onnxruntime', async () => {
+    const layers = 2;
+    // A small vocabulary keeps the word table (the bulk of BERT's bytes) out of the test's time.
+    const bytes = buildBert({ layers, vocab: 1000 });
+    expect(opsetOf(bytes)).toBe(17);
+    const per = (n: number, emb: number) => emb + layers * n;
+    // Per layer: 8 MatMul (Q, K, V, QK^T, PV, out, FFN x2); 14 Add (6 biases, mask, 2 residuals,
+    // GELU +1, eps and beta of 2 LayerNorms); 4 Div (scale, GELU, 2 LayerNorms). The embeddings and
+    // mask add Shape, 4 Gather, 3 Unsqueeze, 2 Slice, Cast and a LayerNorm of their own.
+    expect(opCounts(bytes)).toEqual({
+      Shape: 1, Gather: 4, Unsqueeze: 3, Slice: 2, Cast: 1,
+      Add: per(14, 4), Sub: per(2, 2), Mul: per(4, 2), Pow: per(2, 1), ReduceMean: per(4, 2),
+      Sqrt: per(2, 1), Div: per(4, 1), MatMul: per(8, 0), Reshape: per(4, 0), Transpose: per(4, 0),
+      Softmax: per(1, 0), Erf: per(1, 0),
+    });
+    expect(Object.values(opCounts(bytes)).reduce((a, b) => a + b, 0)).toBe(24 + 50 * layers);
+    const g = buildGraph(bytes);
+    expect(g.outputs.map((o) => [o.name, o.dtype, o.shape])).toEqual([['last_hidden_state', 'float32', ['batch', 'seq', 768]]]);
+
+    const seq = 16, rand = seededRandom(3);
+    const ids = HostTensor.fromNumbers('int64', [1, seq], Array.from({ length: seq }, () => Math.floor(rand() * 1000)));
+    // The last 4 positions are padding, so the additive mask really changes the softmax.
+    const mask = HostTensor.fromNumbers('int64', [1, seq], Array.from({ length: seq }, (_, i) => (i < seq - 4 ? 1 : 0)));
+    await crossCheck(bytes, { input_ids: ids, attention_mask: mask }, 'last_hidden_state', [1, seq, 768]);
+  });
+});
