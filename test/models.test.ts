@@ -18,19 +18,20 @@ import { compareTensors } from '../src/testing/compare.js';
 import { seededRandom } from '../src/cli/run.js';
 import { HostTensor } from '../src/ir/tensor.js';
 import { pb } from '../src/onnx/proto.js';
+import type { Graph } from '../src/ir/graph.js';
 
 const RTOL = 1e-3, ATOL = 1e-4;
 
-/** Op type -> count, read from the ONNX bytes themselves (not the importer's normalized graph). */
-function opCounts(bytes: Uint8Array): Record<string, number> {
+/**
+ * The exported form as written: default-domain opset and op type -> count, read from the ONNX
+ * bytes themselves (not from the importer's normalized graph).
+ */
+function exportedForm(bytes: Uint8Array): { opset: number | undefined; counts: Record<string, number>; model: ReturnType<typeof pb.ModelProto.decode> } {
+  const model = pb.ModelProto.decode(bytes);
   const counts: Record<string, number> = {};
-  for (const n of pb.ModelProto.decode(bytes).graph?.node ?? []) counts[n.opType!] = (counts[n.opType!] ?? 0) + 1;
-  return counts;
-}
-
-function opsetOf(bytes: Uint8Array): number | undefined {
-  const imp = pb.ModelProto.decode(bytes).opsetImport.find((o) => !o.domain);
-  return imp ? Number(imp.version) : undefined;
+  for (const n of model.graph?.node ?? []) counts[n.opType!] = (counts[n.opType!] ?? 0) + 1;
+  const imp = model.opsetImport.find((o) => !o.domain);
+  return { opset: imp ? Number(imp.version) : undefined, counts, model };
 }
 
 function floatInput(dims: number[], seed: number, lo: number, hi: number): HostTensor {
@@ -42,8 +43,7 @@ function floatInput(dims: number[], seed: number, lo: number, hi: number): HostT
 }
 
 /** Runs the model on twinfer's CPU backend and on onnxruntime-node; asserts the output matches. */
-async function crossCheck(bytes: Uint8Array, feeds: Record<string, HostTensor>, output: string, dims: number[]): Promise<void> {
-  const g = buildGraph(bytes);
+async function crossCheck(bytes: Uint8Array, g: Graph, feeds: Record<string, HostTensor>, output: string, dims: number[]): Promise<void> {
   const mine = new CpuExecutor(g).run(new Map(Object.entries(feeds)), [output]).get(output)!;
 
   const sess = await ort.InferenceSession.create(bytes);
@@ -67,49 +67,52 @@ async function crossCheck(bytes: Uint8Array, feeds: Record<string, HostTensor>, 
 describe('bench/models', () => {
   it('ResNet-50 v1.5: Conv+BN+Relu form, [batch,1000], matches onnxruntime', async () => {
     const bytes = buildResNet50();
-    expect(opsetOf(bytes)).toBe(17);
+    const form = exportedForm(bytes);
+    expect(form.opset).toBe(17);
     // 1 stem + 16 bottlenecks x 3 + 4 downsample projections = 53 convs, each with its BN;
     // Relu: stem + 3 per bottleneck (two inside, one after the residual Add) = 49.
-    expect(opCounts(bytes)).toEqual({
+    expect(form.counts).toEqual({
       Conv: 53, BatchNormalization: 53, Relu: 49, Add: 16, MaxPool: 1, GlobalAveragePool: 1, Flatten: 1, Gemm: 1,
     });
     const g = buildGraph(bytes);
     expect(g.outputs.map((o) => [o.name, o.dtype, o.shape])).toEqual([['output', 'float32', ['batch', 1000]]]);
-    await crossCheck(bytes, { input: floatInput([1, 3, 224, 224], 1, -2, 2) }, 'output', [1, 1000]);
+    await crossCheck(bytes, g, { input: floatInput([1, 3, 224, 224], 1, -2, 2) }, 'output', [1, 1000]);
   });
 
   it('MobileNetV2: Conv+BN+Clip(ReLU6) form, [batch,1000], matches onnxruntime', async () => {
     const bytes = buildMobileNetV2();
-    expect(opsetOf(bytes)).toBe(17);
+    const form = exportedForm(bytes);
+    expect(form.opset).toBe(17);
     // 1 stem + 2 (first block, no expansion) + 16 x 3 + 1 final 1x1 = 52 convs; Clip follows every
     // conv except the 17 projections: 35; Add on the 10 stride-1 blocks with in == out.
-    expect(opCounts(bytes)).toEqual({
+    expect(form.counts).toEqual({
       Conv: 52, BatchNormalization: 52, Clip: 35, Add: 10, GlobalAveragePool: 1, Flatten: 1, Gemm: 1,
     });
-    const depthwise = pb.ModelProto.decode(bytes).graph!.node.filter((n) => n.opType === 'Conv'
+    const depthwise = form.model.graph!.node.filter((n) => n.opType === 'Conv'
       && n.attribute.some((a) => a.name === 'group' && Number(a.i) > 1));
     expect(depthwise.length).toBe(17);
     const g = buildGraph(bytes);
     expect(g.outputs.map((o) => [o.name, o.dtype, o.shape])).toEqual([['output', 'float32', ['batch', 1000]]]);
-    await crossCheck(bytes, { input: floatInput([1, 3, 224, 224], 2, -2, 2) }, 'output', [1, 1000]);
+    await crossCheck(bytes, g, { input: floatInput([1, 3, 224, 224], 2, -2, 2) }, 'output', [1, 1000]);
   });
 
   it('BERT encoder: decomposed LayerNorm/GELU form, [batch,seq,768], matches onnxruntime', async () => {
     const layers = 2;
     // A small vocabulary keeps the word table (the bulk of BERT's bytes) out of the test's time.
     const bytes = buildBert({ layers, vocab: 1000 });
-    expect(opsetOf(bytes)).toBe(17);
+    const form = exportedForm(bytes);
+    expect(form.opset).toBe(17);
     const per = (n: number, emb: number) => emb + layers * n;
     // Per layer: 8 MatMul (Q, K, V, QK^T, PV, out, FFN x2); 14 Add (6 biases, mask, 2 residuals,
     // GELU +1, eps and beta of 2 LayerNorms); 4 Div (scale, GELU, 2 LayerNorms). The embeddings and
     // mask add Shape, 4 Gather, 3 Unsqueeze, 2 Slice, Cast and a LayerNorm of their own.
-    expect(opCounts(bytes)).toEqual({
+    expect(form.counts).toEqual({
       Shape: 1, Gather: 4, Unsqueeze: 3, Slice: 2, Cast: 1,
       Add: per(14, 4), Sub: per(2, 2), Mul: per(4, 2), Pow: per(2, 1), ReduceMean: per(4, 2),
       Sqrt: per(2, 1), Div: per(4, 1), MatMul: per(8, 0), Reshape: per(4, 0), Transpose: per(4, 0),
       Softmax: per(1, 0), Erf: per(1, 0),
     });
-    expect(Object.values(opCounts(bytes)).reduce((a, b) => a + b, 0)).toBe(24 + 50 * layers);
+    expect(Object.values(form.counts).reduce((a, b) => a + b, 0)).toBe(24 + 50 * layers);
     const g = buildGraph(bytes);
     expect(g.outputs.map((o) => [o.name, o.dtype, o.shape])).toEqual([['last_hidden_state', 'float32', ['batch', 'seq', 768]]]);
 
@@ -117,6 +120,6 @@ describe('bench/models', () => {
     const ids = HostTensor.fromNumbers('int64', [1, seq], Array.from({ length: seq }, () => Math.floor(rand() * 1000)));
     // The last 4 positions are padding, so the additive mask really changes the softmax.
     const mask = HostTensor.fromNumbers('int64', [1, seq], Array.from({ length: seq }, (_, i) => (i < seq - 4 ? 1 : 0)));
-    await crossCheck(bytes, { input_ids: ids, attention_mask: mask }, 'last_hidden_state', [1, seq, 768]);
+    await crossCheck(bytes, g, { input_ids: ids, attention_mask: mask }, 'last_hidden_state', [1, seq, 768]);
   });
 });

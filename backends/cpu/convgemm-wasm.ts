@@ -11,15 +11,19 @@
  *  - C block: row-major with row stride ldc bytes; mc, nc padded up to MR, NR (pad rows/columns
  *    of A and B are garbage and so are the matching C pad entries, which callers never read).
  */
-import { assemble, I32, V128, WasmFn } from './convgemm-wasm-asm.js';
+import { assemble, F32, I32, V128, WasmFn } from './convgemm-wasm-asm.js';
 
 export const MR = 4;
 export const NR = 8;
 
 /** Function signatures of the module (all arguments are i32, pointers in bytes). */
 export interface GemmWasmExports {
-  /** C[mcp x ncp] (+)= Apack[mcp x kc] * Bpack[kc x ncp]; accumulate != 0 adds to C. */
-  macro(ap: number, bp: number, cp: number, mcp: number, ncp: number, kc: number, ldc: number, accumulate: number): void;
+  /**
+   * C[mcp x ncp] = Apack[mcp x kc] * Bpack[kc x ncp], then by `flags`: ACCUMULATE adds the old C,
+   * ROW_BIAS adds bias[row] (f32 at bias + 4*row), CLIP clamps to [lo, hi].
+   */
+  macro(ap: number, bp: number, cp: number, mcp: number, ncp: number, kc: number, ldc: number,
+    flags: number, bias: number, lo: number, hi: number): void;
   /**
    * Packs panels of width 4 (pack4) or 8 (pack8): for panel p, step k, lane j:
    * dst[...] = src[kTab[k] + jTab[p*W + j]] (tables hold byte offsets); nj is a multiple of W.
@@ -39,21 +43,28 @@ export interface GemmWasmExports {
   copy2d(src: number, srcRow: number, dst: number, dstRow: number, rows: number, rowBytes: number): void;
 }
 
+/** macro() flags. */
+export const ACCUMULATE = 1;
+export const ROW_BIAS = 2;
+export const CLIP = 4;
+
 function buildMacro(fma: boolean): WasmFn {
-  const f = new WasmFn('macro', [I32, I32, I32, I32, I32, I32, I32, I32]);
-  const [ap0, bp0, cp0, mcp, ncp, kc, ldc, accum] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const f = new WasmFn('macro', [I32, I32, I32, I32, I32, I32, I32, I32, I32, F32, F32]);
+  const [ap0, bp0, cp0, mcp, ncp, kc, ldc, flags, bias0, lo, hi] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const jr = f.local(I32), ir = f.local(I32), a = f.local(I32), bpan = f.local(I32), cj = f.local(I32);
-  const c = f.local(I32), k = f.local(I32), pa = f.local(I32), pb = f.local(I32);
+  const c = f.local(I32), k = f.local(I32), pa = f.local(I32), pb = f.local(I32), bias = f.local(I32);
   const aStride = f.local(I32), bStride = f.local(I32);
   const acc: number[] = [];
   for (let i = 0; i < MR * 2; i++) acc.push(f.local(V128));
-  const b0 = f.local(V128), b1 = f.local(V128), av = f.local(V128);
+  const b0 = f.local(V128), b1 = f.local(V128), av = f.local(V128), vlo = f.local(V128), vhi = f.local(V128);
+  const flag = (bit: number): WasmFn => f.get(flags).i32(bit).op(0x71); // i32.and
 
+  f.get(lo).fsplat().set(vlo).get(hi).fsplat().set(vhi);
   f.get(kc).i32(MR * 4).mul().set(aStride);
   f.get(kc).i32(NR * 4).mul().set(bStride);
   f.i32(0).set(jr).get(bp0).set(bpan).get(cp0).set(cj);
   f.forLt(jr, ncp, NR, () => {
-    f.i32(0).set(ir).get(ap0).set(a).get(cj).set(c);
+    f.i32(0).set(ir).get(ap0).set(a).get(cj).set(c).get(bias0).set(bias);
     f.forLt(ir, mcp, MR, () => {
       for (const r of acc) f.vzero().set(r);
       f.get(kc).set(k).get(a).set(pa).get(bpan).set(pb);
@@ -71,23 +82,31 @@ function buildMacro(fma: boolean): WasmFn {
       }
       f.inc(pa, MR * 4).inc(pb, NR * 4).inc(k, -1);
       f.br(0).end().end();
-      // write the tile: rows at c + i*ldc
-      f.get(accum).if();
+      // epilogue of the tile (rows at c + i*ldc): + C, + row bias, clip; then store
+      flag(ACCUMULATE).if();
       for (let i = 0; i < MR; i++) {
-        if (i > 0) f.incBy(c, ldc);
-        f.get(c).get(c).vload(0).get(acc[2 * i]!).fadd().vstore(0);
-        f.get(c).get(c).vload(16).get(acc[2 * i + 1]!).fadd().vstore(16);
+        for (let j = 0; j < 2; j++) {
+          f.get(c).get(ldc).i32(i).mul().add().vload(16 * j).get(acc[2 * i + j]!).fadd().set(acc[2 * i + j]!);
+        }
       }
-      f.else();
+      f.end();
+      flag(ROW_BIAS).if();
+      for (let i = 0; i < MR; i++) {
+        f.get(bias).vloadSplat(4 * i).set(av);
+        for (let j = 0; j < 2; j++) f.get(acc[2 * i + j]!).get(av).fadd().set(acc[2 * i + j]!);
+      }
+      f.end();
+      flag(CLIP).if();
+      for (const r of acc) f.get(r).get(vlo).fmax().get(vhi).fmin().set(r);
+      f.end();
       for (let i = 0; i < MR; i++) {
         if (i > 0) f.incBy(c, ldc);
         f.get(c).get(acc[2 * i]!).vstore(0);
         f.get(c).get(acc[2 * i + 1]!).vstore(16);
       }
-      f.end();
       // c went down MR-1 rows; move to the next tile row block.
       f.get(c).get(ldc).add().set(c);
-      f.incBy(a, aStride);
+      f.incBy(a, aStride).inc(bias, MR * 4);
     });
     f.incBy(bpan, bStride).inc(cj, NR * 4);
   });

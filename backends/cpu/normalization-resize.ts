@@ -4,7 +4,7 @@
  * output index, built once from the coordinate transform and the mode's coefficients, and the axes are
  * applied one after another on a float64 buffer. Nearest is a pure gather through per-axis index
  * tables (any dtype, strings included). Fast paths: nearest gathers whole rows and reuses repeated
- * rows; 2-D linear on NCHW (the usual feature-map upsampling) reads the input directly.
+ * rows; resizing only the last two axes (NCHW feature maps) works plane by plane from the input.
  *
  * Reference details kept on purpose: `output_width` in align_corners and half_pixel_symmetric is the
  * float scale*in, not the integer output size (the conformance data depends on it); neighbours past
@@ -149,8 +149,8 @@ export function resize(ctx: KernelContext): Outs {
   const taps = x.dims.map((n, ax) => buildTaps(a, n, od[ax]!, g.scales[ax]!, g.roi[ax]!, g.roi[r + ax]!));
   const active = taps.map((t, ax) => (t.identity ? -1 : ax)).filter((ax) => ax >= 0);
   const ys = y.numbers;
-  if (r >= 2 && a.mode === 'linear' && !a.antialias && active.every((ax) => ax >= r - 2) && !Array.isArray(x.data)) {
-    bilinearLast2(x, ys, taps[r - 2]!, taps[r - 1]!, od, a.extrapolationValue, y.dtype);
+  if (r >= 2 && active.every((ax) => ax >= r - 2)) {
+    planeLast2(x, ys, taps[r - 2]!, taps[r - 1]!, od, a.extrapolationValue, y.dtype);
     return [y];
   }
   // Separable passes on float64, shrinking axes first (less work for the passes that follow).
@@ -196,32 +196,54 @@ function pass(src: Float64Array, dims: number[], ax: number, outLen: number, t: 
   return dst;
 }
 
-/** Linear resize of the last two axes only (NCHW feature maps), straight from the input. */
-function bilinearLast2(x: HostTensor, ys: NumericArray, th: Taps, tw: Taps, od: number[], ev: number, dtype: string): void {
+/**
+ * Resize of the last two axes only (NCHW feature maps, any tap count), plane by plane: the horizontal
+ * pass writes every input row, resized, into a float64 plane buffer, then each output row blends the
+ * n buffered rows of its vertical taps. No full-tensor float64 copies.
+ */
+function planeLast2(x: HostTensor, ys: NumericArray, th: Taps, tw: Taps, od: number[], ev: number, dtype: string): void {
   const r = x.rank;
   const [h, w] = [x.dims[r - 2]!, x.dims[r - 1]!];
   const [oh, ow] = [od[r - 2]!, od[r - 1]!];
   const planes = x.size / (h * w);
   const xs = x.numbers;
   const isInt = INT_TYPES.has(dtype as never);
+  const buf = new Float64Array(h * ow);
   const line = new Float64Array(ow);
+  const nw = tw.n;
+  const nh = th.n;
+  const widx = tw.idx;
+  const ww = tw.w;
+  let anyExtrap = false;
+  for (let j = 0; j < ow; j++) if (tw.extrap[j]) anyExtrap = true;
   for (let p = 0; p < planes; p++) {
     const ib = p * h * w;
+    for (let row = 0; row < h; row++) {
+      const rb = ib + row * w;
+      const bb = row * ow;
+      if (nw === 2) {
+        for (let j = 0; j < ow; j++) buf[bb + j] = ww[2 * j]! * xs[rb + widx[2 * j]!]! + ww[2 * j + 1]! * xs[rb + widx[2 * j + 1]!]!;
+      } else {
+        for (let j = 0; j < ow; j++) {
+          let acc = 0;
+          for (let t = j * nw, e = t + nw; t < e; t++) acc += ww[t]! * xs[rb + widx[t]!]!;
+          buf[bb + j] = acc;
+        }
+      }
+    }
     for (let i = 0; i < oh; i++) {
       const ob = (p * oh + i) * ow;
-      if (th.extrap[i]) { line.fill(ev); } else {
-        const r0 = ib + th.idx[2 * i]! * w;
-        const r1 = ib + th.idx[2 * i + 1]! * w;
-        const a0 = th.w[2 * i]!;
-        const a1 = th.w[2 * i + 1]!;
-        for (let j = 0; j < ow; j++) {
-          if (tw.extrap[j]) { line[j] = ev; continue; }
-          const c0 = tw.idx[2 * j]!;
-          const c1 = tw.idx[2 * j + 1]!;
-          const b0 = tw.w[2 * j]!;
-          const b1 = tw.w[2 * j + 1]!;
-          line[j] = a0 * (b0 * xs[r0 + c0]! + b1 * xs[r0 + c1]!) + a1 * (b0 * xs[r1 + c0]! + b1 * xs[r1 + c1]!);
+      if (th.extrap[i]) {
+        line.fill(ev);
+      } else {
+        line.fill(0);
+        for (let t = i * nh, e = t + nh; t < e; t++) {
+          const wt = th.w[t]!;
+          if (wt === 0) continue;
+          const rb = th.idx[t]! * ow;
+          for (let j = 0; j < ow; j++) line[j]! += wt * buf[rb + j]!;
         }
+        if (anyExtrap) for (let j = 0; j < ow; j++) if (tw.extrap[j]) line[j] = ev;
       }
       if (isInt) store(ys.subarray(ob, ob + ow) as NumericArray, line, dtype);
       else ys.set(line, ob);
@@ -253,6 +275,7 @@ function nearest(a: ResizeAttrs, x: HostTensor, y: HostTensor, scales: number[],
   const ev: unknown = Array.isArray(ys) ? '' : a.extrapolationValue;
   if (r === 0) { ys[0] = xs[0]; return; }
   const last = tables[r - 1]!;
+  const lastExtrap = last.some((v) => v < 0);
   const rowLen = od[r - 1]!;
   const rows = y.size / rowLen;
   const idx = new Array<number>(r).fill(0);
@@ -269,11 +292,13 @@ function nearest(a: ResizeAttrs, x: HostTensor, y: HostTensor, scales: number[],
       (ys as Float32Array).copyWithin(o, o - rowLen, o);
     } else if (src < 0) {
       for (let k = 0; k < rowLen; k++) ys[o + k] = ev;
-    } else {
+    } else if (lastExtrap) {
       for (let k = 0; k < rowLen; k++) {
         const s = last[k]!;
         ys[o + k] = s < 0 ? ev : xs[src + s];
       }
+    } else {
+      for (let k = 0; k < rowLen; k++) ys[o + k] = xs[src + last[k]!];
     }
     prev = src;
     for (let ax = r - 2; ax >= 0; ax--) {

@@ -125,9 +125,9 @@ export class ModelBuilder {
 }
 
 /** BatchNormalization parameters kept numerically tame: gamma, var ~ U(0.5, 1.5); beta, mean small. */
-export function batchNormParams(b: ModelBuilder, prefix: string, c: number): string[] {
+export function batchNormParams(b: ModelBuilder, prefix: string, c: number, gamma: [number, number] = [0.5, 1.5]): string[] {
   return [
-    b.uniform(`${prefix}.weight`, [c], 0.5, 1.5),
+    b.uniform(`${prefix}.weight`, [c], gamma[0], gamma[1]),
     b.uniform(`${prefix}.bias`, [c], -0.1, 0.1),
     b.uniform(`${prefix}.running_mean`, [c], -0.1, 0.1),
     b.uniform(`${prefix}.running_var`, [c], 0.5, 1.5),
@@ -136,18 +136,23 @@ export function batchNormParams(b: ModelBuilder, prefix: string, c: number): str
 
 /**
  * Conv (no bias) + BatchNormalization, as torch.onnx emits a conv/bn pair in eval mode without
- * folding. Returns the BN output.
+ * folding. Returns the BN output. The running statistics are random, not measured, so BN does
+ * not renormalize: the weight gain alone sets the scale. Use gain 2 (default) where a ReLU
+ * follows and gain 1 where the output enters a residual sum, which keeps each block
+ * closer to variance-preserving; `gamma` narrows the BN scale where a branch must stay small.
  */
 export function convBn(b: ModelBuilder, x: string, prefix: string, cin: number, cout: number,
-  k: number, stride: number, group = 1): string {
+  k: number, stride: number, opts: { group?: number; gain?: number; gamma?: [number, number] } = {}): string {
   const scope = `/${prefix.replace(/\./g, '/')}`;
-  const w = b.heWeight(`${prefix}.conv.weight`, [cout, cin / group, k, k], (cin / group) * k * k);
+  const group = opts.group ?? 1;
+  const fanIn = (cin / group) * k * k;
+  const w = b.heWeight(`${prefix}.conv.weight`, [cout, cin / group, k, k], fanIn, opts.gain ?? 2);
   const p = (k - 1) / 2;
   const y = b.op('Conv', [x, w], {
     dilations: [1, 1], group, kernel_shape: [k, k], pads: [p, p, p, p], strides: [stride, stride],
   }, scope);
   // torch writes momentum as 1 - its own momentum (0.1); eval-mode inference ignores it.
-  return b.op('BatchNormalization', [y, ...batchNormParams(b, `${prefix}.bn`, cout)], { epsilon: 1e-5, momentum: 0.9 }, scope);
+  return b.op('BatchNormalization', [y, ...batchNormParams(b, `${prefix}.bn`, cout, opts.gamma)], { epsilon: 1e-5, momentum: 0.9 }, scope);
 }
 
 /** GlobalAveragePool + Flatten + Gemm: the torchvision classifier head. */

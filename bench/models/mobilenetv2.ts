@@ -34,8 +34,9 @@ export function buildMobileNetV2(opts: MobileNetV2Options = {}): Uint8Array {
       const hidden = cin * t;
       let y = x;
       if (t !== 1) y = relu6(convBn(b, y, `${prefix}.expand`, cin, hidden, 1, 1), scope);
-      y = relu6(convBn(b, y, `${prefix}.dw`, hidden, hidden, 3, stride, hidden), scope);
-      y = convBn(b, y, `${prefix}.project`, hidden, c, 1, 1);
+      y = relu6(convBn(b, y, `${prefix}.dw`, hidden, hidden, 3, stride, { group: hidden }), scope);
+      // The projection is linear (no ReLU6 follows): gain 1 keeps the residual stream's scale.
+      y = convBn(b, y, `${prefix}.project`, hidden, c, 1, 1, { gain: 1 });
       x = stride === 1 && cin === c ? b.op('Add', [x, y], {}, scope) : y;
       cin = c;
     }

@@ -41,8 +41,12 @@ function bottleneck(b: ModelBuilder, x: string, prefix: string, cin: number, wid
   const cout = width * 4;
   let y = b.op('Relu', [convBn(b, x, `${prefix}.1`, cin, width, 1, 1)], {}, scope);
   y = b.op('Relu', [convBn(b, y, `${prefix}.2`, width, width, 3, stride)], {}, scope);
-  y = convBn(b, y, `${prefix}.3`, width, cout, 1, 1);
+  // The branch enters the residual sum with gain 1 and a small BN gamma (torchvision's
+  // zero_init_residual idea, but nonzero so the branch still counts): with random BN statistics
+  // nothing renormalizes, and full-scale branches would double the activations' variance in
+  // each of the 16 blocks (logits ~1e4); this keeps them O(10).
+  y = convBn(b, y, `${prefix}.3`, width, cout, 1, 1, { gain: 1, gamma: [0.2, 0.6] });
   // A projection shortcut wherever the shape changes (first block of every stage).
-  const identity = stride !== 1 || cin !== cout ? convBn(b, x, `${prefix}.downsample`, cin, cout, 1, stride) : x;
+  const identity = stride !== 1 || cin !== cout ? convBn(b, x, `${prefix}.downsample`, cin, cout, 1, stride, { gain: 1 }) : x;
   return b.op('Relu', [b.op('Add', [y, identity], {}, scope)], {}, scope);
 }

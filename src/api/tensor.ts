@@ -97,8 +97,9 @@ export function fromHostTensor(h: HostTensor): Tensor {
   const n = h.size;
   switch (h.dtype) {
     case 'string': return new Tensor('string', (h.data as string[]).slice(), h.dims);
-    case 'int64': return new Tensor('int64', BigInt64Array.from(h.data as Float64Array, (x) => BigInt(x)), h.dims);
-    case 'uint64': return new Tensor('uint64', BigUint64Array.from(h.data as Float64Array, (x) => BigInt(x)), h.dims);
+    // Float64 storage reads INT64_MAX back as 2^63: clamp so it does not wrap.
+    case 'int64': return new Tensor('int64', BigInt64Array.from(h.data as Float64Array, (x) => BigInt.asIntN(64, x >= 2 ** 63 ? 2n ** 63n - 1n : BigInt(Math.trunc(x)))), h.dims);
+    case 'uint64': return new Tensor('uint64', BigUint64Array.from(h.data as Float64Array, (x) => (x >= 2 ** 64 ? 2n ** 64n - 1n : BigInt(Math.trunc(Math.max(0, x))))), h.dims);
     case 'float16': case 'bfloat16': {
       const bits = new Uint16Array(n);
       const d = h.data as Float32Array;

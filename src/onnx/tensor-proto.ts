@@ -153,6 +153,14 @@ export function tensorToProto(t: HostTensor, name = ''): onnx.TensorProto {
   return p;
 }
 
+function clampBig(x: number, lo: bigint, hi: bigint): bigint {
+  if (Number.isNaN(x)) return 0n;
+  if (x === Infinity) return hi;
+  if (x === -Infinity) return lo;
+  const b = BigInt(Math.trunc(x));
+  return b < lo ? lo : b > hi ? hi : b;
+}
+
 export function encodeRaw(dtype: DType, d: NumericArray): Uint8Array {
   const n = d.length;
   const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice();
@@ -165,8 +173,9 @@ export function encodeRaw(dtype: DType, d: NumericArray): Uint8Array {
     case 'uint16': return bytes(Uint16Array.from(d));
     case 'int32': return bytes(Int32Array.from(d));
     case 'uint32': return bytes(Uint32Array.from(d));
-    case 'int64': { const a = new BigInt64Array(n); for (let i = 0; i < n; i++) a[i] = BigInt(Math.trunc(d[i]!)); return bytes(a); }
-    case 'uint64': { const a = new BigUint64Array(n); for (let i = 0; i < n; i++) a[i] = BigInt(Math.trunc(d[i]!)); return bytes(a); }
+    // Float64 storage reads INT64_MAX back as 2^63: clamp so it does not wrap to INT64_MIN.
+    case 'int64': { const a = new BigInt64Array(n); for (let i = 0; i < n; i++) a[i] = clampBig(d[i]!, -(2n ** 63n), 2n ** 63n - 1n); return bytes(a); }
+    case 'uint64': { const a = new BigUint64Array(n); for (let i = 0; i < n; i++) a[i] = clampBig(d[i]!, 0n, 2n ** 64n - 1n); return bytes(a); }
     case 'float16': case 'bfloat16': { const a = new Uint16Array(n); for (let i = 0; i < n; i++) a[i] = encodeLowp(dtype, d[i]!); return bytes(a); }
     case 'int4': case 'uint4': case 'float4e2m1': case 'int2': case 'uint2': {
       const per = packing(dtype), bits = 8 / per, mask = (1 << bits) - 1;

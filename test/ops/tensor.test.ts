@@ -54,6 +54,7 @@ describe('tensor layout ops vs onnxruntime', () => {
     await check({ opType: 'Reshape', attrs: { allowzero: 1 }, inputs: [data('float32', [0, 3]), i64([3, 0])], constInputs: [1] }, 'allowzero');
     await check({ opType: 'Squeeze', inputs: [data('float32', [1, 3, 1, 2]), i64([0, -2])] }, 'axes');
     await check({ opType: 'Squeeze', inputs: [data('string', [1, 3, 1, 2])] }, 'no axes');
+    await check({ opType: 'Squeeze', inputs: [data('float32', [1, 3, 1]), i64([])] }, 'empty axes');
     await check({ opType: 'Unsqueeze', inputs: [data('int64', [3, 2]), i64([-1, 0, 3])], constInputs: [1] }, 'axes');
     await check({ opType: 'Squeeze', opset: 11, attrs: { axes: [2] }, inputs: [data('float32', [3, 2, 1])] }, 'opset 11 attr');
     await check({ opType: 'Unsqueeze', opset: 11, attrs: { axes: [1] }, inputs: [data('float32', [3, 2])] }, 'opset 11 attr');

@@ -7,9 +7,10 @@ import { kernels as tensor } from './tensor.js';
 import { kernels as reduction } from './reduction.js';
 import { kernels as quant } from './quant.js';
 import { kernels as sequence } from './sequence.js';
+import { kernels as fused } from './fused.js';
 
 export const CPU_KERNELS: KernelRegistry = {
-  ...elementwise, ...convgemm, ...normalization, ...tensor, ...reduction, ...quant, ...sequence,
+  ...elementwise, ...convgemm, ...normalization, ...tensor, ...reduction, ...quant, ...sequence, ...fused,
 };
 
 export function findCpuKernel(key: string): CpuKernel | undefined {

@@ -7,10 +7,11 @@ import { schemas as tensor } from './tensor.js';
 import { schemas as reduction } from './reduction.js';
 import { schemas as quant } from './quant.js';
 import { schemas as sequence } from './sequence.js';
+import { schemas as fused } from './fused.js';
 
 /** Key: op type for the default domain, `domain.OpType` otherwise (e.g. `twinfer.FusedConv`). */
 export const SCHEMAS: SchemaRegistry = {
-  ...elementwise, ...convgemm, ...normalization, ...tensor, ...reduction, ...quant, ...sequence,
+  ...elementwise, ...convgemm, ...normalization, ...tensor, ...reduction, ...quant, ...sequence, ...fused,
 };
 
 export function schemaKey(domain: string, opType: string): string {

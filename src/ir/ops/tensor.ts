@@ -99,8 +99,9 @@ function inferSqueeze(ctx: InferContext): ValueType[] {
   const axes = constInts(ctx, 1);
   if (x.shape === undefined || (hasAxes && !axes)) return [{ dtype: x.dtype, shape: undefined }];
   const rank = x.shape.length;
-  if (!axes) {
-    // No axes: drop every dim of size 1; a symbolic dim could be 1, so the rank is then unknown.
+  if (!axes || axes.length === 0) {
+    // No axes (or an empty list, as onnxruntime reads it): drop every dim of size 1; a symbolic
+    // dim could be 1, so the rank is then unknown.
     if (x.shape.some((d) => typeof d !== 'number')) return [{ dtype: x.dtype, shape: undefined }];
     return [{ dtype: x.dtype, shape: x.shape.filter((d) => d !== 1) }];
   }
