@@ -13,6 +13,7 @@
 import type { NumericArray } from '../../src/ir/dtype.js';
 import type { WindowGeom } from '../../src/ir/ops/convgemm-geom.js';
 import { arena, gemmCore, sgemm, strideTable, type Arena, type Epilogue } from './gemm.js';
+import { DW_UNROLLED } from './convgemm-wasm.js';
 
 /** Window geometry on exactly three spatial axes. */
 export interface Geom3 {
@@ -128,7 +129,7 @@ export function convF32(a: ConvArgs): void {
 
 /**
  * Depthwise (one input channel per group, channel multiplier Mg = M / C), 1-D/2-D. Output rows
- * are written contiguously by 4-wide vectors; a vector that runs past a row's end spills into the
+ * are written contiguously by 8-wide vectors; a vector that runs past a row's end spills into the
  * next row, which is computed afterwards and overwrites it (the last spill lands in slack).
  */
 function convDepthwiseF32(a: ConvArgs): void {
@@ -138,13 +139,14 @@ function convDepthwiseF32(a: ConvArgs): void {
   const ar = arena();
   const mark = ar.top;
   const simd = ar.wasm !== null && (sw === 1 || sw === 2);
-  const ow4 = simd ? Math.ceil(ow / 4) * 4 : ow;
+  const dwFn = simd ? ar.wasm![`dw${sw}k${DW_UNROLLED.includes(kw) ? kw : 0}`] : undefined;
+  const ow8 = simd ? Math.ceil(ow / 8) * 8 : ow;
   const Hp = Math.max(ih + ph + g.qh, (oh - 1) * sh + (kh - 1) * dh + 1);
-  const Wp = Math.max(iw + pw + g.qw, sw * ow4 + (kw - 1) * dw);
+  const Wp = Math.max(iw + pw + g.qw, sw * ow8 + (kw - 1) * dw);
   const IS = ih * iw, OS = oh * ow, KK = kh * kw;
   const xs = ar.alloc(C * IS * 4);
   const plane = ar.alloc(Hp * Wp * 4);
-  const ys = ar.alloc(M * OS * 4 + 64);
+  const ys = ar.alloc(M * OS * 4 + 64); // + slack for the last row's 8-wide spill
   const wp = ar.alloc(M * KK * 4);
   const bp = ar.alloc(M * 4);
   const f = ar.f32;
@@ -158,10 +160,9 @@ function convDepthwiseF32(a: ConvArgs): void {
       copy2d(ar, xs + c * IS * 4, iw * 4, inner, Wp * 4, ih, iw * 4);
       for (let mm = 0; mm < Mg; mm++) {
         const m = c * Mg + mm;
-        const args = [plane, sh * Wp * 4, ys + m * OS * 4, oh, ow4, ow * 4, wp + m * KK * 4, kh, kw, dh * Wp * 4, dw * 4, bp + m * 4] as const;
-        if (!simd) jsDepthwise(f, ...args, sw);
-        else if (sw === 1) ar.wasm!.dw1(...args);
-        else ar.wasm!.dw2(...args);
+        const ym = ys + m * OS * 4, wm = wp + m * KK * 4, bm = bp + m * 4;
+        if (dwFn) dwFn(plane, sh * Wp * 4, ym, oh, ow8, ow * 4, wm, kh, kw, dh * Wp * 4, dw * 4, bm);
+        else jsDepthwise(f, plane, sh * Wp * 4, ym, oh, ow, ow * 4, wm, kh, kw, dh * Wp * 4, dw * 4, bm, sw);
       }
     }
     const out = f.subarray(ys >> 2, (ys >> 2) + M * OS);
@@ -178,7 +179,7 @@ function clipInPlace(v: Float32Array, lo: number, hi: number): void {
   }
 }
 
-/** Scalar twin of the wasm depthwise kernels (any column stride sx; writes exactly ow4 columns). */
+/** Scalar twin of the wasm depthwise kernels (any column stride sx; writes exactly `ow4` columns). */
 function jsDepthwise(
   f: Float32Array, inp: number, rowStep: number, out: number, oh: number, ow4: number, outRow: number,
   w: number, kh: number, kw: number, kyStep: number, kxStep: number, bias: number, sx: number,

@@ -16,6 +16,9 @@ import { assemble, F32, I32, V128, WasmFn } from './convgemm-wasm-asm.js';
 export const MR = 4;
 export const NR = 8;
 
+export type DepthwiseFn = (inp: number, rowStep: number, out: number, oh: number, ow8: number, outRow: number,
+  w: number, kh: number, kw: number, kyStep: number, kxStep: number, bias: number) => void;
+
 /** Function signatures of the module (all arguments are i32, pointers in bytes). */
 export interface GemmWasmExports {
   /**
@@ -31,14 +34,12 @@ export interface GemmWasmExports {
   pack4(src: number, kTab: number, jTab: number, kc: number, nj: number, dst: number): void;
   pack8(src: number, kTab: number, jTab: number, kc: number, nj: number, dst: number): void;
   /**
-   * Depthwise 2-D window for one channel, 4 output columns at a time, column stride 1 (dw1) or
-   * 2 (dw2): out[oy][ox] = bias + sum_{ky,kx} w[ky*kw+kx] * in[oy*rowStep + ky*kyStep + ox*sx*4 + kx*kxStep].
-   * `in` is already padded; ow4 is the output width rounded up to 4 (out rows are outRow bytes).
+   * Depthwise 2-D window kernels `dw{sx}k{kw}` (column stride sx = 1 or 2; k0 loops over any kw,
+   * the others are unrolled for that kw), 8 output columns at a time, for one channel:
+   * out[oy][ox] = bias + sum_{ky,kx} w[ky*kw+kx] * in[oy*rowStep + ky*kyStep + ox*sx*4 + kx*kxStep].
+   * `in` is already padded; ow8 is the output width rounded up to 8 (out rows are outRow bytes).
    */
-  dw1(inp: number, rowStep: number, out: number, oh: number, ow4: number, outRow: number,
-    w: number, kh: number, kw: number, kyStep: number, kxStep: number, bias: number): void;
-  dw2(inp: number, rowStep: number, out: number, oh: number, ow4: number, outRow: number,
-    w: number, kh: number, kw: number, kyStep: number, kxStep: number, bias: number): void;
+  [dw: `dw${number}k${number}`]: DepthwiseFn;
   /** Copies `rows` rows of rowBytes bytes from src (stride srcRow) to dst (stride dstRow). */
   copy2d(src: number, srcRow: number, dst: number, dstRow: number, rows: number, rowBytes: number): void;
 }
@@ -146,38 +147,48 @@ function buildPack(W: 4 | 8): WasmFn {
   return f;
 }
 
-function buildDepthwise(stride: 1 | 2, fma: boolean): WasmFn {
-  const f = new WasmFn(`dw${stride}`, [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
-  const [inp, rowStep, out, oh, ow4, outRow, w, kh, kw, kyStep, kxStep, bias] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+/** Kernel widths the depthwise kernels are unrolled for (others use the generic kw loop). */
+export const DW_UNROLLED = [3, 5, 7];
+
+function buildDepthwise(stride: 1 | 2, fma: boolean, kwU: number): WasmFn {
+  const f = new WasmFn(`dw${stride}k${kwU}`, [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [inp, rowStep, out, oh, ow8, outRow, w, kh, kw, kyStep, kxStep, bias] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
   const oy = f.local(I32), ox = f.local(I32), rowIn = f.local(I32), rowOut = f.local(I32);
   const pi = f.local(I32), po = f.local(I32), ky = f.local(I32), kx = f.local(I32);
   const pky = f.local(I32), pk = f.local(I32), pw = f.local(I32);
-  const acc = f.local(V128), wv = f.local(V128), vb = f.local(V128);
+  const acc0 = f.local(V128), acc1 = f.local(V128), wv = f.local(V128), vb = f.local(V128);
+  const even = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27]; // lanes 0,2 of a and b
+  /** One tap: both accumulators += w[pw + wOff] * in(pk). */
+  const tap = (wOff: number): void => {
+    f.get(pw).vloadSplat(wOff).set(wv);
+    for (let v = 0; v < 2; v++) {
+      const acc = v === 0 ? acc0 : acc1;
+      if (stride === 1) f.get(pk).vload(16 * v);
+      else f.get(pk).vload(32 * v).get(pk).vload(32 * v + 16).shuffle(even);
+      if (fma) f.get(wv).get(acc).fmadd().set(acc);
+      else f.get(wv).fmul().get(acc).fadd().set(acc);
+    }
+    f.incBy(pk, kxStep);
+  };
   f.get(bias).vloadSplat(0).set(vb);
   f.i32(0).set(oy).get(inp).set(rowIn).get(out).set(rowOut);
   f.forLt(oy, oh, 1, () => {
     f.i32(0).set(ox).get(rowIn).set(pi).get(rowOut).set(po);
-    f.forLt(ox, ow4, 4, () => {
-      f.get(vb).set(acc).get(w).set(pw).get(pi).set(pky).i32(0).set(ky);
+    f.forLt(ox, ow8, 8, () => {
+      f.get(vb).set(acc0).get(vb).set(acc1).get(w).set(pw).get(pi).set(pky).i32(0).set(ky);
       f.forLt(ky, kh, 1, () => {
-        f.get(pky).set(pk).i32(0).set(kx);
-        f.forLt(kx, kw, 1, () => {
-          f.get(pw).vloadSplat(0).set(wv);
-          if (stride === 1) {
-            f.get(pk).vload(0);
-          } else {
-            // 8 consecutive inputs -> lanes 0, 2, 4, 6.
-            f.get(pk).vload(0).get(pk).vload(16);
-            f.shuffle([0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27]);
-          }
-          if (fma) f.get(wv).get(acc).fmadd().set(acc);
-          else f.get(wv).fmul().get(acc).fadd().set(acc);
-          f.inc(pw, 4).incBy(pk, kxStep);
-        });
+        f.get(pky).set(pk);
+        if (kwU > 0) {
+          for (let t = 0; t < kwU; t++) tap(4 * t);
+          f.inc(pw, 4 * kwU);
+        } else {
+          f.i32(0).set(kx);
+          f.forLt(kx, kw, 1, () => { tap(0); f.inc(pw, 4); });
+        }
         f.incBy(pky, kyStep);
       });
-      f.get(po).get(acc).vstore(0);
-      f.inc(po, 16).inc(pi, 16 * stride);
+      f.get(po).get(acc0).vstore(0).get(po).get(acc1).vstore(16);
+      f.inc(po, 32).inc(pi, 32 * stride);
     });
     f.incBy(rowIn, rowStep).incBy(rowOut, outRow);
   });
@@ -197,24 +208,34 @@ function buildCopy2d(): WasmFn {
 }
 
 function buildModule(fma: boolean): Uint8Array<ArrayBuffer> {
-  return assemble([buildMacro(fma), buildPack(4), buildPack(8), buildDepthwise(1, fma), buildDepthwise(2, fma), buildCopy2d()]);
+  const dws: WasmFn[] = [];
+  for (const stride of [1, 2] as const) for (const k of [0, ...DW_UNROLLED]) dws.push(buildDepthwise(stride, fma, k));
+  return assemble([buildMacro(fma), buildPack(4), buildPack(8), ...dws, buildCopy2d()]);
 }
 
 /**
- * Node 20 (V8 11.3) has relaxed SIMD, whose fused multiply-add nearly doubles the GEMM's
- * throughput, behind a flag that later versions (and browsers) turn on by default. Where the
- * FMA module does not validate under Node, turn that one wasm feature flag on (it only widens
- * what the validator accepts); elsewhere fall back to separate multiply and add.
+ * Node 20 (V8 11.3) has relaxed SIMD, whose fused multiply-add speeds the GEMM up by ~25%, behind
+ * a flag that later versions (and browsers) turn on by default. Where the FMA module does not
+ * validate under Node, turn that one wasm feature flag on (it only widens what the validator
+ * accepts); elsewhere fall back to separate multiply and add. process.getBuiltinModule (Node
+ * >= 20.16) keeps this free of import statements, so browser bundles never see a Node built-in.
  */
-const nodeV8: { setFlagsFromString(flags: string): void } | null = typeof process === 'object' && process.versions?.node
-  ? await import('node:v8').then((m) => m.default, () => null) : null;
+function nodeV8(): { setFlagsFromString(flags: string): void } | undefined {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  try {
+    return proc?.getBuiltinModule?.('node:v8') as { setFlagsFromString(flags: string): void } | undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function fmaModule(): Uint8Array<ArrayBuffer> | null {
   const bytes = buildModule(true);
   if (WebAssembly.validate(bytes)) return bytes;
-  if (!nodeV8) return null;
+  const v8 = nodeV8();
+  if (!v8) return null;
   try {
-    nodeV8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
   } catch {
     return null;
   }

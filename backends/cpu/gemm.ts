@@ -12,7 +12,7 @@
  * builds its tables over a padded input), so im2col is fused into B's packing and never stored.
  */
 import type { NumericArray } from '../../src/ir/dtype.js';
-import { gemmWasm, MR, NR, setGemmFma, type GemmWasmExports } from './convgemm-wasm.js';
+import { ACCUMULATE, CLIP, gemmWasm, MR, NR, ROW_BIAS, setGemmFma, type GemmWasmExports } from './convgemm-wasm.js';
 
 const KC = 256;  // k block: a B panel (KC x NR floats = 8 KiB) stays in L1
 const MC = 256;  // m block: an A block (MC x KC floats = 256 KiB) stays in L2
@@ -139,6 +139,17 @@ export function gemmCore(
   const apack = ar.alloc(Mp * Math.max(K, 1) * 4);
   const bpack = ar.alloc(Math.max(kcMax, 1) * ncMax * 4);
   const cbuf = ar.alloc(Mp * ncMax * 4);
+  // bias and clip run inside the kernel (only alpha and Gemm's C are left to writeOut).
+  const inKernel = (ep.alpha ?? 1) === 1 && !ep.c && K > 0;
+  const clip = inKernel && (ep.clipMin !== undefined || ep.clipMax !== undefined);
+  const lo = ep.clipMin ?? -Infinity, hi = ep.clipMax ?? Infinity;
+  const hasBias = inKernel && ep.rowBias !== undefined;
+  let biasp = 0;
+  if (hasBias) {
+    biasp = ar.alloc(Mp * 4);
+    const rb = ep.rowBias!, rbo = ep.rowBiasOff ?? 0, bf = ar.f32, b0 = biasp >> 2;
+    for (let m = 0; m < Mp; m++) bf[b0 + m] = m < M ? rb[rbo + m]! : 0;
+  }
   const w = ar.wasm;
   const f32 = ar.f32, i32 = ar.i32;
   // Pack all of A once: block kb holds Mp x kc at apack + Mp*k0 floats.
@@ -154,18 +165,19 @@ export function gemmCore(
     if (K === 0) f32.fill(0, cbuf >> 2, (cbuf >> 2) + Mp * ncp);
     for (let kb = 0, k0 = 0; kb < nkb && K > 0; kb++) {
       const kc = Math.min(kcMax, K - k0);
+      const flags = (kb > 0 ? ACCUMULATE : 0) | (kb === 0 && hasBias ? ROW_BIAS : 0) | (kb === nkb - 1 && clip ? CLIP : 0);
       if (w) w.pack8(bSrc, bKp + k0 * 4, bNp + jc * 4, kc, ncp, bpack);
       else jsPack(f32, i32, bSrc, bKp + k0 * 4, bNp + jc * 4, kc, ncp, bpack, 8);
       for (let ic = 0; ic < Mp; ic += MC) {
         const mcp = Math.min(MC, Mp - ic);
         const ap = apack + (Mp * k0 + ic * kc) * 4;
         const cp = cbuf + ic * ncp * 4;
-        if (w) w.macro(ap, bpack, cp, mcp, ncp, kc, ncp * 4, kb);
-        else jsMacro(f32, ap, bpack, cp, mcp, ncp, kc, ncp * 4, kb);
+        if (w) w.macro(ap, bpack, cp, mcp, ncp, kc, ncp * 4, flags, biasp + ic * 4, lo, hi);
+        else jsMacro(f32, ap, bpack, cp, mcp, ncp, kc, ncp * 4, flags, biasp + ic * 4, lo, hi);
       }
       k0 += kc;
     }
-    writeOut(f32, cbuf >> 2, ncp, M, nc, jc, out, outOff, ldo, ep);
+    writeOut(f32, cbuf >> 2, ncp, M, nc, jc, out, outOff, ldo, inKernel ? {} : ep);
   }
   ar.top = mark;
 }
@@ -222,9 +234,11 @@ function jsPack(
 
 /** 4x8 register-blocked micro-kernel loop over a packed block (byte offsets, as the wasm one). */
 function jsMacro(
-  f: Float32Array, ap0: number, bp0: number, cp0: number, mcp: number, ncp: number, kc: number, ldcBytes: number, accum: number,
+  f: Float32Array, ap0: number, bp0: number, cp0: number, mcp: number, ncp: number, kc: number, ldcBytes: number,
+  flags: number, bias: number, lo: number, hi: number,
 ): void {
   const ldc = ldcBytes >> 2;
+  const accum = flags & ACCUMULATE;
   for (let jr = 0; jr < ncp; jr += 8) {
     const bp = (bp0 >> 2) + jr * kc;
     for (let ir = 0; ir < mcp; ir += 4) {
@@ -253,6 +267,18 @@ function jsMacro(
         f[o] = c10; f[o + 1] = c11; f[o + 2] = c12; f[o + 3] = c13; f[o + 4] = c14; f[o + 5] = c15; f[o + 6] = c16; f[o + 7] = c17; o += ldc;
         f[o] = c20; f[o + 1] = c21; f[o + 2] = c22; f[o + 3] = c23; f[o + 4] = c24; f[o + 5] = c25; f[o + 6] = c26; f[o + 7] = c27; o += ldc;
         f[o] = c30; f[o + 1] = c31; f[o + 2] = c32; f[o + 3] = c33; f[o + 4] = c34; f[o + 5] = c35; f[o + 6] = c36; f[o + 7] = c37;
+      }
+      if (flags & (ROW_BIAS | CLIP)) {
+        // rare in the scalar fallback: a second pass over the tile keeps the hot loop simple
+        for (let i = 0; i < 4; i++) {
+          const bv = flags & ROW_BIAS ? f[(bias >> 2) + ir + i]! : 0;
+          const row = (cp0 >> 2) + (ir + i) * ldc + jr;
+          for (let j = 0; j < 8; j++) {
+            let v = f[row + j]! + bv;
+            if (flags & CLIP) v = v < lo ? lo : v > hi ? hi : v;
+            f[row + j] = v;
+          }
+        }
       }
     }
   }

@@ -96,8 +96,12 @@ export function pad(ctx: KernelContext): Outs {
     }
     const o = rw * rowLen;
     if (valid) {
-      if (mode === 'constant') copyRun(ys, o + b, xs, src + lo, len);
-      else for (let k = 0; k < rowLen; k++) ys[o + k] = (xs as Store)[src + lastMap[k]!];
+      copyRun(ys, o + b, xs, src + lo, len);
+      if (mode !== 'constant') {
+        // Only the borders go through the index map; the middle is the contiguous copy above.
+        for (let k = 0; k < b; k++) ys[o + k] = (xs as Store)[src + lastMap[k]!];
+        for (let k = b + len; k < rowLen; k++) ys[o + k] = (xs as Store)[src + lastMap[k]!];
+      }
     }
     for (let a = last - 1; a >= 0; a--) {
       if (++idx[a]! < od[a]!) break;

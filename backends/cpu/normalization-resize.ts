@@ -34,11 +34,12 @@ function keepsAxis(a: ResizeAttrs, inLen: number, outLen: number, scale: number)
 
 /** Source coordinate of output index x along one axis; NaN means "extrapolate" (tf_crop_and_resize). */
 function sourceCoord(a: ResizeAttrs, x: number, scale: number, inLen: number, outLen: number, r0: number, r1: number): number {
-  const outW = scale * inLen;
-  // v / scale; when the scale is out/in (sizes given, or an exact scale) compute v * in / out instead,
-  // which is exact whenever the true coordinate is representable, so floor/ceil/round at exact
+  // When the scale is out/in (sizes given, or an exact scale) use v * in / out for v / scale and out
+  // for scale * in: exact whenever the true coordinate is representable, so floor/ceil/round at exact
   // integers and halves do not flip on a last-bit error.
-  const div = scale === outLen / inLen ? (v: number) => (v * inLen) / outLen : (v: number) => v / scale;
+  const exact = scale === outLen / inLen;
+  const outW = exact ? outLen : scale * inLen;
+  const div = exact ? (v: number) => (v * inLen) / outLen : (v: number) => v / scale;
   switch (a.coordMode) {
     case 'half_pixel': return div(x + 0.5) - 0.5;
     case 'half_pixel_symmetric': {
@@ -235,6 +236,18 @@ function planeLast2(x: HostTensor, ys: NumericArray, th: Taps, tw: Taps, od: num
       const ob = (p * oh + i) * ow;
       if (th.extrap[i]) {
         line.fill(ev);
+      } else if (nh === 2) {
+        const w0 = th.w[2 * i]!;
+        const w1 = th.w[2 * i + 1]!;
+        const r0 = th.idx[2 * i]! * ow;
+        const r1 = th.idx[2 * i + 1]! * ow;
+        if (!isInt && !anyExtrap) {
+          // The common float case writes the output row directly.
+          for (let j = 0; j < ow; j++) ys[ob + j] = w0 * buf[r0 + j]! + w1 * buf[r1 + j]!;
+          continue;
+        }
+        for (let j = 0; j < ow; j++) line[j] = w0 * buf[r0 + j]! + w1 * buf[r1 + j]!;
+        if (anyExtrap) for (let j = 0; j < ow; j++) if (tw.extrap[j]) line[j] = ev;
       } else {
         line.fill(0);
         for (let t = i * nh, e = t + nh; t < e; t++) {

@@ -8,7 +8,7 @@
  * direction starts from its own last valid step.
  */
 import { attrFloats, attrInt, type Node } from '../../src/ir/graph.js';
-import { allocStorage, type NumericArray } from '../../src/ir/dtype.js';
+import type { NumericArray } from '../../src/ir/dtype.js';
 import { HostTensor } from '../../src/ir/tensor.js';
 import { rnnActivations, rnnDirections } from '../../src/ir/ops/sequence.js';
 import { input, outDims, type KernelContext } from './kernel.js';
@@ -124,9 +124,7 @@ function acts(node: Node, perDir: number, defaults: string[], numDir: number): A
 function maybeOut(ctx: KernelContext, i: number): HostTensor | undefined {
   const name = ctx.node.outputs[i];
   if (name === undefined || name === '') return undefined;
-  const dt = ctx.outputTypes[i]!.dtype;
-  const dims = outDims(ctx, i);
-  return new HostTensor(dt, dims, allocStorage(dt, dims.reduce((a, b) => a * b, 1)));
+  return new HostTensor(ctx.outputTypes[i]!.dtype, outDims(ctx, i));
 }
 
 export function lstmKernel(ctx: KernelContext): (HostTensor | undefined)[] {

@@ -147,7 +147,7 @@ export function buildGraph(bytes: Uint8Array, loaded?: { readExternal?: LoadedRe
 
 /** Runs the optimizer with the CPU kernels as the constant evaluator. */
 export function optimizeGraph(g: Graph, level: OptLevel): { graph: Graph; report: OptimizeReport } {
-  return optimize(g, level, { evaluate: (node, inputs, types) => runCpuNode(node, g.opsets[node.domain] ?? g.opset, inputs, types) });
+  return optimize(g, level, (node, inputs, types) => runCpuNode(node, g.opsets[node.domain] ?? g.opset, inputs, types));
 }
 
 type LoadedReader = NonNullable<Parameters<typeof importModel>[1]>['readExternal'];

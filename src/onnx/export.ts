@@ -16,7 +16,7 @@ const FLOAT_ATTRS = new Set([
   'cubic_coeff_a', 'extrapolation_value', 'spatial_scale', 'scale', 'threshold', 'iou_threshold',
   'score_threshold', 'clip', 'p_float', 'size_float',
 ]);
-const FLOATS_ATTRS = new Set(['scales', 'activation_alpha', 'activation_beta', 'value_floats', 'offset']);
+const FLOATS_ATTRS = new Set(['scales', 'activation_alpha', 'activation_beta', 'value_floats', 'offset', 'activation_params', 'post_activation_params']);
 
 export interface ExportOptions {
   /** Opset of the default domain (default: the graph's). */

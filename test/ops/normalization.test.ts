@@ -6,7 +6,8 @@
  * O(1) after normalization). Resize cubic/antialias gets atol 1e-4 (onnxruntime builds its coefficient
  * tables in float32). Data movement (Pad, DepthToSpace, SpaceToDepth, nearest Resize) must match exactly.
  */
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { SCHEMAS } from '../../src/ir/ops/index.js';
 import { HostTensor } from '../../src/ir/tensor.js';
 import type { DType } from '../../src/ir/dtype.js';
 import { assertClose, compareSingleOp, randomTensor, seededRandom, type SingleOpSpec } from '../helpers/ort-single-op.js';
@@ -38,6 +39,8 @@ describe('normalization ops vs onnxruntime', () => {
     const dims = [2, 3, 4, 5];
     await check({ opType: 'BatchNormalization', opset: 9, inputs: [rt(dims), rt([3]), rt([3]), rt([3]), rt([3], 0.1, 2)] }, 'opset 9');
     await check({ opType: 'BatchNormalization', opset: 7, attrs: { spatial: 1 }, inputs: [rt(dims), rt([3]), rt([3]), rt([3]), rt([3], 0.1, 2)] }, 'opset 7 spatial');
+    const pd = [3, 4, 5];
+    await check({ opType: 'BatchNormalization', opset: 7, attrs: { spatial: 0 }, inputs: [rt(dims), rt(pd), rt(pd), rt(pd), rt(pd, 0.1, 2)] }, 'opset 7 spatial=0');
   });
 
   it('InstanceNormalization, GroupNormalization', async () => {
@@ -166,7 +169,7 @@ describe('normalization ops vs onnxruntime', () => {
       const scales = [1, 1, sc(dims[2]!), sc(dims[3]!)];
       const dtype = pick<DType>(['float32', 'uint8', 'int32']);
       const inputs = useSizes
-        ? [rt(dims, 0, 200, dtype), opset === 12 ? f32([]) : undefined, opset === 12 ? f32([]) : undefined, i64(sizes)]
+        ? [rt(dims, 0, 200, dtype), undefined, undefined, i64(sizes)]
         : [rt(dims, 0, 200, dtype), opset === 12 ? f32([]) : undefined, f32(scales)];
       await check({ opType: 'Resize', opset, attrs, inputs, constInputs: [1, 2, 3] },
         `[${dims}] ${JSON.stringify(attrs)} ${useSizes ? `sizes ${sizes}` : `scales ${scales}`}`, EXACT);
@@ -179,6 +182,10 @@ describe('normalization ops vs onnxruntime', () => {
     await check({ opType: 'Resize', opset: 19, attrs: { mode: 'nearest', axes: [3, -2] },
       inputs: [x, undefined, f32([2, 3])], constInputs: [2] }, 'axes scales', EXACT);
     await check({ opType: 'Resize', opset: 10, attrs: { mode: 'nearest' }, inputs: [x, f32([1, 1, 2, 3])] }, 'opset 10', EXACT);
+    await check({ opType: 'Resize', opset: 19, attrs: { mode: 'nearest' }, inputs: [x, undefined, f32([1, 1, 2, 0.5])] }, 'fed scales', EXACT);
+    await check({ opType: 'Resize', opset: 19, attrs: { mode: 'nearest' }, inputs: [x, undefined, undefined, i64([1, 2, 10, 14])] }, 'fed sizes', EXACT);
+    await check({ opType: 'Resize', opset: 11, attrs: { mode: 'nearest', coordinate_transformation_mode: 'asymmetric' },
+      inputs: [x, f32([]), f32([]), i64([1, 2, 10, 21])], constInputs: [1, 2] }, 'opset 11 sizes, empty scales', EXACT);
     await check({ opType: 'Upsample', opset: 9, attrs: { mode: 'nearest' }, inputs: [x, f32([1, 1, 2, 2])], constInputs: [1] }, 'Upsample-9', EXACT);
     await check({ opType: 'Upsample', opset: 7, attrs: { mode: 'nearest', scales: [1, 1, 3, 2] }, inputs: [x] }, 'Upsample-7', EXACT);
     await check({ opType: 'Upsample', opset: 9, attrs: { mode: 'linear' }, inputs: [x, f32([1, 1, 2, 2])], constInputs: [1] }, 'Upsample-9 linear');
@@ -208,5 +215,42 @@ describe('normalization ops vs onnxruntime', () => {
       await check({ opType: 'Resize', opset: 19, attrs: { mode: pick(['linear', 'nearest']), coordinate_transformation_mode: 'tf_crop_and_resize', extrapolation_value: ev },
         inputs: [x, f32([0, 0, 0.4, -0.2, 1, 1, 1.3, 0.7]), undefined, i64([1, 3, 5, 4])], constInputs: [1, 3] }, `tf_crop ev=${ev}`);
     }
+  });
+});
+
+describe('normalization schemas: symbolic shapes and validation', () => {
+  const infer = (opType: string, inputs: ({ dtype: DType; shape: (number | string)[] | undefined } | undefined)[],
+    attrs: Record<string, number | string | number[]> = {}, values: (HostTensor | undefined)[] = [], outputs = 1) => {
+    let fresh = 0;
+    const node = { name: 'n', opType, domain: '', inputs: inputs.map((t, i) => (t ? `i${i}` : '')), outputs: Array.from({ length: outputs }, (_, i) => `o${i}`), attrs };
+    return SCHEMAS[opType]!.infer({ node, opset: 21, inputs, value: (i) => values[i], freshDim: (h) => `${h}_${fresh++}` });
+  };
+  const f = (shape: (number | string)[] | undefined) => ({ dtype: 'float32' as DType, shape });
+
+  it('Resize keeps symbolic dims exact where it can', () => {
+    expect(infer('Resize', [f(['N', 3, 'H', 'W']), undefined, f([4])], { mode: 'nearest' }, [undefined, undefined, f32([1, 1, 2, 2])])[0]!.shape)
+      .toEqual(['N', 3, 'H*2', 'W*2']);
+    expect(infer('Resize', [f(['N', 3, 'H', 'W']), undefined, undefined, { dtype: 'int64', shape: [2] }], { axes: [2, 3] }, [undefined, undefined, undefined, i64([64, 32])])[0]!.shape)
+      .toEqual(['N', 3, 64, 32]);
+    expect(infer('Resize', [f(['N', 3, 'H', 'W']), undefined, f([4])])[0]!.shape).toEqual(['resize_0', 'resize_1', 'resize_2', 'resize_3']);
+    expect(infer('Resize', [f([1, 3, 5, 7]), undefined, f([4])], {}, [undefined, undefined, f32([1, 1, 0.5, 1.5])])[0]!.shape).toEqual([1, 3, 2, 10]);
+    expect(infer('Resize', [f(undefined), undefined, f([4])])[0]!.shape).toBeUndefined();
+    expect(() => infer('Resize', [f([1, 3, 5, 7]), undefined, f([4])], { mode: 'bicubic' })).toThrow(/mode/);
+  });
+
+  it('Pad, DepthToSpace, SpaceToDepth, LayerNormalization', () => {
+    expect(infer('Pad', [f(['N', 3, 'H']), { dtype: 'int64', shape: [6] }], {}, [undefined, i64([0, 1, 2, 0, 1, -1])])[0]!.shape)
+      .toEqual(['N', 5, 'H+1']);
+    expect(infer('Pad', [f(['N', 3, 'H']), { dtype: 'int64', shape: [2] }, undefined, { dtype: 'int64', shape: [1] }], {}, [undefined, undefined, undefined, i64([1])])[0]!.shape)
+      .toEqual(['N', 'pad_0', 'H']);
+    expect(() => infer('Pad', [f([2, 3]), { dtype: 'int64', shape: [4] }], { mode: 'mirror' }, [undefined, i64([0, 0, 0, 0])])).toThrow(/mode/);
+    expect(infer('DepthToSpace', [f(['N', 8, 'H', 4])], { blocksize: 2 })[0]!.shape).toEqual(['N', 2, 'H*2', 8]);
+    expect(() => infer('DepthToSpace', [f([1, 6, 2, 2])], { blocksize: 2 })).toThrow(/divisible/);
+    expect(infer('SpaceToDepth', [f([1, 2, 'H', 4])], { blocksize: 2 })[0]!.shape).toEqual([1, 8, 'H/2', 2]);
+    const ln = infer('LayerNormalization', [f(['B', 'T', 64]), f([64])], { axis: -1 }, [], 3);
+    expect(ln.map((t) => t.shape)).toEqual([['B', 'T', 64], ['B', 'T', 1], ['B', 'T', 1]]);
+    expect(() => infer('LayerNormalization', [f([2, 3]), f([4])], { axis: -1 })).toThrow(/broadcast/);
+    expect(() => infer('GroupNormalization', [f([2, 6, 3]), f([6]), f([6])], { num_groups: 4 })).toThrow(/divisible/);
+    expect(() => infer('Softmax', [f([2, 3])], { axis: 2 })).toThrow(/axis/);
   });
 });
