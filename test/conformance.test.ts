@@ -21,4 +21,12 @@ describe('ONNX node conformance (cpu)', () => {
     expect(passed / results.length).toBeGreaterThanOrEqual(0.97);
     for (const [name, reason] of Object.entries(expectations)) expect(reason.length, `reason for ${name}`).toBeGreaterThan(10);
   });
+
+  it('gives the same verdict on every case (all 1,802) at opt-level 0 and 2', async () => {
+    const verdicts = async (level: 0 | 2) => new Map((await runTargetCases('cpu', undefined, level, true)).map((r) => [r.name, r.status]));
+    const [v0, v2] = [await verdicts(0), await verdicts(2)];
+    const diff = [...v0].filter(([k, s]) => v2.get(k) !== s).map(([k, s]) => `${k}: ${s} at 0, ${v2.get(k)} at 2`);
+    expect(diff).toEqual([]);
+    expect(v0.size).toBeGreaterThan(1000);
+  });
 });

@@ -1,6 +1,6 @@
 /**
  * Real models: the three PP-OCR models on twinfer's CPU backend against onnxruntime-node's CPU
- * provider, same seeded image-like input. Tolerance rtol 1e-3 / atol 1e-4: float32 end to end,
+ * provider, same seeded image-like input, at optimization level 2 (default) and 0. Tolerance rtol 1e-3 / atol 1e-4: float32 end to end,
  * where summation order differences across ~60 conv layers stay well inside 1e-4 absolute on
  * softmax/sigmoid outputs in [0, 1].
  */
@@ -18,6 +18,11 @@ describe('PP-OCR models match onnxruntime-node (cpu)', () => {
       const x = ppocrInput(m.dims);
       const mine = await InferenceSession.create(m.file);
       const ours = await mine.run({ x: fromHostTensor(x) });
+      // The unoptimized graph must give the same outputs (folding BN changes rounding only).
+      const plain = await InferenceSession.create(m.file, { optimizationLevel: 0 });
+      expect(plain.optimizeReport.after.nodes).toBe(plain.optimizeReport.before.nodes);
+      expect(mine.optimizeReport.after.nodes).toBeLessThan(mine.optimizeReport.before.nodes);
+      const unopt = await plain.run({ x: fromHostTensor(x) });
       const ref = await ort.InferenceSession.create(fs.readFileSync(m.file));
       const theirs = await ref.run({ x: new ort.Tensor('float32', x.data as Float32Array, m.dims) });
       for (const name of mine.outputNames) {
@@ -26,6 +31,8 @@ describe('PP-OCR models match onnxruntime-node (cpu)', () => {
         const c = compareTensors(a, b, 1e-3, 1e-4);
         expect(c.reason, `${m.name} ${name}`).toBeUndefined();
         expect(c.ok).toBe(true);
+        const c0 = compareTensors(a, toHostTensor(unopt[name]!), 1e-4, 1e-5);
+        expect(c0.reason, `${m.name} ${name} opt-level 2 vs 0`).toBeUndefined();
       }
       await ref.release();
     });

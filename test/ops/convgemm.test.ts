@@ -1,0 +1,212 @@
+/**
+ * Conv / ConvTranspose / Gemm / MatMul / Einsum / pooling kernels against onnxruntime-node on
+ * single-op models with seeded random shapes and attributes. Every float32 case runs three times:
+ * on the WebAssembly SIMD kernels with fused multiply-add, without it, and on the scalar JS twins.
+ *
+ * Tolerances: float32 products are summed in a different order than onnxruntime's (blocked GEMM,
+ * FMA vs separate rounding, Winograd-free but im2col-fused), so results differ by a few ulps of
+ * the largest partial sum: with inputs in [-1, 1] and reductions of up to ~600 terms, partial sums
+ * stay below ~25, whose float32 ulp is ~2e-6; rtol 1e-4 / atol 1e-4 leaves a 10x margin over the
+ * observed ~1e-5. Pools only sum up to a window (AveragePool: rtol 1e-5, atol 1e-6); MaxPool,
+ * Indices and integer MatMul/Gemm/Einsum are exact; float64 gets 1e-10.
+ */
+import { afterAll, describe, it } from 'vitest';
+import { HostTensor } from '../../src/ir/tensor.js';
+import type { DType } from '../../src/ir/dtype.js';
+import { setGemmSimd } from '../../backends/cpu/gemm.js';
+import { assertClose, compareSingleOp, randomTensor, seededRandom, type SingleOpSpec } from '../helpers/ort-single-op.js';
+
+const EXACT = { rtol: 0, atol: 0 };
+const F32 = { rtol: 1e-4, atol: 1e-4 };
+const F64 = { rtol: 1e-10, atol: 1e-10 };
+const POOL = { rtol: 1e-5, atol: 1e-6 };
+const rand = seededRandom(20240601);
+const ri = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+const rt = (dims: number[], dtype: DType = 'float32', lo = -1, hi = 1): HostTensor => randomTensor(dtype, dims, rand, lo, hi);
+
+const KERNELS: [string, boolean, boolean][] = [['wasm-fma', true, true], ['wasm', true, false], ['js', false, false]];
+
+/** Runs the spec on each kernel set (float32) or once (other types). */
+async function check(spec: SingleOpSpec, label: string, tol = F32): Promise<void> {
+  const f32 = spec.inputs.some((t) => t?.dtype === 'float32');
+  for (const [name, simd, fma] of f32 ? KERNELS : KERNELS.slice(0, 1)) {
+    setGemmSimd(simd, fma);
+    const r = await compareSingleOp(spec);
+    assertClose(r, tol, `${spec.opType} ${label} [${name}]`);
+  }
+}
+
+afterAll(() => setGemmSimd(true, true));
+
+/** Random window attributes for `rank` spatial axes over input size `sp`; returns attrs and whether it fits. */
+function windowAttrs(sp: number[], kernel: number[], opts: { pool?: boolean } = {}): Record<string, number | number[] | string> {
+  const rank = sp.length;
+  const attrs: Record<string, number | number[] | string> = {};
+  const strides = sp.map(() => ri(1, 3));
+  const dil = sp.map(() => (rand() < 0.3 ? 2 : 1));
+  if (rand() < 0.7) attrs['strides'] = strides;
+  if (rand() < 0.5) attrs['dilations'] = dil;
+  const d = (attrs['dilations'] as number[] | undefined) ?? dil.map(() => 1);
+  const mode = pick(['NOTSET', 'NOTSET', 'NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID']);
+  if (mode !== 'NOTSET') attrs['auto_pad'] = mode;
+  else if (rand() < 0.7) {
+    // pads smaller than the (dilated) kernel, as onnxruntime requires for pools
+    attrs['pads'] = [...kernel.map((k, i) => ri(0, Math.min(2, (k - 1) * d[i]!))), ...kernel.map((k, i) => ri(0, Math.min(2, (k - 1) * d[i]!)))];
+  }
+  if (opts.pool) attrs['kernel_shape'] = kernel;
+  void rank;
+  return attrs;
+}
+
+describe('convolution vs onnxruntime', () => {
+  it('Conv: 1-D/2-D/3-D, groups, depthwise, strides, dilations, pads, auto_pad, bias', async () => {
+    for (let t = 0; t < 24; t++) {
+      const rank = pick([1, 2, 2, 2, 3]);
+      const depthwise = rank < 3 && rand() < 0.35;
+      const group = depthwise ? ri(2, 8) : pick([1, 1, 1, 2, 3]);
+      const cg = depthwise ? 1 : ri(1, rank === 3 ? 3 : 12);
+      const mg = depthwise ? pick([1, 1, 2]) : ri(1, rank === 3 ? 4 : 20);
+      const kernel = Array.from({ length: rank }, () => (rank === 3 ? ri(1, 3) : pick([1, 2, 3, 3, 5])));
+      const sp = kernel.map((k) => ri(2 * k + 1, rank === 3 ? 7 : rank === 1 ? 40 : 19));
+      const x = rt([ri(1, 2), cg * group, ...sp]);
+      const w = rt([mg * group, cg, ...kernel]);
+      const b = rand() < 0.6 ? rt([mg * group]) : undefined;
+      const attrs = windowAttrs(sp, kernel);
+      if (group > 1) attrs['group'] = group;
+      if (rand() < 0.5) attrs['kernel_shape'] = kernel;
+      await check({ opType: 'Conv', attrs, inputs: [x, w, b], constInputs: [1, 2] }, `x[${x.dims}] w[${w.dims}] ${JSON.stringify(attrs)}`);
+    }
+  });
+
+  it('Conv: sizes on the blocked GEMM, pointwise and depthwise fast paths', async () => {
+    const cases: [number[], number[], Record<string, number | number[]>][] = [
+      [[1, 24, 33, 35], [40, 24, 3, 3], { pads: [1, 1, 1, 1] }],
+      [[1, 48, 20, 21], [72, 48, 1, 1], {}],
+      [[2, 16, 30, 30], [16, 1, 3, 3], { group: 16, pads: [1, 1, 1, 1], strides: [2, 2] }],
+      [[1, 32, 23, 29], [32, 1, 5, 5], { group: 32, pads: [2, 2, 2, 2] }],
+      [[1, 8, 17, 41], [8, 1, 3, 3], { group: 8, pads: [2, 2, 2, 2], dilations: [2, 2] }],
+      [[1, 3, 64, 64], [16, 3, 3, 3], { pads: [1, 1, 1, 1], strides: [2, 2] }],
+      [[1, 300, 9, 9], [20, 300, 3, 3], { pads: [0, 1, 2, 1] }],
+    ];
+    for (const [xd, wd, attrs] of cases) {
+      await check({ opType: 'Conv', attrs, inputs: [rt(xd), rt(wd), rt([wd[0]!])], constInputs: [1, 2] }, `x[${xd}] w[${wd}]`);
+    }
+  });
+
+  it('Conv: float64 (direct loops)', async () => {
+    const x = rt([1, 4, 9, 8], 'float64'), w = rt([6, 2, 3, 3], 'float64'), b = rt([6], 'float64');
+    await check({ opType: 'Conv', attrs: { group: 2, pads: [1, 0, 1, 2], strides: [2, 1] }, inputs: [x, w, b], constInputs: [1, 2] }, 'f64', F64);
+  });
+
+  it('ConvTranspose: groups, strides, dilations, pads, output_padding, output_shape, auto_pad', async () => {
+    for (let t = 0; t < 18; t++) {
+      const rank = pick([1, 2, 2, 3]);
+      const group = pick([1, 1, 2]);
+      const cg = ri(1, rank === 3 ? 3 : 6), mg = ri(1, rank === 3 ? 3 : 6);
+      const kernel = Array.from({ length: rank }, () => ri(1, 3));
+      const sp = kernel.map(() => ri(2, rank === 3 ? 5 : 12));
+      const strides = sp.map(() => ri(1, 3));
+      const dil = sp.map(() => (rand() < 0.3 ? 2 : 1));
+      const attrs: Record<string, number | number[] | string> = { strides };
+      if (rand() < 0.4) attrs['dilations'] = dil;
+      const d = (attrs['dilations'] as number[] | undefined) ?? sp.map(() => 1);
+      if (group > 1) attrs['group'] = group;
+      const mode = pick(['pads', 'pads', 'output_shape', 'SAME_UPPER', 'VALID', 'none']);
+      if (mode === 'pads') attrs['pads'] = [...kernel.map(() => ri(0, 1)), ...kernel.map(() => ri(0, 1))];
+      if (mode === 'SAME_UPPER' || mode === 'VALID') attrs['auto_pad'] = mode;
+      if (mode !== 'output_shape' && rand() < 0.4) attrs['output_padding'] = strides.map((s, i) => ri(0, Math.max(s, d[i]!) - 1));
+      if (mode === 'output_shape') {
+        // within [full - (k-1)*d, full + s - 1] so the implied pads stay valid
+        attrs['output_shape'] = sp.map((n, i) => strides[i]! * (n - 1) + (kernel[i]! - 1) * d[i]! + 1 - ri(0, (kernel[i]! - 1) * d[i]! > 0 ? 1 : 0));
+      }
+      const x = rt([ri(1, 2), cg * group, ...sp]);
+      const w = rt([cg * group, mg, ...kernel]);
+      const b = rand() < 0.5 ? rt([mg * group]) : undefined;
+      await check({ opType: 'ConvTranspose', attrs, inputs: [x, w, b], constInputs: [1, 2] }, `x[${x.dims}] w[${w.dims}] ${JSON.stringify(attrs)}`);
+    }
+    // PaddleOCR's head: 2x2 stride-2 upsampling on a larger map
+    await check({ opType: 'ConvTranspose', attrs: { strides: [2, 2] }, inputs: [rt([1, 24, 40, 40]), rt([24, 24, 2, 2]), rt([24])], constInputs: [1, 2] }, 'ppocr head');
+  });
+});
+
+describe('matrix products vs onnxruntime', () => {
+  it('Gemm: transA/transB, alpha/beta, C broadcast, float32/float64', async () => {
+    for (let t = 0; t < 14; t++) {
+      const big = rand() < 0.4;
+      const M = ri(1, big ? 90 : 9), N = ri(1, big ? 90 : 9), K = ri(1, big ? 200 : 9);
+      const transA = rand() < 0.5 ? 1 : 0, transB = rand() < 0.5 ? 1 : 0;
+      const dtype: DType = rand() < 0.8 ? 'float32' : 'float64';
+      const a = rt(transA ? [K, M] : [M, K], dtype), b = rt(transB ? [N, K] : [K, N], dtype);
+      const cShape = pick([undefined, [], [N], [1, N], [M, 1], [M, N]]);
+      const attrs: Record<string, number> = { transA, transB };
+      if (rand() < 0.5) attrs['alpha'] = pick([0.5, -1.25, 2]);
+      if (rand() < 0.5) attrs['beta'] = pick([0, 0.5, 3]);
+      const inputs = [a, b, cShape ? rt(cShape, dtype) : undefined];
+      await check({ opType: 'Gemm', attrs, attrTypes: { alpha: 'float', beta: 'float' }, inputs, constInputs: [1] },
+        `M${M} N${N} K${K} ${JSON.stringify(attrs)} C[${cShape ?? '-'}]`, dtype === 'float64' ? F64 : F32);
+    }
+  });
+
+  it('MatMul: batch broadcasting, 1-D operands, dtypes', async () => {
+    const shapes: [number[], number[]][] = [
+      [[7], [7]], [[5], [5, 3]], [[4, 6], [6]], [[2, 3, 4], [4]], [[4], [2, 4, 5]],
+      [[3, 1, 5, 6], [4, 6, 2]], [[2, 40, 120], [120, 64]], [[1, 8, 40, 16], [1, 8, 16, 40]],
+      [[2, 1, 33, 70], [3, 70, 45]], [[130, 257], [257, 129]],
+    ];
+    for (const [as, bs] of shapes) {
+      await check({ opType: 'MatMul', inputs: [rt(as), rt(bs)] }, `[${as}] x [${bs}]`);
+    }
+    for (const dtype of ['float64', 'int32', 'int64'] as DType[]) {
+      const tol = dtype === 'float64' ? F64 : EXACT;
+      await check({ opType: 'MatMul', inputs: [rt([2, 3, 4], dtype, -20, 20), rt([4, 5], dtype, -20, 20)] }, dtype, tol);
+    }
+  });
+
+  it('Einsum: transposes, contractions, batch matmul, diagonals, ellipsis, reductions', async () => {
+    const cases: [string, number[][], DType?][] = [
+      ['ij->ji', [[3, 4]]], ['ij', [[3, 4]]], ['ii->i', [[4, 4]]], ['ii', [[5, 5]]], ['ij->', [[3, 4]]],
+      ['i,i', [[6], [6]]], ['i,j->ij', [[3], [4]]], ['ij,jk->ik', [[20, 30], [30, 25]]],
+      ['bij,bjk->bik', [[3, 20, 17], [3, 17, 22]]], ['bij,bkj->bik', [[2, 18, 30], [2, 21, 30]]],
+      ['...ij,...jk->...ik', [[2, 3, 4, 5], [3, 5, 6]]], ['bii->bi', [[3, 4, 4]]], ['...ii->...i', [[2, 3, 3]]],
+      ['ijk,ikl->jl', [[2, 3, 4], [2, 4, 5]]], ['abc,cd,de->abe', [[2, 3, 4], [4, 5], [5, 2]]],
+      ['bhqd,bhkd->bhqk', [[1, 2, 24, 16], [1, 2, 20, 16]]], ['ij,ij->i', [[5, 7], [5, 7]]],
+      ['ij,jk->ik', [[4, 5], [5, 3]], 'int32'], ['i,i->', [[9], [9]], 'int64'], ['ij->i', [[3, 4]], 'float64'],
+    ];
+    for (const [equation, shapes, dtype] of cases) {
+      const dt = dtype ?? 'float32';
+      const tol = dt === 'float32' ? F32 : dt === 'float64' ? F64 : EXACT;
+      await check({ opType: 'Einsum', attrs: { equation }, inputs: shapes.map((s) => rt(s, dt, -5, 5)) }, equation, tol);
+    }
+  });
+});
+
+describe('pooling vs onnxruntime', () => {
+  it('MaxPool (+ Indices, storage_order) and AveragePool (count_include_pad): ceil_mode, dilations, pads, auto_pad', async () => {
+    for (let t = 0; t < 30; t++) {
+      const rank = pick([1, 2, 2, 3]);
+      const kernel = Array.from({ length: rank }, () => ri(1, 3));
+      const sp = kernel.map(() => ri(4, rank === 3 ? 7 : 12));
+      const avg = t % 2 === 1;
+      const attrs = windowAttrs(sp, kernel, { pool: true });
+      // onnxruntime's ceil_mode applies with explicit pads only (its SAME/VALID ignore it)
+      if (rand() < 0.4 && !attrs['auto_pad']) attrs['ceil_mode'] = 1;
+      const x = rt([ri(1, 2), ri(1, 3), ...sp], !avg && rand() < 0.2 ? pick(['uint8', 'int8'] as DType[]) : 'float32', -50, 50);
+      if (avg) {
+        if (rand() < 0.5) attrs['count_include_pad'] = 1;
+        await check({ opType: 'AveragePool', attrs, inputs: [x] }, `[${x.dims}] ${JSON.stringify(attrs)}`, POOL);
+      } else {
+        const withIdx = x.dtype === 'float32' && rand() < 0.5;
+        if (withIdx && rand() < 0.5) attrs['storage_order'] = 1;
+        await check({ opType: 'MaxPool', attrs, inputs: [x], outputs: withIdx ? 2 : 1 }, `${x.dtype}[${x.dims}] ${JSON.stringify(attrs)}`, EXACT);
+      }
+    }
+  });
+
+  it('GlobalAveragePool, GlobalMaxPool', async () => {
+    for (const dims of [[1, 3, 5, 7], [2, 4, 9], [1, 2, 3, 4, 5], [1, 96, 40, 40]]) {
+      await check({ opType: 'GlobalAveragePool', inputs: [rt(dims)] }, `[${dims}]`, POOL);
+      await check({ opType: 'GlobalMaxPool', inputs: [rt(dims)] }, `[${dims}]`, EXACT);
+    }
+  });
+});
