@@ -3,7 +3,8 @@
  *  1. liveness: each value lives from the step that produces it to its last reader (graph outputs
  *     to the end);
  *  2. sharing: view ops (Reshape, Squeeze, Unsqueeze, Flatten, Identity) alias their input; an
- *     element-wise op whose input dies at it and has the output's size writes in place; a Concat
+ *     element-wise op whose input dies at it and has the output's size writes in place (a fused
+ *     conv/matmul only over its residual input); a Concat
  *     marked by the concat-elimination pass has its inputs placed inside its own buffer;
  *  3. placement: buffers in decreasing size, each at the lowest aligned offset that overlaps no
  *     buffer live at the same time (greedy by size).
@@ -20,8 +21,10 @@ const VIEW_OPS = new Set(['Reshape', 'Squeeze', 'Unsqueeze', 'Flatten', 'Identit
 const IN_PLACE_OPS = new Set([
   'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Clip', 'HardSigmoid', 'HardSwish', 'Elu', 'Selu', 'Gelu', 'Erf', 'Exp', 'Log',
   'Sqrt', 'Neg', 'Abs', 'Reciprocal', 'Softplus', 'Mish', 'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Cast',
-  'Softmax', 'LayerNormalization', 'BatchNormalization',
+  'BatchNormalization',
 ]);
+/** Fused ops may write over their residual Z only (each output element reads its own Z element). */
+const FUSED_Z_INPUT = 3;
 
 export interface BufferPlan {
   /** Values stored in this buffer (aliases, in-place chains, concat parts) with their byte offset inside it. */
@@ -144,15 +147,33 @@ function sharePlan(n: Node, step: number, c: ShareCtx): void {
     }
     return;
   }
-  const inPlace = (n.domain === '' && IN_PLACE_OPS.has(n.opType)) || n.domain === 'twinfer';
-  if (!inPlace) return;
+  const elementwise = n.domain === '' && IN_PLACE_OPS.has(n.opType);
+  const fused = n.domain === 'twinfer' && n.opType.startsWith('Fused');
+  if (!elementwise && !fused) return;
   // Reuse the first activation input that dies here and is exactly as large as the output.
-  for (const i of n.inputs) {
+  for (const i of fused ? [n.inputs[FUSED_Z_INPUT] ?? ''] : n.inputs) {
     if (!isActivation(i)) continue;
     const [root, off] = c.find(i);
     if (c.bufEnd.get(root) !== step || off !== 0 || c.bufBytes.get(root) !== c.bufBytes.get(out)) continue;
     if (c.find(out)[0] === root) continue;
     c.join(out, root, 0);
     return;
+  }
+}
+
+/** Throws if two buffers live at the same step overlap in the arena (a planner bug). */
+export function checkPlan(plan: MemoryPlan): void {
+  const bs = plan.buffers;
+  for (let i = 0; i < bs.length; i++) {
+    const a = bs[i]!;
+    if (a.offset % ARENA_ALIGN !== 0 || a.offset + a.bytes > plan.arenaBytes) throw new Error(`buffer at ${a.offset} (+${a.bytes}) is misaligned or outside the arena`);
+    for (let j = i + 1; j < bs.length; j++) {
+      const b = bs[j]!;
+      const timeOverlap = a.start <= b.end && b.start <= a.end;
+      const spaceOverlap = a.offset < b.offset + b.bytes && b.offset < a.offset + a.bytes;
+      if (timeOverlap && spaceOverlap && a.bytes > 0 && b.bytes > 0) {
+        throw new Error(`buffers [${[...a.values.keys()].join(',')}] and [${[...b.values.keys()].join(',')}] overlap in time and space`);
+      }
+    }
   }
 }
