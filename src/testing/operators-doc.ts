@@ -25,9 +25,15 @@ export function renderOperatorsDoc(): string {
       continue;
     }
     if (l.startsWith('#')) continue;
-    const schema = findSchema('', l) ? '✅' : '—';
-    const cpu = findCpuKernel(l) ? '✅' : '—';
+    const sch = findSchema('', l);
+    const schema = sch ? '✅' : '—';
+    // An op the importer rewrites into another (Upsample -> Resize) runs as that op.
+    const cpu = findCpuKernel(l) ? '✅' : sch?.upgrade ? '✅ (rewritten at import)' : '—';
     out.push(`| ${l} | ${schema} | ${cpu} | — | — |`);
+  }
+  out.push('', '## twinfer fused ops (made by the optimizer, `src/passes`)', '', '| op | schema | cpu | webgpu | cuda |', '| --- | --- | --- | --- | --- |');
+  for (const op of ['FusedConv', 'FusedConvTranspose', 'FusedGemm', 'FusedMatMul']) {
+    out.push(`| twinfer.${op} | ${findSchema('twinfer', op) ? '✅' : '—'} | ${findCpuKernel(`twinfer.${op}`) ? '✅' : '—'} | — | — |`);
   }
   return out.join('\n') + '\n';
 }

@@ -139,7 +139,7 @@ describe('convolution vs onnxruntime', () => {
       // Not SAME_*: onnxruntime's ConvTranspose ignores it (output (in-1)*s + k, no pads) where the
       // spec and the ONNX reference (which the conformance tests pin, and twinfer follows) give in*s.
       const mode = pick(['pads', 'pads', 'output_shape', 'VALID', 'none']);
-      if (mode === 'pads') attrs['pads'] = [...kernel.map(() => ri(0, 1)), ...kernel.map(() => ri(0, 1))];
+      if (mode === 'pads') attrs['pads'] = [...kernel.map((k, i) => ri(0, Math.min(1, (k - 1) * d[i]!))), ...kernel.map((k, i) => ri(0, Math.min(1, (k - 1) * d[i]!)))];
       if (mode === 'VALID') attrs['auto_pad'] = mode;
       if (mode !== 'output_shape' && rand() < 0.4) attrs['output_padding'] = strides.map((s) => ri(0, s - 1));
       if (mode === 'output_shape') {
