@@ -202,13 +202,16 @@ function jsDepthwise(
 
 // ---------------------------------------------------------------- ConvTranspose
 
+let colsScratch = new Float32Array(0);
+
 /** Float32 ConvTranspose: per group a GEMM cols = W_g^T X_g, then col2im scatter-add into Y. */
 export function convTransposeF32(a: ConvArgs): void {
   const { x, batch: N, channels: C, w, outChannels: M, group, bias, g, y } = a;
   const Cg = C / group, Mg = M / group;
   const IS = g.id * g.ih * g.iw, OS = g.od * g.oh * g.ow, KK = g.kd * g.kh * g.kw;
   const rows = Mg * KK;
-  const cols = new Float32Array(rows * IS);
+  if (colsScratch.length < rows * IS) colsScratch = new Float32Array(rows * IS);
+  const cols = colsScratch;
   for (let n = 0; n < N; n++) {
     for (let gi = 0; gi < group; gi++) {
       sgemm(rows, IS, Cg, w, gi * Cg * rows, 1, rows, x, (n * C + gi * Cg) * IS, IS, 1, cols, 0, IS);
@@ -222,31 +225,35 @@ export function convTransposeF32(a: ConvArgs): void {
   if (a.clipMin !== undefined || a.clipMax !== undefined) clipInPlace(y, a.clipMin ?? -Infinity, a.clipMax ?? Infinity);
 }
 
-/** First i in [0, n) with lo <= i*s + off, and last i with i*s + off < hi (as [start, end)). */
+/** [start, end) of the input indices i in [0, n) whose output i*s + off lands in [0, hi). */
 function span(n: number, s: number, off: number, hi: number): [number, number] {
   const start = Math.max(0, Math.ceil(-off / s));
   const end = Math.min(n, Math.floor((hi - 1 - off) / s) + 1);
   return [start, Math.max(start, end)];
 }
 
+/** Scatter-adds the KK rows of `cols` (one per kernel tap, IS columns each) of one output channel. */
 function col2im(cols: Float32Array, c0: number, g: Geom3, y: Float32Array, yb: number): void {
-  const IS = g.id * g.ih * g.iw;
+  const { id, ih, iw, od, oh, ow, sd, sh, sw, dd, dh, dw, pd, ph, pw } = g;
+  const IS = id * ih * iw;
   let r = c0;
   for (let kz = 0; kz < g.kd; kz++) {
-    const oz0 = kz * g.dd - g.pd;
-    const [z0, z1] = span(g.id, g.sd, oz0, g.od);
+    const oz0 = kz * dd - pd;
+    const [z0, z1] = span(id, sd, oz0, od);
     for (let ky = 0; ky < g.kh; ky++) {
-      const oy0 = ky * g.dh - g.ph;
-      const [y0, y1] = span(g.ih, g.sh, oy0, g.oh);
+      const oy0 = ky * dh - ph;
+      const [y0, y1] = span(ih, sh, oy0, oh);
       for (let kx = 0; kx < g.kw; kx++, r += IS) {
-        const ox0 = kx * g.dw - g.pw;
-        const [x0, x1] = span(g.iw, g.sw, ox0, g.ow);
+        const ox0 = kx * dw - pw;
+        const [x0, x1] = span(iw, sw, ox0, ow);
+        const cnt = x1 - x0;
+        if (cnt <= 0) continue;
         for (let iz = z0; iz < z1; iz++) {
-          const oz = iz * g.sd + oz0;
+          const oz = iz * sd + oz0;
           for (let iy = y0; iy < y1; iy++) {
-            const yrow = yb + (oz * g.oh + iy * g.sh + oy0) * g.ow + ox0;
-            const crow = r + (iz * g.ih + iy) * g.iw;
-            for (let ix = x0; ix < x1; ix++) y[yrow + ix * g.sw] += cols[crow + ix]!;
+            let yo = yb + (oz * oh + iy * sh + oy0) * ow + ox0 + x0 * sw;
+            let co = r + (iz * ih + iy) * iw + x0;
+            for (let e = co + cnt; co < e; co++, yo += sw) y[yo] += cols[co]!;
           }
         }
       }

@@ -114,17 +114,25 @@ export function averagePool(a: PoolArgs, countIncludePad: boolean): void {
   }
 }
 
-/** Global pools over the S spatial elements of each of `planes` planes. */
+/** Global pools over the S spatial elements of each of `planes` planes (4 partial sums for ILP). */
 export function globalPool(x: NumericArray, y: NumericArray, planes: number, S: number, isMax: boolean): void {
-  for (let p = 0, i = 0; p < planes; p++) {
+  for (let p = 0; p < planes; p++) {
+    const b = p * S, e = b + S, e4 = b + (S & ~3);
+    let i = b;
     if (isMax) {
-      let m = -Infinity;
-      for (let e = i + S; i < e; i++) { const v = x[i]!; if (v > m || v !== v) m = v; }
-      y[p] = m;
+      let m0 = -Infinity, m1 = -Infinity, m2 = -Infinity, m3 = -Infinity, nan = false;
+      for (; i < e4; i += 4) {
+        const v0 = x[i]!, v1 = x[i + 1]!, v2 = x[i + 2]!, v3 = x[i + 3]!;
+        if (v0 > m0) m0 = v0; if (v1 > m1) m1 = v1; if (v2 > m2) m2 = v2; if (v3 > m3) m3 = v3;
+        if (v0 !== v0 || v1 !== v1 || v2 !== v2 || v3 !== v3) nan = true;
+      }
+      for (; i < e; i++) { const v = x[i]!; if (v > m0) m0 = v; if (v !== v) nan = true; }
+      y[p] = nan ? NaN : Math.max(m0, m1, m2, m3);
     } else {
-      let s = 0;
-      for (let e = i + S; i < e; i++) s += x[i]!;
-      y[p] = s / S;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (; i < e4; i += 4) { s0 += x[i]!; s1 += x[i + 1]!; s2 += x[i + 2]!; s3 += x[i + 3]!; }
+      for (; i < e; i++) s0 += x[i]!;
+      y[p] = (s0 + s1 + s2 + s3) / S;
     }
   }
 }

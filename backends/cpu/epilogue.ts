@@ -32,6 +32,7 @@ export function applyActivation(y: NumericArray, act: string | undefined, p: rea
     case 'LeakyRelu': { const a = p[0]!; for (let i = 0; i < n; i++) { const v = y[i]!; y[i] = v >= 0 ? v : a * v; } return; }
     case 'Elu': { const a = p[0]!; for (let i = 0; i < n; i++) { const v = y[i]!; y[i] = v >= 0 ? v : a * (Math.exp(v) - 1); } return; }
     case 'Sigmoid': for (let i = 0; i < n; i++) y[i] = 1 / (1 + Math.exp(-y[i]!)); return;
+    case 'Affine': { const a = p[0]!, b = p[1]!; for (let i = 0; i < n; i++) y[i] = a * y[i]! + b; return; }
     case 'Tanh': for (let i = 0; i < n; i++) y[i] = Math.tanh(y[i]!); return;
     case 'Silu': for (let i = 0; i < n; i++) { const v = y[i]!; y[i] = v / (1 + Math.exp(-v)); } return;
     case 'HardSigmoid': { const a = p[0]!, b = p[1]!; for (let i = 0; i < n; i++) { const v = a * y[i]! + b; y[i] = v < 0 ? 0 : v > 1 ? 1 : v; } return; }

@@ -77,7 +77,7 @@ export class CpuExecutor {
   }
 
   /** Runs the graph; `feeds` holds every non-initializer input. Returns the requested values. */
-  run(feeds: Map<string, HostTensor>, fetch: readonly string[]): Map<string, HostTensor> {
+  run(feeds: Map<string, HostTensor>, fetch: readonly string[], profile?: Map<string, number>): Map<string, HostTensor> {
     const env = new Map<string, HostTensor>(this.graph.initializers);
     for (const [k, v] of feeds) env.set(k, v);
     for (const s of this.steps) {
@@ -85,8 +85,13 @@ export class CpuExecutor {
       for (let i = 0; i < inputs.length; i++) {
         if (s.node.inputs[i] && !inputs[i]) throw new TwinferError('RUNTIME', `value '${s.node.inputs[i]}' is not available`, { node: s.node.name, opType: s.node.opType });
       }
+      const t0 = profile ? performance.now() : 0;
       const types = inferNode(s.node, s.opset, inputs.map(typeOf), (i) => inputs[i]);
       const outs = callKernel(s.kernel, s.node, inputs, types);
+      if (profile) {
+        const key = s.node.domain ? `${s.node.domain}.${s.node.opType}` : s.node.opType;
+        profile.set(key, (profile.get(key) ?? 0) + performance.now() - t0);
+      }
       s.node.outputs.forEach((o, k) => { if (o) env.set(o, outs[k]!); });
       for (const r of s.release) env.delete(r);
     }

@@ -6,6 +6,8 @@
  *                                                                    SiLU as x*Sigmoid(x)
  *   Fused + Add(z) (z same shape, indep.) -> Fused(Z=z)             the residual
  *   Fused(Z) + act                        -> Fused(post_activation=act)
+ *   Fused(act) + Mul/Add(scalar)          -> Fused(post_activation=Affine[s, t])  (y = s*x + t;
+ *                                            consecutive scalar Mul/Add compose into one Affine)
  * Leaves alone: outputs read by anything else (or graph outputs), non-constant weights for the
  * bias rules, Clip with non-constant bounds, residuals that broadcast or depend on the op itself.
  */
@@ -132,12 +134,36 @@ export function biasAddRule(names: NameGen): Rule {
   };
 }
 
+/** Scalar affine y = s*x + t applied by a Mul/Add with a scalar constant to `y`. */
+function scalarAffine(next: Node, y: string, view: GraphView): [number, number] | undefined {
+  if (next.domain !== '' || (next.opType !== 'Mul' && next.opType !== 'Add') || next.inputs.length !== 2) return undefined;
+  const other = next.inputs[0] === y ? next.inputs[1]! : next.inputs[1] === y ? next.inputs[0]! : undefined;
+  const k = other !== undefined && other !== y ? view.scalar(other) : undefined;
+  if (k === undefined || view.constant(other!)?.dtype !== 'float32') return undefined;
+  return next.opType === 'Mul' ? [k, 0] : [1, k];
+}
+
 export const activationRule: Rule = {
   name: 'fuse-activation',
   match(op, view): Rewrite | undefined {
     const kind = kindOf(op);
     if (!kind) return undefined;
     const st = stage(op);
+    // A scalar affine after the activation (no residual yet) rides in the post slot.
+    if (st.act && !st.z) {
+      const y0 = op.outputs[0]!;
+      const nx = view.soleConsumer(y0);
+      const aff = nx && scalarAffine(nx, y0, view);
+      const prevPost = op.attrs['post_activation'];
+      if (aff && (!prevPost || prevPost === 'Affine')) {
+        const [s0, t0] = prevPost ? (op.attrs['post_activation_params'] as number[]) : [1, 0];
+        const f = toFused(op);
+        f.attrs['post_activation'] = 'Affine';
+        f.attrs['post_activation_params'] = [aff[0] * s0!, aff[0] * t0! + aff[1]];
+        f.outputs = [nx!.outputs[0]!];
+        return { remove: [op, nx!], add: [f] };
+      }
+    }
     const slot = !st.z && !st.act ? 'activation' : st.z && !st.post ? 'post_activation' : undefined;
     if (!slot) return undefined;
     const y = op.outputs[0]!;

@@ -13,6 +13,7 @@ import { deadCodeRule, removeNoopsRule } from './remove-noops.js';
 import { convAffineRule, gemmBnRule } from './conv-bn-fold.js';
 import { layerNormRule } from './layernorm.js';
 import { geluRule } from './gelu.js';
+import { hardSwishRule } from './hardswish.js';
 import { transposeChainRule, transposeMatMulRule } from './transpose-fold.js';
 import { constChainRule } from './const-chain.js';
 import { activationRule, biasAddRule, residualRule } from './fuse-epilogue.js';
@@ -48,7 +49,7 @@ const cleanup = (ctx: PassContext): Rule[] => [constantFoldingRule(ctx.evaluate)
 export const PASSES: Pass[] = [
   { name: 'cleanup', level: 1, rules: cleanup },
   { name: 'fold-affine', level: 1, rules: (ctx) => [convAffineRule(ctx.names), gemmBnRule(ctx.names)] },
-  { name: 'patterns', level: 2, rules: (ctx) => [layerNormRule(ctx.names), geluRule(ctx.names), transposeChainRule, constChainRule(ctx.names, ctx.evaluate)] },
+  { name: 'patterns', level: 2, rules: (ctx) => [layerNormRule(ctx.names), geluRule(ctx.names), hardSwishRule(ctx.names), transposeChainRule, constChainRule(ctx.names, ctx.evaluate)] },
   { name: 'epilogue', level: 2, rules: (ctx) => [biasAddRule(ctx.names), activationRule, residualRule, transposeMatMulRule(ctx.names)] },
   { name: 'horizontal', level: 2, rules: (ctx) => [horizontalRule(ctx.names)] },
   { name: 'concat', level: 2, rules: () => [concatElimRule] },

@@ -51,6 +51,22 @@ describe('epilogue fusion', () => {
     });
   }
 
+  it('fuses a scalar affine after the activation (PP-LCNet learnable affine) into the post slot', () => {
+    const b = mb();
+    const x = b.input('x', 'float32', [1, 3, 5, 5]);
+    const c = b.op('HardSwish', [b.op('Conv', [x, b.heWeight('w', [4, 3, 3, 3], 27), b.uniform('bc', [4], -1, 1)])]);
+    const a = b.op('Add', [b.op('Mul', [b.scalar(0.8), c]), b.scalar(-0.3)]);
+    b.output(b.op('Mul', [a, b.scalar(2)]), 'y', 'float32', [1, 4, 3, 3]);
+    const r = runPasses(b.bytes(), ['epilogue']);
+    expect(ops(r.after)).toEqual(['twinfer.FusedConv']);
+    const f = r.after.nodes[0]!;
+    expect([f.attrs['activation'], f.attrs['post_activation']]).toEqual(['HardSwish', 'Affine']);
+    const [s, t] = f.attrs['post_activation_params'] as number[];
+    expect(s).toBeCloseTo(1.6, 6); // float32 constants: 0.8 * 2
+    expect(t).toBeCloseTo(-0.6, 6);
+    expectSameOutputs(r);
+  });
+
   it('does not fuse an activation whose input is read elsewhere, or a residual that depends on the op', () => {
     const b = mb();
     const x = b.input('x', 'float32', [1, 2, 4, 4]);

@@ -132,6 +132,18 @@ describe('pattern recognition', () => {
     expectSameOutputs(r);
   });
 
+  it('recognizes HardSwish as x * Clip(x + 3, 0, 6) / 6 (both associations)', () => {
+    const b = mb();
+    const x = b.input('x', 'float32', [2, 8]);
+    const h1 = b.op('Div', [b.op('Mul', [x, b.op('Clip', [b.op('Add', [x, b.scalar(3)]), b.scalar(0), b.scalar(6)])]), b.scalar(6)]);
+    const r1 = b.op('Neg', [h1]);
+    const h2 = b.op('Mul', [b.op('Mul', [b.op('Clip', [b.op('Add', [b.scalar(3), r1]), b.scalar(0), b.scalar(6)]), b.scalar(1 / 6)]), r1]);
+    b.output(h2, 'y', 'float32', [2, 8]);
+    const r = runPasses(b.bytes(), ['patterns']);
+    expect(ops(r.after)).toEqual(['HardSwish', 'Neg', 'HardSwish']);
+    expectSameOutputs(r);
+  });
+
   it('folds Transpose chains and merges constant Mul/Add chains', () => {
     const b = mb();
     const x = b.input('x', 'float32', [2, 3, 4]);

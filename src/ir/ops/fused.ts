@@ -15,7 +15,7 @@ import { schemas as convgemm } from './convgemm.js';
 /** Activation name -> number of parameters it takes. */
 export const FUSABLE_ACTIVATIONS: Readonly<Record<string, number>> = {
   Relu: 0, Sigmoid: 0, Tanh: 0, HardSwish: 0, Silu: 0,
-  LeakyRelu: 1, Elu: 1, Gelu: 1 /* 0 exact, 1 tanh */, Clip: 2, HardSigmoid: 2,
+  LeakyRelu: 1, Elu: 1, Gelu: 1 /* 0 exact, 1 tanh */, Clip: 2, HardSigmoid: 2, Affine: 2 /* s*x + t */,
 };
 
 export const FUSED_BASE: Readonly<Record<string, string>> = {
