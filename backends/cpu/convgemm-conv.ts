@@ -7,6 +7,7 @@
  *  - depthwise (one input channel per group, rank <= 2): a direct SIMD window kernel per channel,
  *    no GEMM (a depthwise conv is far too thin for one);
  *  - pointwise (1x1 kernel, stride 1, no pads): a plain GEMM W[M x C] * X[C x HW], no im2col;
+ *  - 3x3 stride 1: Winograd F(4x4, 3x3) (convgemm-winograd.ts), where WebAssembly SIMD runs;
  *  - general: im2col fused into the GEMM's B packing over a zero-padded copy of the input
  *    (offset tables, see gemm.ts), so the im2col matrix is never materialized.
  */
@@ -14,6 +15,7 @@ import type { NumericArray } from '../../src/ir/dtype.js';
 import type { WindowGeom } from '../../src/ir/ops/convgemm-geom.js';
 import { arena, gemmCore, sgemm, strideTable, type Arena, type Epilogue } from './gemm.js';
 import { DW_UNROLLED } from './convgemm-wasm.js';
+import { convWinogradF32, winogradApplies } from './convgemm-winograd.js';
 
 /** Window geometry on exactly three spatial axes. */
 export interface Geom3 {
@@ -72,6 +74,10 @@ function padInput(ar: Arena, xs: number, dst: number, C: number, g: Geom3, Hp: n
   }
 }
 
+let useWinograd = true;
+/** Turns the Winograd path off (tests compare it with im2col; benchmarks). */
+export function setWinograd(on: boolean): void { useWinograd = on; }
+
 /** Float32 Conv, any rank <= 3, groups, dilations, strides, pads. */
 export function convF32(a: ConvArgs): void {
   const { x, batch: N, channels: C, w, outChannels: M, group, bias, g, y } = a;
@@ -79,6 +85,7 @@ export function convF32(a: ConvArgs): void {
   if (Cg === 1 && g.kd === 1 && g.id === 1 && g.od === 1) { convDepthwiseF32(a); return; }
   const IS = g.id * g.ih * g.iw, OS = g.od * g.oh * g.ow, KK = g.kd * g.kh * g.kw, Kg = Cg * KK;
   const ar = arena();
+  if (useWinograd && winogradApplies(ar, g, group, C, M)) { convWinogradF32(a); return; }
   const mark = ar.top;
   const wp = ar.alloc(M * Kg * 4);
   ar.f32.set(w.subarray(0, M * Kg), wp >> 2);

@@ -58,6 +58,7 @@ export class WasmFn {
   sub(): this { return this.op(0x6b); }
   mul(): this { return this.op(0x6c); }
   shl(): this { return this.op(0x74); }
+  shr(): this { return this.op(0x75); }
   eqz(): this { return this.op(0x45); }
   eq(): this { return this.op(0x46); }
   ne(): this { return this.op(0x47); }
@@ -81,6 +82,7 @@ export class WasmFn {
   vzero(): this { return this.simd(0x0c).op(...new Array<number>(16).fill(0)); }
   fsplat(): this { return this.simd(0x13); }
   fadd(): this { return this.simd(0xe4); }
+  fsub(): this { return this.simd(0xe5); }
   fmul(): this { return this.simd(0xe6); }
   fmin(): this { return this.simd(0xe8); }
   fmax(): this { return this.simd(0xe9); }
@@ -111,6 +113,11 @@ export class WasmFn {
     body();
     if (typeof step === 'number') this.inc(i, step); else this.incBy(i, step.local);
     return this.br(0).end().end();
+  }
+
+  /** Removes and returns the instructions emitted so far (to prepend others, e.g. constants). */
+  takeCode(): number[] {
+    return this.code.splice(0, this.code.length);
   }
 
   encode(): number[] {

@@ -12,6 +12,7 @@
  *    of A and B are garbage and so are the matching C pad entries, which callers never read).
  */
 import { assemble, F32, I32, V128, WasmFn } from './convgemm-wasm-asm.js';
+import { buildWinogradFns } from './convgemm-winograd-wasm.js';
 
 export const MR = 4;
 export const NR = 8;
@@ -40,6 +41,11 @@ export interface GemmWasmExports {
    * `in` is already padded; ow8 is the output width rounded up to 8 (out rows are outRow bytes).
    */
   [dw: `dw${number}k${number}`]: DepthwiseFn;
+  /** Winograd F(4x4, 3x3) transforms, see convgemm-winograd-wasm.ts. */
+  wino_in(src: number, srcRow: number, C: number, srcPlane: number, nty: number, tw4: number,
+    t1: number, dst: number, dstXi: number, dstC: number): void;
+  wino_out(mbuf: number, mXi: number, mRow: number, M: number, nty: number, tw4: number,
+    out: number, outRow: number, outPlane: number, bias: number, flags: number, lo: number, hi: number): void;
   /** Copies `rows` rows of rowBytes bytes from src (stride srcRow) to dst (stride dstRow). */
   copy2d(src: number, srcRow: number, dst: number, dstRow: number, rows: number, rowBytes: number): void;
 }
@@ -210,7 +216,7 @@ function buildCopy2d(): WasmFn {
 function buildModule(fma: boolean): Uint8Array<ArrayBuffer> {
   const dws: WasmFn[] = [];
   for (const stride of [1, 2] as const) for (const k of [0, ...DW_UNROLLED]) dws.push(buildDepthwise(stride, fma, k));
-  return assemble([buildMacro(fma), buildPack(4), buildPack(8), ...dws, buildCopy2d()]);
+  return assemble([buildMacro(fma), buildPack(4), buildPack(8), ...dws, buildCopy2d(), ...buildWinogradFns()]);
 }
 
 /**

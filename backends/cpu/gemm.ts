@@ -119,13 +119,14 @@ function padTable(t: Int32Array, len: number): Int32Array {
 
 /**
  * The blocked GEMM over operands already in the arena (see the header for the table convention).
- * Writes rows m < M, columns n < N of the result to out[outOff + m*ldo + n].
+ * Writes rows m < M, columns n < N of the result to out[outOff + m*ldo + n]; out = null writes
+ * into the arena itself (outOff in floats), for callers that post-process there.
  */
 export function gemmCore(
   ar: Arena, M: number, N: number, K: number,
   aSrc: number, aK: Int32Array, aM: Int32Array,
   bSrc: number, bK: Int32Array, bN: Int32Array,
-  out: Float32Array, outOff: number, ldo: number, ep: Epilogue = {},
+  out: Float32Array | null, outOff: number, ldo: number, ep: Epilogue = {},
 ): void {
   const mark = ar.top;
   const Mp = Math.ceil(M / MR) * MR;
@@ -177,7 +178,7 @@ export function gemmCore(
       }
       k0 += kc;
     }
-    writeOut(f32, cbuf >> 2, ncp, M, nc, jc, out, outOff, ldo, inKernel ? {} : ep);
+    writeOut(f32, cbuf >> 2, ncp, M, nc, jc, out ?? f32, outOff, ldo, inKernel ? {} : ep);
   }
   ar.top = mark;
 }
