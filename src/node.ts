@@ -1,6 +1,7 @@
 /** twinfer's Node entry point: everything in the core, plus models loaded from file paths. */
 import { setModelLoader } from './api/loader.js';
 import { loadModelFile } from './node-fs.js';
+import './node-gpu.js';
 
 setModelLoader(loadModelFile);
 

@@ -13,8 +13,9 @@
  */
 import type { NumericArray } from '../../src/ir/dtype.js';
 import type { WindowGeom } from '../../src/ir/ops/convgemm-geom.js';
-import { arena, gemmCore, sgemm, strideTable, type Arena, type Epilogue } from './gemm.js';
+import { arena, gemmCore, packA, sgemm, strideTable, type Arena, type Epilogue } from './gemm.js';
 import { DW_UNROLLED } from './convgemm-wasm.js';
+import { actInPlace, actScalar, type Activation } from './convgemm-act.js';
 import { convWinogradF32, winogradApplies } from './convgemm-winograd.js';
 
 /** Window geometry on exactly three spatial axes. */
@@ -54,8 +55,8 @@ export interface ConvArgs<T extends NumericArray = Float32Array> {
   bias: T | undefined;
   g: Geom3;
   y: T;
-  /** Fused activation bounds (Relu: [0, inf), Clip: [min, max]); none by default. */
-  clipMin?: number; clipMax?: number;
+  /** A fused activation applied in-kernel (convgemm-act.ts); none by default. */
+  act?: Activation;
 }
 
 function copy2d(ar: Arena, src: number, srcRow: number, dst: number, dstRow: number, rows: number, rowBytes: number): void {
@@ -74,9 +75,12 @@ function padInput(ar: Arena, xs: number, dst: number, C: number, g: Geom3, Hp: n
   }
 }
 
-let useWinograd = true;
-/** Turns the Winograd path off (tests compare it with im2col; benchmarks). */
-export function setWinograd(on: boolean): void { useWinograd = on; }
+let winogradMode: 'auto' | 'off' | 'force' = 'auto';
+/**
+ * Winograd policy (tests and benchmarks): 'auto' where it pays off, 'off', or 'force' wherever
+ * it applies structurally (3x3, stride 1, one group) whatever the size.
+ */
+export function setWinograd(mode: 'auto' | 'off' | 'force'): void { winogradMode = mode; }
 
 /** Float32 Conv, any rank <= 3, groups, dilations, strides, pads. */
 export function convF32(a: ConvArgs): void {
@@ -85,14 +89,15 @@ export function convF32(a: ConvArgs): void {
   if (Cg === 1 && g.kd === 1 && g.id === 1 && g.od === 1) { convDepthwiseF32(a); return; }
   const IS = g.id * g.ih * g.iw, OS = g.od * g.oh * g.ow, KK = g.kd * g.kh * g.kw, Kg = Cg * KK;
   const ar = arena();
-  if (useWinograd && winogradApplies(ar, g, group, C, M)) { convWinogradF32(a); return; }
+  if (winogradMode !== 'off' && winogradApplies(ar, g, group, C, M, winogradMode === 'force')) { convWinogradF32(a); return; }
   const mark = ar.top;
   const wp = ar.alloc(M * Kg * 4);
   ar.f32.set(w.subarray(0, M * Kg), wp >> 2);
   const aK = strideTable(Kg, 1), aM = strideTable(Mg, Kg);
+  const wpk: number[] = [];
+  for (let gi = 0; gi < group; gi++) wpk.push(packA(ar, Mg, Kg, wp + gi * Mg * Kg * 4, aK, aM));
   const ep: Epilogue = { rowBias: bias, rowBiasOff: 0 };
-  if (a.clipMin !== undefined) ep.clipMin = a.clipMin;
-  if (a.clipMax !== undefined) ep.clipMax = a.clipMax;
+  if (a.act) ep.act = a.act;
   const pointwise = KK === 1 && g.sd === 1 && g.sh === 1 && g.sw === 1
     && g.pd + g.ph + g.pw + g.qd + g.qh + g.qw === 0;
   const xs = ar.alloc(C * IS * 4);
@@ -128,7 +133,7 @@ export function convF32(a: ConvArgs): void {
     if (src !== xs) padInput(ar, xs, src, C, g, g.ih + g.ph + g.qh, g.iw + g.pw + g.qw, PS);
     for (let gi = 0; gi < group; gi++) {
       ep.rowBiasOff = gi * Mg;
-      gemmCore(ar, Mg, OS, Kg, wp + gi * Mg * Kg * 4, aK, aM, src + gi * Cg * PS * 4, bK, bN, y, (n * M + gi * Mg) * OS, OS, ep);
+      gemmCore(ar, Mg, OS, Kg, { packed: wpk[gi]! }, src + gi * Cg * PS * 4, bK, bN, y, (n * M + gi * Mg) * OS, OS, ep);
     }
   }
   ar.top = mark;
@@ -140,7 +145,7 @@ export function convF32(a: ConvArgs): void {
  * next row, which is computed afterwards and overwrites it (the last spill lands in slack).
  */
 function convDepthwiseF32(a: ConvArgs): void {
-  const { x, batch: N, channels: C, w, outChannels: M, bias, g, y } = a;
+  const { x, batch: N, channels: C, w, outChannels: M, bias, g, y, act } = a;
   const Mg = M / C;
   const { ih, iw, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw } = g;
   const ar = arena();
@@ -168,22 +173,15 @@ function convDepthwiseF32(a: ConvArgs): void {
       for (let mm = 0; mm < Mg; mm++) {
         const m = c * Mg + mm;
         const ym = ys + m * OS * 4, wm = wp + m * KK * 4, bm = bp + m * 4;
-        if (dwFn) dwFn(plane, sh * Wp * 4, ym, oh, ow8, ow * 4, wm, kh, kw, dh * Wp * 4, dw * 4, bm);
+        if (dwFn) dwFn(plane, sh * Wp * 4, ym, oh, ow8, ow * 4, wm, kh, kw, dh * Wp * 4, dw * 4, bm, act?.flag ?? 0, act?.p0 ?? 0, act?.p1 ?? 0);
         else jsDepthwise(f, plane, sh * Wp * 4, ym, oh, ow, ow * 4, wm, kh, kw, dh * Wp * 4, dw * 4, bm, sw);
       }
     }
     const out = f.subarray(ys >> 2, (ys >> 2) + M * OS);
-    if (a.clipMin !== undefined || a.clipMax !== undefined) clipInPlace(out, a.clipMin ?? -Infinity, a.clipMax ?? Infinity);
+    if (!dwFn) actInPlace(out, act);
     y.set(out, n * M * OS);
   }
   ar.top = mark;
-}
-
-function clipInPlace(v: Float32Array, lo: number, hi: number): void {
-  for (let i = 0; i < v.length; i++) {
-    const t = v[i]!;
-    v[i] = t < lo ? lo : t > hi ? hi : t;
-  }
 }
 
 /** Scalar twin of the wasm depthwise kernels (any column stride sx; writes exactly `ow4` columns). */
@@ -217,6 +215,9 @@ export function convTransposeF32(a: ConvArgs): void {
   const Cg = C / group, Mg = M / group;
   const IS = g.id * g.ih * g.iw, OS = g.od * g.oh * g.ow, KK = g.kd * g.kh * g.kw;
   const rows = Mg * KK;
+  // stride == kernel, no pads or dilation (upsampling heads): the taps tile the output exactly
+  const tiled = g.kd === 1 && g.id === 1 && g.sh === g.kh && g.sw === g.kw && g.dh === 1 && g.dw === 1
+    && g.ph + g.pw + g.qh + g.qw === 0 && g.oh === g.ih * g.sh && g.ow === g.iw * g.sw;
   if (colsScratch.length < rows * IS) colsScratch = new Float32Array(rows * IS);
   const cols = colsScratch;
   for (let n = 0; n < N; n++) {
@@ -224,12 +225,30 @@ export function convTransposeF32(a: ConvArgs): void {
       sgemm(rows, IS, Cg, w, gi * Cg * rows, 1, rows, x, (n * C + gi * Cg) * IS, IS, 1, cols, 0, IS);
       for (let m = 0; m < Mg; m++) {
         const yb = (n * M + gi * Mg + m) * OS;
-        y.fill(bias ? bias[gi * Mg + m]! : 0, yb, yb + OS);
+        const bv = bias ? bias[gi * Mg + m]! : 0;
+        if (tiled) { col2imTiled(cols, m * KK * IS, g, y, yb, bv); continue; }
+        y.fill(bv, yb, yb + OS);
         col2im(cols, m * KK * IS, g, y, yb);
       }
     }
   }
-  if (a.clipMin !== undefined || a.clipMax !== undefined) clipInPlace(y, a.clipMin ?? -Infinity, a.clipMax ?? Infinity);
+  actInPlace(y, a.act);
+}
+
+/** col2im when every output pixel gets exactly one tap: a plain interleaving store, no fill or +=. */
+function col2imTiled(cols: Float32Array, c0: number, g: Geom3, y: Float32Array, yb: number, bias: number): void {
+  const { ih, iw, kh, kw, ow } = g;
+  const IS = ih * iw;
+  for (let ky = 0; ky < kh; ky++) {
+    for (let kx = 0; kx < kw; kx++) {
+      const r = c0 + (ky * kw + kx) * IS;
+      for (let iy = 0; iy < ih; iy++) {
+        let yo = yb + (iy * kh + ky) * ow + kx;
+        const c = r + iy * iw;
+        for (let ix = 0; ix < iw; ix++, yo += kw) y[yo] = cols[c + ix]! + bias;
+      }
+    }
+  }
 }
 
 /** [start, end) of the input indices i in [0, n) whose output i*s + off lands in [0, hi). */
@@ -300,7 +319,7 @@ export function convDirect(a: ConvArgs<NumericArray>): void {
                 }
               }
             }
-            y[o++] = Math.min(Math.max(s, a.clipMin ?? -Infinity), a.clipMax ?? Infinity);
+            y[o++] = a.act ? actScalar(s, a.act) : s;
           }
         }
       }
@@ -343,7 +362,5 @@ export function convTransposeDirect(a: ConvArgs<NumericArray>): void {
       }
     }
   }
-  if (a.clipMin !== undefined || a.clipMax !== undefined) {
-    for (let i = 0; i < y.length; i++) y[i] = Math.min(Math.max(Number(y[i]), a.clipMin ?? -Infinity), a.clipMax ?? Infinity);
-  }
+  actInPlace(y, a.act);
 }

@@ -114,8 +114,25 @@ export function averagePool(a: PoolArgs, countIncludePad: boolean): void {
   }
 }
 
-/** Global pools over the S spatial elements of each of `planes` planes (4 partial sums for ILP). */
+/** Global pools over the S spatial elements of each of `planes` planes. */
 export function globalPool(x: NumericArray, y: NumericArray, planes: number, S: number, isMax: boolean): void {
+  // float32 gets its own copy of the loop: one element type keeps its loads monomorphic
+  if (x instanceof Float32Array && !isMax) { globalAvgF32(x, y, planes, S); return; }
+  globalPoolAny(x, y, planes, S, isMax);
+}
+
+function globalAvgF32(x: Float32Array, y: NumericArray, planes: number, S: number): void {
+  for (let p = 0; p < planes; p++) {
+    const b = p * S, e = b + S, e4 = b + (S & ~3);
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0, i = b;
+    for (; i < e4; i += 4) { s0 += x[i]!; s1 += x[i + 1]!; s2 += x[i + 2]!; s3 += x[i + 3]!; }
+    for (; i < e; i++) s0 += x[i]!;
+    y[p] = (s0 + s1 + s2 + s3) / S;
+  }
+}
+
+/** 4 partial results per plane for instruction-level parallelism. */
+function globalPoolAny(x: NumericArray, y: NumericArray, planes: number, S: number, isMax: boolean): void {
   for (let p = 0; p < planes; p++) {
     const b = p * S, e = b + S, e4 = b + (S & ~3);
     let i = b;

@@ -13,6 +13,7 @@
  *         [0  4  0 -5 0 1]
  */
 import { F32, I32, V128, WasmFn } from './convgemm-wasm-asm.js';
+import { WasmAct } from './convgemm-act.js';
 
 /** Byte lanes of an i8x16.shuffle picking float lanes (0-3: first operand, 4-7: second). */
 const lanes = (...fl: number[]): number[] => fl.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
@@ -153,24 +154,24 @@ function buildInput(): WasmFn {
 }
 
 /**
- * wino_out(mbuf, mXi, mRow, M, nty, tw4, out, outRow, outPlane, bias, flags, lo, hi): for output
- * channels m < M, tile rows ty < nty, tile groups: Y = A^T M A (+ bias[m] if flags & 2, clamped to
- * [lo, hi] if flags & 4), 4x4 pixels per tile written at out + m*outPlane + (4ty + r)*outRow +
+ * wino_out(mbuf, mXi, mRow, M, nty, tw4, out, outRow, outPlane, bias, flags, p0, p1): for output
+ * channels m < M, tile rows ty < nty, tile groups: Y = act(A^T M A + bias[m] if flags & 2) with the
+ * activation of the ACT_* bits of flags, 4x4 pixels per tile written at out + m*outPlane + (4ty + r)*outRow +
  * (4*tile + c)*4. M[xi] of channel m, tile t at mbuf + xi*mXi + m*mRow + t*4 (t = ty*tw4 + tx).
  */
 function buildOutput(): WasmFn {
   const f = new WasmFn('wino_out', [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, F32, F32]);
-  const [mbuf, mXi, mRow, M, nty, tw4, out, outRow, outPlane, bias, flags, lo, hi] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+  const [mbuf, mXi, mRow, M, nty, tw4, out, outRow, outPlane, bias, flags, p0, p1] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
   const e = new Emit(f);
   const m = f.local(I32), ty = f.local(I32), g = f.local(I32), ng = f.local(I32), pm = f.local(I32), po = f.local(I32);
   const mBase = f.local(I32), oBase = f.local(I32);
-  const vb = f.local(V128), vlo = f.local(V128), vhi = f.local(V128);
+  const vb = f.local(V128);
   const mv: number[] = [], r4: number[][] = [], y: number[] = [], tmp: number[] = [];
   for (let i = 0; i < 6; i++) mv.push(f.local(V128));
   for (let r = 0; r < 4; r++) { r4.push([]); for (let k = 0; k < 6; k++) r4[r]!.push(f.local(V128)); }
   for (let i = 0; i < 4; i++) { y.push(f.local(V128)); tmp.push(f.local(V128)); }
   const o4 = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
-  f.get(lo).fsplat().set(vlo).get(hi).fsplat().set(vhi);
+  const act = new WasmAct(f, flags, p0, p1);
   f.get(tw4).i32(2).shr().set(ng);
   f.i32(0).set(m).get(mbuf).set(mBase).get(out).set(oBase);
   f.forLt(m, M, 1, () => {
@@ -191,11 +192,9 @@ function buildOutput(): WasmFn {
           outputTransform(e, r4[r]!, y, tmp);
           // y[c] lane j = pixel (r, c) of tile j: transpose into 4 contiguous pixels per tile
           transpose4(f, y, tmp);
-          for (let j = 0; j < 4; j++) {
-            f.get(y[j]!).get(vb).fadd().set(o4[j]!);
-            f.get(flags).i32(4).op(0x71).if().get(o4[j]!).get(vlo).fmax().get(vhi).fmin().set(o4[j]!).end();
-            f.get(po).get(outRow).i32(r).mul().add().get(o4[j]!).vstore(16 * j);
-          }
+          for (let j = 0; j < 4; j++) f.get(y[j]!).get(vb).fadd().set(o4[j]!);
+          act.emit(o4);
+          for (let j = 0; j < 4; j++) f.get(po).get(outRow).i32(r).mul().add().get(o4[j]!).vstore(16 * j);
         }
         f.inc(pm, 16).inc(po, 64);
       });

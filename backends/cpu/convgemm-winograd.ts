@@ -11,49 +11,82 @@
  * more than im2col's reordering but far inside what float32 models tolerate.
  */
 import type { ConvArgs, Geom3 } from './convgemm-conv.js';
-import { arena, gemmCore, strideTable, type Arena } from './gemm.js';
+import { arena, gemmCore, packA, strideTable, type Arena } from './gemm.js';
 
-/** G (6x3) of F(4x4, 3x3): U = G g G^T. */
-const G = [
-  [1 / 4, 0, 0],
-  [-1 / 6, -1 / 6, -1 / 6],
-  [-1 / 6, 1 / 6, -1 / 6],
-  [1 / 24, 1 / 12, 1 / 6],
-  [1 / 24, -1 / 12, 1 / 6],
-  [0, 0, 1],
-];
+/** Output pixels from which Winograd beats im2col (the weight transform and tile padding cost). */
+const MIN_PIXELS = 1024;
 
 /** Target tiles per chunk (the GEMMs' N): large enough to amortize per-GEMM costs. */
 const CHUNK_TILES = 512;
 
-/** Whether the Winograd path applies and pays off for this convolution. */
-export function winogradApplies(ar: Arena, g: Geom3, group: number, C: number, M: number): boolean {
-  return ar.wasm !== null && ar.wasm.wino_in !== undefined && group === 1
-    && g.kd === 1 && g.id === 1 && g.od === 1 && g.kh === 3 && g.kw === 3
-    && g.sh === 1 && g.sw === 1 && g.dh === 1 && g.dw === 1
-    && C >= 16 && M >= 8 && g.oh >= 8 && g.ow >= 8;
+/** Whether the Winograd path applies and (unless `force`) pays off for this convolution. */
+export function winogradApplies(ar: Arena, g: Geom3, group: number, C: number, M: number, force = false): boolean {
+  if (ar.wasm === null || group !== 1 || g.kd !== 1 || g.id !== 1 || g.od !== 1) return false;
+  if (g.kh !== 3 || g.kw !== 3 || g.sh !== 1 || g.sw !== 1 || g.dh !== 1 || g.dw !== 1) return false;
+  if (force) return true;
+  const px = g.oh * g.ow;
+  // tiles are computed in groups of 4 along x: reject maps where the padding wastes > 25%
+  const tw4 = Math.ceil(Math.ceil(g.ow / 4) / 4) * 4;
+  return C >= 16 && M >= 8 && px >= MIN_PIXELS && Math.ceil(g.oh / 4) * tw4 * 16 <= 1.25 * px;
 }
 
-/** U[xi][m][c] = (G w[m][c] G^T)[xi], in float64 then stored as float32. */
-function transformWeights(w: Float32Array, M: number, C: number, dst: Float32Array, d0: number): void {
+/**
+ * U[xi][m][c] = (G w[m][c] G^T)[xi] with G the 6x3 matrix of F(4x4, 3x3):
+ *   G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1].
+ */
+function transformWeights(w: Float32Array, M: number, C: number): Float32Array {
+  const U = new Float32Array(36 * M * C);
+  const MC = M * C;
   const t = new Float64Array(18);
   for (let m = 0; m < M; m++) {
     for (let c = 0; c < C; c++) {
       const o = (m * C + c) * 9;
-      // t = G g (6x3)
-      for (let i = 0; i < 6; i++) {
-        const gi = G[i]!;
-        for (let b = 0; b < 3; b++) t[i * 3 + b] = gi[0]! * w[o + b]! + gi[1]! * w[o + 3 + b]! + gi[2]! * w[o + 6 + b]!;
+      // t = G g (6x3), column by column
+      for (let b = 0; b < 3; b++) {
+        const g0 = w[o + b]!, g1 = w[o + 3 + b]!, g2 = w[o + 6 + b]!;
+        t[b] = g0 / 4;
+        t[3 + b] = -(g0 + g1 + g2) / 6;
+        t[6 + b] = -(g0 - g1 + g2) / 6;
+        t[9 + b] = g0 / 24 + g1 / 12 + g2 / 6;
+        t[12 + b] = g0 / 24 - g1 / 12 + g2 / 6;
+        t[15 + b] = g2;
       }
-      // U = t G^T (6x6)
+      // U = t G^T (6x6), row by row
+      let d = m * C + c;
       for (let i = 0; i < 6; i++) {
-        for (let j = 0; j < 6; j++) {
-          const gj = G[j]!;
-          dst[d0 + ((i * 6 + j) * M + m) * C + c] = t[i * 3]! * gj[0]! + t[i * 3 + 1]! * gj[1]! + t[i * 3 + 2]! * gj[2]!;
-        }
+        const a0 = t[3 * i]!, a1 = t[3 * i + 1]!, a2 = t[3 * i + 2]!;
+        U[d] = a0 / 4; d += MC;
+        U[d] = -(a0 + a1 + a2) / 6; d += MC;
+        U[d] = -(a0 - a1 + a2) / 6; d += MC;
+        U[d] = a0 / 24 + a1 / 12 + a2 / 6; d += MC;
+        U[d] = a0 / 24 - a1 / 12 + a2 / 6; d += MC;
+        U[d] = a2; d += MC;
       }
     }
   }
+  return U;
+}
+
+/**
+ * Transformed weights of recent calls, by weight array. A model's weights are the same array
+ * every run; the entry keeps a copy of the weights it was made from and is used only when they
+ * are still bitwise equal, so a buffer reused for other values can never yield stale weights.
+ */
+const weightCache = new WeakMap<Float32Array, { copy: Int32Array; U: Float32Array }>();
+
+function transformedWeights(w: Float32Array, M: number, C: number): Float32Array {
+  const n = M * C * 9;
+  const bits = new Int32Array(w.buffer, w.byteOffset, n);
+  const hit = weightCache.get(w);
+  if (hit && hit.copy.length === n && hit.U.length === 36 * M * C) {
+    const c = hit.copy;
+    let same = true;
+    for (let i = 0; i < n; i++) if (c[i] !== bits[i]) { same = false; break; }
+    if (same) return hit.U;
+  }
+  const U = transformWeights(w, M, C);
+  weightCache.set(w, { copy: bits.slice(), U });
+  return U;
 }
 
 export function convWinogradF32(a: ConvArgs): void {
@@ -73,16 +106,20 @@ export function convWinogradF32(a: ConvArgs): void {
   const xp = ar.alloc(C * PS * 4);
   const t1 = ar.alloc(6 * (4 * tw4 + 8) * 4);
   const vb = ar.alloc(36 * C * TcMax * 4);
-  const mb = ar.alloc(36 * M * TcMax * 4);
+  // GEMM results, written in place by the kernel: rows padded to 4, tiles to 8 (see gemmCore direct)
+  const Mp = Math.ceil(M / 4) * 4;
+  const mb = ar.alloc(36 * Mp * (Math.ceil(TcMax / 8) * 8) * 4);
   const ob = ar.alloc(M * OHp * OWp * 4);
   const ys = ar.alloc(M * OS * 4);
   let f = ar.f32;
-  transformWeights(w, M, C, f, up >> 2);
+  f.set(transformedWeights(w, M, C), up >> 2);
   if (bias) f.set(bias.subarray(0, M), biasp >> 2);
   f.fill(0, xp >> 2, (xp >> 2) + C * PS);
   const aK = strideTable(C, 1), aM = strideTable(M, C);
-  const flags = (bias ? 2 : 0) | (a.clipMin !== undefined || a.clipMax !== undefined ? 4 : 0);
-  const lo = a.clipMin ?? -Infinity, hi = a.clipMax ?? Infinity;
+  const upk: number[] = [];
+  for (let xi = 0; xi < 36; xi++) upk.push(packA(ar, M, C, up + xi * M * C * 4, aK, aM));
+  const flags = (bias ? 2 : 0) | (a.act?.flag ?? 0);
+  const p0 = a.act?.p0 ?? 0, p1 = a.act?.p1 ?? 0;
   for (let n = 0; n < N; n++) {
     f = ar.f32;
     f.set(x.subarray(n * C * IS, (n + 1) * C * IS), xs >> 2);
@@ -91,10 +128,11 @@ export function convWinogradF32(a: ConvArgs): void {
       const nty = Math.min(cty, TH - ty0), Tc = nty * tw4;
       wasm.wino_in(xp + 4 * ty0 * Wp * 4, Wp * 4, C, PS * 4, nty, tw4, t1, vb, C * Tc * 4, Tc * 4);
       const bK = strideTable(C, Tc), bN = strideTable(Tc, 1);
+      const Tcp = Math.ceil(Tc / 8) * 8;
       for (let xi = 0; xi < 36; xi++) {
-        gemmCore(ar, M, Tc, C, up + xi * M * C * 4, aK, aM, vb + xi * C * Tc * 4, bK, bN, null, (mb >> 2) + xi * M * Tc, Tc);
+        gemmCore(ar, M, Tc, C, { packed: upk[xi]! }, vb + xi * C * Tc * 4, bK, bN, null, (mb >> 2) + xi * Mp * Tcp, Tcp, { direct: true });
       }
-      wasm.wino_out(mb, M * Tc * 4, Tc * 4, M, nty, tw4, ob + 4 * ty0 * OWp * 4, OWp * 4, OHp * OWp * 4, biasp, flags, lo, hi);
+      wasm.wino_out(mb, Mp * Tcp * 4, Tcp * 4, M, nty, tw4, ob + 4 * ty0 * OWp * 4, OWp * 4, OHp * OWp * 4, biasp, flags, p0, p1);
     }
     for (let m = 0; m < M; m++) wasm.copy2d(ob + m * OHp * OWp * 4, OWp * 4, ys + m * OS * 4, ow * 4, oh, ow * 4);
     f = ar.f32;

@@ -12,7 +12,8 @@
  * builds its tables over a padded input), so im2col is fused into B's packing and never stored.
  */
 import type { NumericArray } from '../../src/ir/dtype.js';
-import { ACCUMULATE, CLIP, gemmWasm, MR, NR, ROW_BIAS, setGemmFma, type GemmWasmExports } from './convgemm-wasm.js';
+import { ACCUMULATE, gemmWasm, MR, NR, ROW_BIAS, setGemmFma, type GemmWasmExports } from './convgemm-wasm.js';
+import { ACT_MASK, actScalar, type Activation } from './convgemm-act.js';
 
 const KC = 256;  // k block: a B panel (KC x NR floats = 8 KiB) stays in L1
 const MC = 256;  // m block: an A block (MC x KC floats = 256 KiB) stays in L2
@@ -96,7 +97,7 @@ export function arena(): Arena {
   return arenaJs;
 }
 
-/** What happens to each result on its way out: y = clip(alpha*acc + bias[m] + beta*C[m,n]). */
+/** What happens to each result on its way out: y = act(alpha*acc + bias[m] + beta*C[m,n]). */
 export interface Epilogue {
   alpha?: number;
   /** Per-row bias (a conv's per-output-channel bias). */
@@ -104,8 +105,13 @@ export interface Epilogue {
   rowBiasOff?: number;
   /** Gemm's C, broadcast through strides (0 for a broadcast axis). */
   c?: { data: ArrayLike<number>; off: number; rs: number; cs: number; beta: number };
-  clipMin?: number;
-  clipMax?: number;
+  /** A fused activation (convgemm-act.ts). */
+  act?: Activation;
+  /**
+   * With out = null: let the kernel write its padded tiles straight into the arena block at
+   * outOff (the caller guarantees round-up(M, 4) rows and ldo >= round-up(N, 8) there).
+   */
+  direct?: boolean;
 }
 
 /** Row-major padding of a table to `len` entries, repeating the last (pad lanes are never read back). */
@@ -117,33 +123,62 @@ function padTable(t: Int32Array, len: number): Int32Array {
   return r;
 }
 
+/** A of gemmCore: a source in the arena with its offset tables, or one packA() already packed. */
+export type GemmA = { src: number; k: Int32Array; m: Int32Array } | { packed: number };
+
+function kBlocks(K: number): { nkb: number; kcMax: number } {
+  const nkb = Math.max(1, Math.ceil(K / KC));
+  return { nkb, kcMax: Math.ceil(K / nkb) };
+}
+
+/**
+ * Packs A (M x K, element (m, k) at src + k[k] + m[m]) into MR-row panels per k block, in a new
+ * arena allocation; returns its offset, for gemmCore({ packed }) calls that reuse one A.
+ */
+export function packA(ar: Arena, M: number, K: number, src: number, aK: Int32Array, aM: Int32Array): number {
+  const Mp = Math.ceil(M / MR) * MR;
+  const { nkb, kcMax } = kBlocks(K);
+  const apack = ar.alloc(Mp * Math.max(K, 1) * 4);
+  const mark = ar.top;
+  const aKp = ar.table(aK), aMp = ar.table(padTable(aM, Mp));
+  const w = ar.wasm;
+  // block kb holds Mp x kc at apack + Mp*k0 floats
+  for (let kb = 0, k0 = 0; kb < nkb && K > 0; kb++) {
+    const kc = Math.min(kcMax, K - k0);
+    if (w) w.pack4(src, aKp + k0 * 4, aMp, kc, Mp, apack + Mp * k0 * 4);
+    else jsPack(ar.f32, ar.i32, src, aKp + k0 * 4, aMp, kc, Mp, apack + Mp * k0 * 4, 4);
+    k0 += kc;
+  }
+  ar.top = mark;
+  return apack;
+}
+
 /**
  * The blocked GEMM over operands already in the arena (see the header for the table convention).
  * Writes rows m < M, columns n < N of the result to out[outOff + m*ldo + n]; out = null writes
  * into the arena itself (outOff in floats), for callers that post-process there.
  */
 export function gemmCore(
-  ar: Arena, M: number, N: number, K: number,
-  aSrc: number, aK: Int32Array, aM: Int32Array,
+  ar: Arena, M: number, N: number, K: number, A: GemmA,
   bSrc: number, bK: Int32Array, bN: Int32Array,
   out: Float32Array | null, outOff: number, ldo: number, ep: Epilogue = {},
 ): void {
   const mark = ar.top;
   const Mp = Math.ceil(M / MR) * MR;
   const Np = Math.ceil(N / NR) * NR;
-  const nkb = Math.max(1, Math.ceil(K / KC));
-  const kcMax = Math.ceil(K / nkb);
+  const { nkb, kcMax } = kBlocks(K);
   const njb = Math.max(1, Math.ceil(Np / NC));
   const ncMax = Math.ceil(Np / njb / NR) * NR;
-  const aKp = ar.table(aK), aMp = ar.table(padTable(aM, Mp));
   const bKp = ar.table(bK), bNp = ar.table(padTable(bN, Np));
-  const apack = ar.alloc(Mp * Math.max(K, 1) * 4);
+  const apack = 'packed' in A ? A.packed : packA(ar, M, K, A.src, A.k, A.m);
   const bpack = ar.alloc(Math.max(kcMax, 1) * ncMax * 4);
-  const cbuf = ar.alloc(Mp * ncMax * 4);
+  // direct: the kernel writes straight into the caller's arena block (no C buffer, no copy)
+  const direct = out === null && ep.direct === true && (ep.alpha ?? 1) === 1 && !ep.c && K > 0;
+  const cbuf = direct ? 0 : ar.alloc(Mp * ncMax * 4);
   // bias and clip run inside the kernel (only alpha and Gemm's C are left to writeOut).
   const inKernel = (ep.alpha ?? 1) === 1 && !ep.c && K > 0;
-  const clip = inKernel && (ep.clipMin !== undefined || ep.clipMax !== undefined);
-  const lo = ep.clipMin ?? -Infinity, hi = ep.clipMax ?? Infinity;
+  const actFlag = inKernel && ep.act ? ep.act.flag : 0;
+  const p0 = ep.act?.p0 ?? 0, p1 = ep.act?.p1 ?? 0;
   const hasBias = inKernel && ep.rowBias !== undefined;
   let biasp = 0;
   if (hasBias) {
@@ -153,32 +188,26 @@ export function gemmCore(
   }
   const w = ar.wasm;
   const f32 = ar.f32, i32 = ar.i32;
-  // Pack all of A once: block kb holds Mp x kc at apack + Mp*k0 floats.
-  for (let kb = 0, k0 = 0; kb < nkb && K > 0; kb++) {
-    const kc = Math.min(kcMax, K - k0);
-    if (w) w.pack4(aSrc, aKp + k0 * 4, aMp, kc, Mp, apack + Mp * k0 * 4);
-    else jsPack(f32, i32, aSrc, aKp + k0 * 4, aMp, kc, Mp, apack + Mp * k0 * 4, 4);
-    k0 += kc;
-  }
   for (let jc = 0; jc < N; jc += ncMax) {
     const nc = Math.min(ncMax, N - jc);
     const ncp = Math.ceil(nc / NR) * NR;
     if (K === 0) f32.fill(0, cbuf >> 2, (cbuf >> 2) + Mp * ncp);
+    const cb = direct ? (outOff + jc) * 4 : cbuf, ldc = direct ? ldo * 4 : ncp * 4;
     for (let kb = 0, k0 = 0; kb < nkb && K > 0; kb++) {
       const kc = Math.min(kcMax, K - k0);
-      const flags = (kb > 0 ? ACCUMULATE : 0) | (kb === 0 && hasBias ? ROW_BIAS : 0) | (kb === nkb - 1 && clip ? CLIP : 0);
+      const flags = (kb > 0 ? ACCUMULATE : 0) | (kb === 0 && hasBias ? ROW_BIAS : 0) | (kb === nkb - 1 ? actFlag : 0);
       if (w) w.pack8(bSrc, bKp + k0 * 4, bNp + jc * 4, kc, ncp, bpack);
       else jsPack(f32, i32, bSrc, bKp + k0 * 4, bNp + jc * 4, kc, ncp, bpack, 8);
       for (let ic = 0; ic < Mp; ic += MC) {
         const mcp = Math.min(MC, Mp - ic);
         const ap = apack + (Mp * k0 + ic * kc) * 4;
-        const cp = cbuf + ic * ncp * 4;
-        if (w) w.macro(ap, bpack, cp, mcp, ncp, kc, ncp * 4, flags, biasp + ic * 4, lo, hi);
-        else jsMacro(f32, ap, bpack, cp, mcp, ncp, kc, ncp * 4, flags, biasp + ic * 4, lo, hi);
+        const cp = cb + ic * ldc;
+        if (w) w.macro(ap, bpack, cp, mcp, ncp, kc, ldc, flags, biasp + ic * 4, p0, p1);
+        else jsMacro(f32, ap, bpack, cp, mcp, ncp, kc, ldc, flags, biasp + ic * 4, ep.act);
       }
       k0 += kc;
     }
-    writeOut(f32, cbuf >> 2, ncp, M, nc, jc, out ?? f32, outOff, ldo, inKernel ? {} : ep);
+    if (!direct) writeOut(f32, cbuf >> 2, ncp, M, nc, jc, out ?? f32, outOff, ldo, inKernel ? {} : ep);
   }
   ar.top = mark;
 }
@@ -189,29 +218,21 @@ function writeOut(
 ): void {
   const alpha = ep.alpha ?? 1;
   const rb = ep.rowBias, rbo = ep.rowBiasOff ?? 0;
-  const c = ep.c;
-  const lo = ep.clipMin ?? -Infinity, hi = ep.clipMax ?? Infinity;
-  const clip = lo !== -Infinity || hi !== Infinity;
+  const c = ep.c && ep.c.beta !== 0 ? ep.c : undefined;
+  const act = ep.act;
   for (let m = 0; m < M; m++) {
     const s = s0 + m * lds;
     const d = outOff + m * ldo + jc;
-    if (alpha === 1 && !rb && !c && !clip) { out.set(src.subarray(s, s + nc), d); continue; }
+    if (alpha === 1 && !rb && !c && !act) { out.set(src.subarray(s, s + nc), d); continue; }
     const bias = rb ? rb[rbo + m]! : 0;
-    if (c && c.beta !== 0) {
+    if (c) {
       const cd = c.data, beta = c.beta, cs = c.cs;
       let co = c.off + m * c.rs + jc * cs;
-      for (let j = 0; j < nc; j++, co += cs) {
-        const v = alpha * src[s + j]! + bias + beta * cd[co]!;
-        out[d + j] = v < lo ? lo : v > hi ? hi : v;
-      }
-    } else if (clip) {
-      for (let j = 0; j < nc; j++) {
-        const v = alpha * src[s + j]! + bias;
-        out[d + j] = v < lo ? lo : v > hi ? hi : v;
-      }
+      for (let j = 0; j < nc; j++, co += cs) out[d + j] = alpha * src[s + j]! + bias + beta * cd[co]!;
     } else {
       for (let j = 0; j < nc; j++) out[d + j] = alpha * src[s + j]! + bias;
     }
+    if (act) for (let j = 0; j < nc; j++) out[d + j] = actScalar(out[d + j]!, act);
   }
 }
 
@@ -236,7 +257,7 @@ function jsPack(
 /** 4x8 register-blocked micro-kernel loop over a packed block (byte offsets, as the wasm one). */
 function jsMacro(
   f: Float32Array, ap0: number, bp0: number, cp0: number, mcp: number, ncp: number, kc: number, ldcBytes: number,
-  flags: number, bias: number, lo: number, hi: number,
+  flags: number, bias: number, act: Activation | undefined,
 ): void {
   const ldc = ldcBytes >> 2;
   const accum = flags & ACCUMULATE;
@@ -269,15 +290,14 @@ function jsMacro(
         f[o] = c20; f[o + 1] = c21; f[o + 2] = c22; f[o + 3] = c23; f[o + 4] = c24; f[o + 5] = c25; f[o + 6] = c26; f[o + 7] = c27; o += ldc;
         f[o] = c30; f[o + 1] = c31; f[o + 2] = c32; f[o + 3] = c33; f[o + 4] = c34; f[o + 5] = c35; f[o + 6] = c36; f[o + 7] = c37;
       }
-      if (flags & (ROW_BIAS | CLIP)) {
-        // rare in the scalar fallback: a second pass over the tile keeps the hot loop simple
+      if (flags & (ROW_BIAS | ACT_MASK)) {
+        // a second pass over the tile keeps the scalar hot loop simple
         for (let i = 0; i < 4; i++) {
           const bv = flags & ROW_BIAS ? f[(bias >> 2) + ir + i]! : 0;
           const row = (cp0 >> 2) + (ir + i) * ldc + jr;
           for (let j = 0; j < 8; j++) {
-            let v = f[row + j]! + bv;
-            if (flags & CLIP) v = v < lo ? lo : v > hi ? hi : v;
-            f[row + j] = v;
+            const v = f[row + j]! + bv;
+            f[row + j] = act && flags & ACT_MASK ? actScalar(v, act) : v;
           }
         }
       }
@@ -323,7 +343,7 @@ export function sgemm(
   const aSrc = ar.alloc(aSpan * 4), bSrc = ar.alloc(bSpan * 4);
   ar.f32.set(A.subarray(aOff, aOff + aSpan), aSrc >> 2);
   ar.f32.set(B.subarray(bOff, bOff + bSpan), bSrc >> 2);
-  gemmCore(ar, M, N, K, aSrc, strideTable(K, csA), strideTable(M, rsA), bSrc, strideTable(K, rsB), strideTable(N, csB),
+  gemmCore(ar, M, N, K, { src: aSrc, k: strideTable(K, csA), m: strideTable(M, rsA) }, bSrc, strideTable(K, rsB), strideTable(N, csB),
     out, outOff, ldo, ep);
   ar.top = mark;
 }
@@ -357,7 +377,7 @@ export function gemmNaive(
   const alpha = ep.alpha ?? 1;
   const rb = ep.rowBias, rbo = ep.rowBiasOff ?? 0;
   const c = ep.c;
-  const lo = ep.clipMin ?? -Infinity, hi = ep.clipMax ?? Infinity;
+  const act = ep.act;
   for (let m = 0; m < M; m++) {
     const bias = rb ? rb[rbo + m]! : 0;
     for (let n = 0; n < N; n++) {
@@ -366,7 +386,7 @@ export function gemmNaive(
       for (let k = 0; k < K; k++, ai += csA, bi += rsB) s += A[ai]! * B[bi]!;
       let v = alpha * s + bias;
       if (c && c.beta !== 0) v += c.beta * c.data[c.off + m * c.rs + n * c.cs]!;
-      out[outOff + m * ldo + n] = v < lo ? lo : v > hi ? hi : v;
+      out[outOff + m * ldo + n] = act ? actScalar(v, act) : v;
     }
   }
 }

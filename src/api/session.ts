@@ -9,19 +9,23 @@ import { importModel } from '../onnx/import.js';
 import { checkGraph } from '../ir/checker.js';
 import { inferGraph } from '../ir/infer.js';
 import { TwinferError, asTwinferError } from '../errors.js';
-import { CpuExecutor, runCpuNode } from '../../backends/cpu/executor.js';
+import { runCpuNode } from '../../backends/cpu/executor.js';
+import { planExecution, type BackendName, type Executor, type ExecutionPlan } from '../engine/plan.js';
 import { optimize, type OptLevel, type OptimizeReport } from '../passes/index.js';
 import { loadModel, type LoadedModel } from './loader.js';
 import { Tensor, fromHostTensor, toHostTensor } from './tensor.js';
 
-export type BackendName = 'cpu' | 'webgpu' | 'cuda' | 'tensorrt';
-const KNOWN_BACKENDS: readonly BackendName[] = ['cpu', 'webgpu', 'cuda', 'tensorrt'];
-/** Backends this build can run; the others are accepted in preference lists and skipped. */
-const AVAILABLE_BACKENDS: ReadonlySet<BackendName> = new Set(['cpu']);
+export type { BackendName } from '../engine/plan.js';
 
 export interface SessionOptions {
-  /** Ordered preference list; the first available backend runs the model. Default ['cpu']. */
+  /**
+   * Ordered preference list (default ['cpu']). Each node runs on the first backend that supports it
+   * within an island of at least minSubgraphSize nodes; without 'cpu' in the list, a node no listed
+   * backend supports is an error at creation.
+   */
   backends?: BackendName[];
+  /** Smallest island of supported nodes worth running on a backend (Paddle-TRT's min_subgraph_size). Default 3. */
+  minSubgraphSize?: number;
   /** Called with one-line messages (backend choice, fallbacks). Default: silent. */
   log?: (message: string) => void;
   /** Graph optimization: 0 none, 1 safe folding and clean-up, 2 everything (default). */
@@ -36,27 +40,31 @@ export type ReturnType = Record<string, Tensor>;
 export class InferenceSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  /** The first backend of the preference list that runs any node. */
   readonly backend: BackendName;
+  /** Where each node runs. */
+  readonly plan: ExecutionPlan;
   /** The checked, inferred graph this session runs. */
   readonly graph: Graph;
   /** What the optimizer did (node counts before/after, rules fired, time). */
   readonly optimizeReport: OptimizeReport;
-  private readonly executor: CpuExecutor;
+  private readonly executor: Executor;
   private readonly inputs: Map<string, ValueInfo>;
 
-  private constructor(graph: Graph, backend: BackendName, report: OptimizeReport) {
+  private constructor(graph: Graph, plan: ExecutionPlan, report: OptimizeReport) {
     this.graph = graph;
     this.optimizeReport = report;
-    this.backend = backend;
+    this.plan = plan;
+    this.backend = plan.backends[0] ?? 'cpu';
     this.inputs = new Map(graph.feedInputs.map((i) => [i.name, i]));
     this.inputNames = graph.feedInputs.map((i) => i.name);
     this.outputNames = graph.outputs.map((o) => o.name);
-    this.executor = new CpuExecutor(graph);
+    this.executor = plan.executor;
   }
 
   static async create(model: string | Uint8Array | ArrayBuffer, options: SessionOptions = {}): Promise<InferenceSession> {
-    const backend = pickBackend(options);
-    options.log?.(`twinfer: running on ${backend}`);
+    const prefs = options.backends ?? ['cpu'];
+    if (!Array.isArray(prefs) || prefs.length === 0) throw new TwinferError('INVALID_ARGUMENT', 'options.backends must be a non-empty list');
     let bytes: Uint8Array;
     let loaded: LoadedModel | undefined;
     if (typeof model === 'string') { loaded = await loadModel(model); bytes = loaded.bytes; }
@@ -66,7 +74,9 @@ export class InferenceSession {
     const level = options.optimizationLevel ?? 2;
     if (![0, 1, 2].includes(level)) throw new TwinferError('INVALID_ARGUMENT', `optimizationLevel must be 0, 1 or 2, got ${String(level)}`);
     const { graph, report } = optimizeGraph(buildGraph(bytes, loaded), level);
-    return new InferenceSession(graph, backend, report);
+    const planOpts = { ...(options.minSubgraphSize !== undefined ? { minSubgraphSize: options.minSubgraphSize } : {}), ...(options.log ? { log: options.log } : {}) };
+    const plan = await planExecution(graph, prefs, planOpts);
+    return new InferenceSession(graph, plan, report);
   }
 
   get inputMetadata(): InputMetadata[] {
@@ -81,7 +91,7 @@ export class InferenceSession {
     }
     let out: Map<string, HostTensor>;
     try {
-      out = this.executor.run(hostFeeds, wanted);
+      out = await this.executor.run(hostFeeds, wanted);
     } catch (e) {
       throw asTwinferError(e, 'RUNTIME');
     }
@@ -119,19 +129,6 @@ export class InferenceSession {
     }
     return out;
   }
-}
-
-function pickBackend(options: SessionOptions): BackendName {
-  const prefs = options.backends ?? ['cpu'];
-  if (!Array.isArray(prefs) || prefs.length === 0) throw new TwinferError('INVALID_ARGUMENT', 'options.backends must be a non-empty list');
-  for (const b of prefs) {
-    if (!KNOWN_BACKENDS.includes(b)) throw new TwinferError('INVALID_ARGUMENT', `unknown backend '${b}' (known: ${KNOWN_BACKENDS.join(', ')})`);
-  }
-  const chosen = prefs.find((b) => AVAILABLE_BACKENDS.has(b));
-  if (!chosen) throw new TwinferError('INVALID_ARGUMENT', `none of the backends [${prefs.join(', ')}] is available in this build (available: ${[...AVAILABLE_BACKENDS].join(', ')})`);
-  const skipped = prefs.slice(0, prefs.indexOf(chosen));
-  if (skipped.length) options.log?.(`twinfer: backends [${skipped.join(', ')}] unavailable, using ${chosen}`);
-  return chosen;
 }
 
 /** Import, check, infer: everything done once per model. */

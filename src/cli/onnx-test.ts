@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { buildGraph, optimizeGraph } from '../api/session.js';
 import type { OptLevel } from '../passes/index.js';
 import { loadModelFile } from '../node-fs.js';
-import { CpuExecutor } from '../../backends/cpu/executor.js';
+import { planExecution, type BackendName, type Executor } from '../engine/plan.js';
 import { compareTensors } from '../testing/compare.js';
 import { TwinferError } from '../errors.js';
 import { readTensorFile } from './tensor-files.js';
@@ -35,13 +35,13 @@ const numbered = (dir: string, prefix: string) =>
 
 export async function runCase(dir: string, opts: OnnxTestOptions): Promise<CaseResult> {
   const name = path.basename(dir);
-  if (opts.backend !== 'cpu') return { name, dir, status: 'unsupported', reason: `backend '${opts.backend}' is not available in this build` };
-  let executor: CpuExecutor;
+  let executor: Executor;
   let inputNames: string[], outputNames: string[];
   try {
     const loaded = await loadModelFile(path.join(dir, 'model.onnx'));
     const g = optimizeGraph(buildGraph(loaded.bytes, loaded), opts.optLevel ?? 2).graph;
-    executor = new CpuExecutor(g);
+    // --backend webgpu,cpu is a preference list: without cpu, nodes WebGPU lacks make the case unsupported.
+    executor = (await planExecution(g, opts.backend.split(',') as BackendName[], { minSubgraphSize: 1 })).executor;
     inputNames = g.feedInputs.map((i) => i.name);
     outputNames = g.outputs.map((o) => o.name);
   } catch (e) {
@@ -60,7 +60,7 @@ export async function runCase(dir: string, opts: OnnxTestOptions): Promise<CaseR
       const feeds = new Map<string, HostTensor>();
       // Inputs map in order onto the graph's non-initializer inputs.
       ins.forEach((t, k) => { if (k < inputNames.length) feeds.set(inputNames[k]!, t); });
-      const got = executor.run(feeds, outputNames.slice(0, outs.length));
+      const got = await executor.run(feeds, outputNames.slice(0, outs.length));
       for (let k = 0; k < outs.length; k++) {
         const r = compareTensors(got.get(outputNames[k]!)!, outs[k]!, opts.rtol, opts.atol);
         if (Number.isFinite(r.maxAbsErr)) maxAbsErr = Math.max(maxAbsErr, r.maxAbsErr);

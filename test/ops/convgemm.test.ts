@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { HostTensor } from '../../src/ir/tensor.js';
 import type { DType } from '../../src/ir/dtype.js';
 import { setGemmSimd } from '../../backends/cpu/gemm.js';
+import { setWinograd } from '../../backends/cpu/convgemm-conv.js';
 import { buildGraph } from '../../src/api/session.js';
 import { CpuExecutor } from '../../backends/cpu/executor.js';
 import { compareTensors } from '../../src/testing/compare.js';
@@ -93,7 +94,7 @@ describe('convolution vs onnxruntime', () => {
 
   it('Conv: sizes on the blocked GEMM, pointwise and depthwise fast paths', async () => {
     const cases: [number[], number[], Record<string, number | number[]>][] = [
-      [[1, 24, 33, 35], [40, 24, 3, 3], { pads: [1, 1, 1, 1] }],
+      [[1, 24, 33, 35], [40, 24, 3, 3], { pads: [1, 1, 1, 1], strides: [1, 2] }],
       [[1, 48, 20, 21], [72, 48, 1, 1], {}],
       [[2, 16, 30, 30], [16, 1, 3, 3], { group: 16, pads: [1, 1, 1, 1], strides: [2, 2] }],
       [[1, 32, 23, 29], [32, 1, 5, 5], { group: 32, pads: [2, 2, 2, 2] }],
@@ -104,6 +105,25 @@ describe('convolution vs onnxruntime', () => {
     for (const [xd, wd, attrs] of cases) {
       await check({ opType: 'Conv', attrs, inputs: [rt(xd), rt(wd), rt([wd[0]!])], constInputs: [1, 2] }, `x[${xd}] w[${wd}]`);
     }
+  });
+
+  it('Conv: Winograd F(4x4, 3x3) (forced on small maps, automatic on a large one)', async () => {
+    // Winograd's transforms scale values by up to ~10 and back: float32 error grows to ~3e-5 of
+    // the output's magnitude (|y| <= ~15 here), hence 1e-3.
+    const WINO = { rtol: 1e-3, atol: 1e-3 };
+    const cases: [number[], number[], Record<string, number[]>, 'force' | 'auto'][] = [
+      [[1, 16, 9, 13], [8, 16, 3, 3], { pads: [1, 1, 1, 1] }, 'force'],
+      [[2, 20, 11, 18], [12, 20, 3, 3], { pads: [0, 1, 1, 0] }, 'force'],
+      [[1, 17, 8, 8], [9, 17, 3, 3], {}, 'force'],
+      [[1, 24, 40, 48], [16, 24, 3, 3], { pads: [1, 1, 1, 1] }, 'auto'],
+    ];
+    try {
+      for (const [xd, wd, attrs, mode] of cases) {
+        setWinograd(mode);
+        const r = await compareSingleOp({ opType: 'Conv', attrs, inputs: [rt(xd), rt(wd), rt([wd[0]!])], constInputs: [1, 2] });
+        assertClose(r, WINO, `Conv winograd x[${xd}] w[${wd}]`);
+      }
+    } finally { setWinograd('auto'); }
   });
 
   it('Conv, ConvTranspose: float64 (direct loops) against onnxruntime on the float32 model', async () => {

@@ -1,0 +1,3 @@
+import type { GpuKernelRegistry } from '../kernel.js';
+
+export const kernels: GpuKernelRegistry = {};

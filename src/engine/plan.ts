@@ -1,0 +1,75 @@
+/**
+ * From an optimized graph and a backend preference list to something that runs: which backends are
+ * available here, the partition (src/partition), and the executor (CPU only, or hybrid).
+ */
+import type { Graph, Node } from '../ir/graph.js';
+import type { HostTensor } from '../ir/tensor.js';
+import { schemaKey } from '../ir/ops/index.js';
+import { TwinferError } from '../errors.js';
+import { CpuExecutor } from '../../backends/cpu/executor.js';
+import { findCpuKernel } from '../../backends/cpu/ops/index.js';
+import { acquireGpu, type GpuContext } from '../../backends/webgpu/device.js';
+import { gpuSupports } from '../../backends/webgpu/support.js';
+import { partition, type Partition, type PartitionBackend } from '../partition/partition.js';
+import { HybridExecutor } from './hybrid-executor.js';
+
+export type BackendName = 'cpu' | 'webgpu' | 'cuda' | 'tensorrt';
+export const KNOWN_BACKENDS: readonly BackendName[] = ['cpu', 'webgpu', 'cuda', 'tensorrt'];
+
+export interface Executor {
+  run(feeds: Map<string, HostTensor>, fetch: readonly string[]): Promise<Map<string, HostTensor>>;
+}
+
+export interface ExecutionPlan {
+  executor: Executor;
+  partition: Partition;
+  /** Backends that run at least one node, in preference order. */
+  backends: BackendName[];
+  gpu?: GpuContext;
+  /** One line: what runs where and what fell back. */
+  summary: string;
+}
+
+export interface PlanOptions {
+  minSubgraphSize?: number;
+  log?: (message: string) => void;
+}
+
+function cpuBackend(): PartitionBackend {
+  return { name: 'cpu', supports: (n: Node) => (findCpuKernel(schemaKey(n.domain, n.opType)) ? { ok: true } : { ok: false, reason: 'no CPU kernel' }) };
+}
+
+export async function planExecution(g: Graph, prefs: readonly BackendName[], opts: PlanOptions = {}): Promise<ExecutionPlan> {
+  if (!Array.isArray(prefs) || prefs.length === 0) throw new TwinferError('INVALID_ARGUMENT', 'backends must be a non-empty list');
+  for (const b of prefs) if (!KNOWN_BACKENDS.includes(b)) throw new TwinferError('INVALID_ARGUMENT', `unknown backend '${b}' (known: ${KNOWN_BACKENDS.join(', ')})`);
+  const usable: PartitionBackend[] = [];
+  let gpu: GpuContext | undefined;
+  const skipped: string[] = [];
+  for (const b of prefs) {
+    if (b === 'cpu') usable.push(cpuBackend());
+    else if (b === 'webgpu') {
+      try {
+        gpu = await acquireGpu();
+        const caps = gpu.caps;
+        usable.push({ name: 'webgpu', supports: (n) => gpuSupports(n, n.inputs.map((v) => (v ? g.types.get(v) : undefined)), n.outputs.map((v) => (v ? g.types.get(v) : undefined)), caps) });
+      } catch (e) { skipped.push(`webgpu (${(e as Error).message})`); }
+    } else skipped.push(`${b} (not in this build)`);
+  }
+  if (skipped.length) opts.log?.(`twinfer: backends unavailable: ${skipped.join('; ')}`);
+  if (usable.length === 0) throw new TwinferError('INVALID_ARGUMENT', `none of the backends [${prefs.join(', ')}] is available here: ${skipped.join('; ')}`);
+  const part = partition(g, usable, opts.minSubgraphSize ?? 3);
+  if (part.unassigned.length) {
+    const u = part.unassigned[0]!;
+    throw new TwinferError('UNSUPPORTED_OP', `${part.unassigned.length} node(s) can run on none of [${usable.map((b) => b.name).join(', ')}]: first ${u.node.opType}: ${u.reason}`, { node: u.node.name, opType: u.node.opType });
+  }
+  const used = usable.map((b) => b.name as BackendName).filter((b) => [...part.assignment.values()].includes(b));
+  const counts = used.map((b) => `${b} ${[...part.assignment.values()].filter((x) => x === b).length}`).join(', ');
+  const fell = [...part.fallbacks].map(([op, f]) => `${op} x${f.nodes} (${f.reason})`).join(', ');
+  const summary = `twinfer: ${g.nodes.length} nodes: ${counts}${fell && usable.length > 1 ? `; not on ${usable[0]!.name}: ${fell}` : ''}`;
+  opts.log?.(summary);
+  const allCpu = used.every((b) => b === 'cpu');
+  const executor: Executor = allCpu
+    ? (() => { const c = new CpuExecutor(g); return { run: async (f, names) => c.run(f, names) }; })()
+    : new HybridExecutor(g, part.assignment, gpu);
+  return { executor, partition: part, backends: used, ...(gpu ? { gpu } : {}), summary };
+}
