@@ -18,6 +18,11 @@ import { setWinograd } from '../../backends/cpu/convgemm-conv.js';
 import { buildGraph } from '../../src/api/session.js';
 import { CpuExecutor } from '../../backends/cpu/executor.js';
 import { compareTensors } from '../../src/testing/compare.js';
+import { SCHEMAS } from '../../src/ir/ops/index.js';
+import type { Node } from '../../src/ir/graph.js';
+import type { KernelContext } from '../../backends/cpu/kernel.js';
+import { kernels as convgemmKernels, runConvGemmFused } from '../../backends/cpu/ops/convgemm.js';
+import { addLastAxis, applyActivation } from '../../backends/cpu/epilogue.js';
 import {
   assertClose, compareSingleOp, randomTensor, seededRandom, singleOpModel, type SingleOpSpec,
 } from '../helpers/ort-single-op.js';
@@ -224,6 +229,49 @@ describe('matrix products vs onnxruntime', () => {
       const tol = dt === 'float32' ? F32 : dt === 'float64' ? F64 : EXACT;
       await check({ opType: 'Einsum', attrs: { equation }, inputs: shapes.map((s) => rt(s, dt, -5, 5)) }, equation, tol);
     }
+  });
+});
+
+describe('fused activations in the kernels', () => {
+  it('runConvGemmFused matches the base kernel followed by the reference epilogue', () => {
+    const ctxFor = (opType: string, attrs: Record<string, number | number[]>, inputs: HostTensor[]): KernelContext => {
+      const node: Node = { name: 'n', opType, domain: '', inputs: inputs.map((_, i) => `i${i}`), outputs: ['y'], attrs };
+      const outputTypes = SCHEMAS[opType]!.infer({
+        node, opset: 21, inputs: inputs.map((t) => ({ dtype: t.dtype, shape: t.dims.slice() })),
+        value: (i) => inputs[i], freshDim: (h) => h,
+      });
+      return { node, inputs, outputTypes };
+    };
+    const bases: [string, Record<string, number | number[]>, HostTensor[]][] = [
+      ['Conv', { pads: [1, 1, 1, 1], strides: [2, 1] }, [rt([1, 6, 11, 12]), rt([10, 6, 3, 3]), rt([10])]],
+      ['Conv', {}, [rt([1, 20, 9, 10]), rt([12, 20, 1, 1]), rt([12])]],
+      ['Conv', { group: 8, pads: [2, 2, 2, 2] }, [rt([1, 8, 13, 19]), rt([8, 1, 5, 5]), rt([8])]],
+      ['Conv', { pads: [1, 1, 1, 1] }, [rt([1, 16, 12, 16]), rt([8, 16, 3, 3]), rt([8])]],
+      ['ConvTranspose', { strides: [2, 2] }, [rt([1, 4, 5, 6]), rt([4, 3, 2, 2]), rt([3])]],
+      ['Gemm', { transB: 1 }, [rt([20, 30]), rt([25, 30]), rt([25])]],
+      ['MatMul', {}, [rt([2, 20, 30]), rt([30, 25])]],
+    ];
+    const acts: [string, number[]][] = [['Relu', []], ['Clip', [-0.2, 0.3]], ['HardSwish', []], ['HardSigmoid', [0.3, 0.4]], ['LeakyRelu', [0.1]]];
+    setWinograd('force');
+    try {
+      for (const [simdName, simd, fma] of KERNELS) {
+        setGemmSimd(simd, fma);
+        for (const [op, attrs, inputs] of bases) {
+          const ctx = ctxFor(op, attrs, inputs);
+          const bias = op === 'MatMul' ? rt([25]) : undefined;
+          for (const [act, params] of acts) {
+            const { y, applied } = runConvGemmFused(op, ctx, act, params, bias);
+            expect(applied).toBe(true);
+            const ref = convgemmKernels[op]!(ctx)[0]!;
+            if (bias) addLastAxis(ref.numbers, bias.numbers);
+            applyActivation(ref.numbers, act, params);
+            const c = compareTensors(y, ref, 1e-4, 1e-4);
+            expect(c.ok, `${op} ${act} [${simdName}]: ${c.reason}`).toBe(true);
+          }
+          expect(runConvGemmFused(op, ctx, 'Sigmoid', [], bias).applied).toBe(false);
+        }
+      }
+    } finally { setWinograd('auto'); setGemmSimd(true, true); }
   });
 });
 

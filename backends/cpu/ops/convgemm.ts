@@ -14,8 +14,9 @@ import { gemmNaive, sgemm, type Epilogue } from '../gemm.js';
 import { convDirect, convF32, convTransposeDirect, convTransposeF32, toGeom3, type ConvArgs } from '../convgemm-conv.js';
 import { averagePool, globalPool, maxPool } from '../convgemm-pool.js';
 import { einsum } from '../convgemm-einsum.js';
+import { kernelActivation, type Activation } from '../convgemm-act.js';
 
-function convLike(ctx: KernelContext, transpose: boolean): HostTensor[] {
+function convLike(ctx: KernelContext, transpose: boolean, act?: Activation): HostTensor[] {
   const x = input(ctx, 0), w = input(ctx, 1), b = ctx.inputs[2];
   const yDims = outDims(ctx);
   const rank = x.rank - 2;
@@ -27,6 +28,7 @@ function convLike(ctx: KernelContext, transpose: boolean): HostTensor[] {
     x: x.numbers, batch: x.dims[0]!, channels: x.dims[1]!, w: w.numbers, outChannels: yDims[1]!,
     group: groupAttr(ctx.node), bias: b?.numbers, g: toGeom3(geom), y: y.numbers,
   };
+  if (act) args.act = act;
   if (y.size === 0) return [y];
   if (args.x instanceof Float32Array && args.w instanceof Float32Array && args.y instanceof Float32Array
     && (args.bias === undefined || args.bias instanceof Float32Array)) {
@@ -36,7 +38,7 @@ function convLike(ctx: KernelContext, transpose: boolean): HostTensor[] {
   return [y];
 }
 
-const gemm: CpuKernel = (ctx) => {
+function gemm(ctx: KernelContext, act?: Activation): HostTensor[] {
   const a = input(ctx, 0), b = input(ctx, 1), c = ctx.inputs[2];
   const { alpha, beta, transA, transB } = gemmAttrs(ctx.node);
   const [M, N] = outDims(ctx) as [number, number];
@@ -45,6 +47,7 @@ const gemm: CpuKernel = (ctx) => {
   const [rsA, csA] = transA ? [1, M] : [K, 1];
   const [rsB, csB] = transB ? [1, K] : [N, 1];
   const ep: Epilogue = { alpha };
+  if (act) ep.act = act;
   if (c && beta !== 0 && c.size > 0) {
     // Unidirectional broadcast of C to [M, N] through zero strides.
     const cd = [1, 1, ...c.dims].slice(-2) as [number, number];
@@ -55,9 +58,10 @@ const gemm: CpuKernel = (ctx) => {
     sgemm(M, N, K, A, 0, rsA, csA, B, 0, rsB, csB, Y, 0, N, ep);
   } else gemmNaive(M, N, K, A, 0, rsA, csA, B, 0, rsB, csB, Y, 0, N, ep);
   return [y];
-};
+}
 
-const matmul: CpuKernel = (ctx) => {
+/** MatMul, optionally with a bias over the last axis and an activation (the fused form). */
+function matmul(ctx: KernelContext, act?: Activation, bias?: HostTensor): HostTensor[] {
   const a = input(ctx, 0), b = input(ctx, 1);
   const yDims = outDims(ctx);
   const y = new HostTensor(a.dtype, yDims);
@@ -67,9 +71,12 @@ const matmul: CpuKernel = (ctx) => {
   if (y.size === 0) return [y];
   const A = a.numbers, B = b.numbers, Y = y.numbers;
   const f32 = A instanceof Float32Array && B instanceof Float32Array && Y instanceof Float32Array;
+  const ep: Epilogue = {};
+  if (act) ep.act = act;
+  if (bias && bias.size > 0) ep.c = { data: bias.numbers, off: 0, rs: 0, cs: bias.size === 1 ? 0 : 1, beta: 1 };
   const run = (m: number, aOff: number, bOff: number, yOff: number): void => {
-    if (f32) sgemm(m, N, K, A, aOff, K, 1, B, bOff, N, 1, Y, yOff, N);
-    else gemmNaive(m, N, K, A, aOff, K, 1, B, bOff, N, 1, Y, yOff, N);
+    if (f32) sgemm(m, N, K, A, aOff, K, 1, B, bOff, N, 1, Y, yOff, N, ep);
+    else gemmNaive(m, N, K, A, aOff, K, 1, B, bOff, N, 1, Y, yOff, N, ep);
   };
   // Batch dims, right-aligned and broadcast.
   const aB = ad.slice(0, -2), bB = bd.slice(0, -2);
@@ -96,7 +103,7 @@ const matmul: CpuKernel = (ctx) => {
     for (let i = R - 1; i >= 0; i--) { if (++idx[i]! < outB[i]!) break; idx[i] = 0; }
   }
   return [y];
-};
+}
 
 const einsumKernel: CpuKernel = (ctx) => {
   const ins = ctx.inputs.map((_, i) => input(ctx, i));
@@ -134,11 +141,32 @@ function globalPoolKernel(isMax: boolean): CpuKernel {
   };
 }
 
+/**
+ * For the optimizer's fused ops: runs `base` (Conv, ConvTranspose, Gemm or MatMul; ctx.node is the
+ * base op's node) with `activation` applied inside the kernels where they can (Relu, Clip,
+ * HardSwish, HardSigmoid, LeakyRelu: see convgemm-act.ts), and for MatMul its bias over the last
+ * axis before the activation. `applied` says whether the activation was done; when false the
+ * caller applies it (and MatMul's bias was still added).
+ */
+export function runConvGemmFused(
+  base: string, ctx: KernelContext, activation?: string, params: readonly number[] = [], matmulBias?: HostTensor,
+): { y: HostTensor; applied: boolean } {
+  const act = kernelActivation(activation, params);
+  const applied = activation === undefined || activation === '' || act !== undefined;
+  switch (base) {
+    case 'Conv': return { y: convLike(ctx, false, act)[0]!, applied };
+    case 'ConvTranspose': return { y: convLike(ctx, true, act)[0]!, applied };
+    case 'Gemm': return { y: gemm(ctx, act)[0]!, applied };
+    case 'MatMul': return { y: matmul(ctx, act, matmulBias)[0]!, applied };
+    default: throw new Error(`runConvGemmFused: ${base} is not a convolution or matrix product`);
+  }
+}
+
 export const kernels: KernelRegistry = {
   Conv: (ctx) => convLike(ctx, false),
   ConvTranspose: (ctx) => convLike(ctx, true),
-  Gemm: gemm,
-  MatMul: matmul,
+  Gemm: (ctx) => gemm(ctx),
+  MatMul: (ctx) => matmul(ctx),
   Einsum: einsumKernel,
   MaxPool: (ctx) => pool(ctx, true),
   AveragePool: (ctx) => pool(ctx, false),
