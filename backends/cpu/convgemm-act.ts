@@ -4,7 +4,8 @@
  * Tanh, Silu, Gelu, Elu) stay with the fused-op epilogue in backends/cpu/epilogue.ts.
  *
  * The same flag bits drive the wasm kernels (macro, dw*, wino_out) and the JS twins; p0 and p1
- * are the activation's parameters (Clip: min, max; HardSigmoid: alpha, beta; LeakyRelu: alpha).
+ * are the activation's parameters (Clip: min, max; HardSigmoid: alpha, beta; LeakyRelu: alpha),
+ * s and t those of a following Affine (y = s*y + t).
  */
 import { V128, type WasmFn } from './convgemm-wasm-asm.js';
 
@@ -12,35 +13,59 @@ export const ACT_CLIP = 4;
 export const ACT_HARDSWISH = 8;
 export const ACT_HARDSIGMOID = 16;
 export const ACT_LEAKYRELU = 32;
-export const ACT_MASK = ACT_CLIP | ACT_HARDSWISH | ACT_HARDSIGMOID | ACT_LEAKYRELU;
+/** y = s*y + t after the activation (the optimizer's scalar Mul/Add folded into a fused op). */
+export const ACT_AFFINE = 64;
+export const ACT_MASK = ACT_CLIP | ACT_HARDSWISH | ACT_HARDSIGMOID | ACT_LEAKYRELU | ACT_AFFINE;
 
-/** An activation as kernel flag bits and two parameters. */
-export interface Activation { flag: number; p0: number; p1: number }
+/** An activation as kernel flag bits: at most one of the first four, then optionally AFFINE (s, t). */
+export interface Activation { flag: number; p0: number; p1: number; s: number; t: number }
 
 /**
  * Maps an ONNX activation (as the fused ops name it) to the kernels' form, or undefined when the
  * kernels cannot apply it. Parameters default as in the ONNX ops.
  */
 export function kernelActivation(name: string | undefined, params: readonly number[] = []): Activation | undefined {
+  const a = (flag: number, p0 = 0, p1 = 0): Activation => ({ flag, p0, p1, s: 1, t: 0 });
   switch (name) {
-    case 'Relu': return { flag: ACT_CLIP, p0: 0, p1: Infinity };
-    case 'Clip': return { flag: ACT_CLIP, p0: params[0] ?? -Infinity, p1: params[1] ?? Infinity };
-    case 'HardSwish': return { flag: ACT_HARDSWISH, p0: 0, p1: 0 };
-    case 'HardSigmoid': return { flag: ACT_HARDSIGMOID, p0: params[0] ?? 0.2, p1: params[1] ?? 0.5 };
-    case 'LeakyRelu': return { flag: ACT_LEAKYRELU, p0: params[0] ?? 0.01, p1: 0 };
+    case 'Relu': return a(ACT_CLIP, 0, Infinity);
+    case 'Clip': return a(ACT_CLIP, params[0] ?? -Infinity, params[1] ?? Infinity);
+    case 'HardSwish': return a(ACT_HARDSWISH);
+    case 'HardSigmoid': return a(ACT_HARDSIGMOID, params[0] ?? 0.2, params[1] ?? 0.5);
+    case 'LeakyRelu': return a(ACT_LEAKYRELU, params[0] ?? 0.01);
+    case 'Affine': return { flag: ACT_AFFINE, p0: 0, p1: 0, s: params[0] ?? 1, t: params[1] ?? 0 };
     default: return undefined;
   }
 }
 
+/**
+ * The longest prefix of a chain of activations (applied in order) that the kernels can do in one
+ * epilogue: one of Relu/Clip/HardSwish/HardSigmoid/LeakyRelu and/or a following Affine. Returns
+ * it merged with how many chain entries it covers (skipping empty names).
+ */
+export function kernelActivationChain(chain: readonly (readonly [string | undefined, readonly number[]])[]): { act: Activation | undefined; applied: number } {
+  let act: Activation | undefined;
+  let applied = 0;
+  for (const [name, params] of chain) {
+    if (name === undefined || name === '') { applied++; continue; }
+    const k = kernelActivation(name, params);
+    if (!k) break;
+    if (!act) act = k;
+    else if (k.flag === ACT_AFFINE && !(act.flag & ACT_AFFINE)) act = { ...act, flag: act.flag | ACT_AFFINE, s: k.s, t: k.t };
+    else break;
+    applied++;
+  }
+  return { act, applied };
+}
+
 /** One value through the activation (JS twins and plain loops). */
 export function actScalar(v: number, a: Activation): number {
-  switch (a.flag) {
-    case ACT_CLIP: return v < a.p0 ? a.p0 : v > a.p1 ? a.p1 : v;
-    case ACT_HARDSWISH: { const h = v * (1 / 6) + 0.5; return v * (h < 0 ? 0 : h > 1 ? 1 : h); }
-    case ACT_HARDSIGMOID: { const h = a.p0 * v + a.p1; return h < 0 ? 0 : h > 1 ? 1 : h; }
-    case ACT_LEAKYRELU: return v >= 0 ? v : a.p0 * v;
-    default: return v;
-  }
+  const f = a.flag;
+  if (f & ACT_CLIP) v = v < a.p0 ? a.p0 : v > a.p1 ? a.p1 : v;
+  else if (f & ACT_HARDSWISH) { const h = v * (1 / 6) + 0.5; v *= h < 0 ? 0 : h > 1 ? 1 : h; }
+  else if (f & ACT_HARDSIGMOID) { const h = a.p0 * v + a.p1; v = h < 0 ? 0 : h > 1 ? 1 : h; }
+  else if (f & ACT_LEAKYRELU) v = v >= 0 ? v : a.p0 * v;
+  if (f & ACT_AFFINE) v = a.s * v + a.t;
+  return v;
 }
 
 /** In place over v[from, to). */
@@ -59,8 +84,12 @@ export class WasmAct {
   private readonly half: number;
   private readonly t: number;
 
-  constructor(private readonly f: WasmFn, private readonly flags: number, p0: number, p1: number) {
-    this.p0v = f.local(V128); this.p1v = f.local(V128);
+  private readonly sv: number;
+  private readonly tv: number;
+
+  constructor(private readonly f: WasmFn, private readonly flags: number, p0: number, p1: number, s: number, t: number) {
+    this.p0v = f.local(V128); this.p1v = f.local(V128); this.sv = f.local(V128); this.tv = f.local(V128);
+    f.get(s).fsplat().set(this.sv).get(t).fsplat().set(this.tv);
     this.zero = f.local(V128); this.one = f.local(V128); this.sixth = f.local(V128); this.half = f.local(V128);
     this.t = f.local(V128);
     f.get(p0).fsplat().set(this.p0v).get(p1).fsplat().set(this.p1v);
@@ -94,5 +123,6 @@ export class WasmAct {
         f.get(v).get(this.zero).fmax().get(this.t).fadd().set(v);
       }
     });
+    when(ACT_AFFINE, () => { for (const v of vs) f.get(v).get(this.sv).fmul().get(this.tv).fadd().set(v); });
   }
 }

@@ -173,7 +173,7 @@ function convDepthwiseF32(a: ConvArgs): void {
       for (let mm = 0; mm < Mg; mm++) {
         const m = c * Mg + mm;
         const ym = ys + m * OS * 4, wm = wp + m * KK * 4, bm = bp + m * 4;
-        if (dwFn) dwFn(plane, sh * Wp * 4, ym, oh, ow8, ow * 4, wm, kh, kw, dh * Wp * 4, dw * 4, bm, act?.flag ?? 0, act?.p0 ?? 0, act?.p1 ?? 0);
+        if (dwFn) dwFn(plane, sh * Wp * 4, ym, oh, ow8, ow * 4, wm, kh, kw, dh * Wp * 4, dw * 4, bm, act?.flag ?? 0, act?.p0 ?? 0, act?.p1 ?? 0, act?.s ?? 1, act?.t ?? 0);
         else jsDepthwise(f, plane, sh * Wp * 4, ym, oh, ow, ow * 4, wm, kh, kw, dh * Wp * 4, dw * 4, bm, sw);
       }
     }

@@ -19,7 +19,8 @@ export const MR = 4;
 export const NR = 8;
 
 export type DepthwiseFn = (inp: number, rowStep: number, out: number, oh: number, ow8: number, outRow: number,
-  w: number, kh: number, kw: number, kyStep: number, kxStep: number, bias: number, flags: number, p0: number, p1: number) => void;
+  w: number, kh: number, kw: number, kyStep: number, kxStep: number, bias: number,
+  flags: number, p0: number, p1: number, s: number, t: number) => void;
 
 /** Function signatures of the module (all arguments are i32, pointers in bytes). */
 export interface GemmWasmExports {
@@ -28,7 +29,7 @@ export interface GemmWasmExports {
    * ROW_BIAS adds bias[row] (f32 at bias + 4*row), ACT_* bits apply an activation (params p0, p1).
    */
   macro(ap: number, bp: number, cp: number, mcp: number, ncp: number, kc: number, ldc: number,
-    flags: number, bias: number, p0: number, p1: number): void;
+    flags: number, bias: number, p0: number, p1: number, s: number, t: number): void;
   /**
    * Packs panels of width 4 (pack4) or 8 (pack8): for panel p, step k, lane j:
    * dst[...] = src[kTab[k] + jTab[p*W + j]] (tables hold byte offsets); nj is a multiple of W.
@@ -40,14 +41,14 @@ export interface GemmWasmExports {
    * the others are unrolled for that kw), 8 output columns at a time, for one channel:
    * out[oy][ox] = bias + sum_{ky,kx} w[ky*kw+kx] * in[oy*rowStep + ky*kyStep + ox*sx*4 + kx*kxStep].
    * `in` is already padded; ow8 is the output width rounded up to 8 (out rows are outRow bytes);
-   * flags: ACT_* bits of an activation with parameters p0, p1.
+   * flags: ACT_* bits of an activation with parameters p0, p1 (s, t: its Affine).
    */
   [dw: `dw${number}k${number}`]: DepthwiseFn;
   /** Winograd F(4x4, 3x3) transforms, see convgemm-winograd-wasm.ts. */
   wino_in(src: number, srcRow: number, C: number, srcPlane: number, nty: number, tw4: number,
     t1: number, dst: number, dstXi: number, dstC: number): void;
   wino_out(mbuf: number, mXi: number, mRow: number, M: number, nty: number, tw4: number,
-    out: number, outRow: number, outPlane: number, bias: number, flags: number, p0: number, p1: number): void;
+    out: number, outRow: number, outPlane: number, bias: number, flags: number, p0: number, p1: number, s: number, t: number): void;
   /** Copies `rows` rows of rowBytes bytes from src (stride srcRow) to dst (stride dstRow). */
   copy2d(src: number, srcRow: number, dst: number, dstRow: number, rows: number, rowBytes: number): void;
 }
@@ -57,8 +58,8 @@ export const ACCUMULATE = 1;
 export const ROW_BIAS = 2;
 
 function buildMacro(fma: boolean): WasmFn {
-  const f = new WasmFn('macro', [I32, I32, I32, I32, I32, I32, I32, I32, I32, F32, F32]);
-  const [ap0, bp0, cp0, mcp, ncp, kc, ldc, flags, bias0, p0, p1] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const f = new WasmFn('macro', [I32, I32, I32, I32, I32, I32, I32, I32, I32, F32, F32, F32, F32]);
+  const [ap0, bp0, cp0, mcp, ncp, kc, ldc, flags, bias0, p0, p1, ps, pt] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
   const jr = f.local(I32), ir = f.local(I32), a = f.local(I32), bpan = f.local(I32), cj = f.local(I32);
   const c = f.local(I32), k = f.local(I32), pa = f.local(I32), pb = f.local(I32), bias = f.local(I32);
   const aStride = f.local(I32), bStride = f.local(I32);
@@ -66,7 +67,7 @@ function buildMacro(fma: boolean): WasmFn {
   for (let i = 0; i < MR * 2; i++) acc.push(f.local(V128));
   const b0 = f.local(V128), b1 = f.local(V128), av = f.local(V128);
   const flag = (bit: number): WasmFn => f.get(flags).i32(bit).op(0x71); // i32.and
-  const act = new WasmAct(f, flags, p0, p1);
+  const act = new WasmAct(f, flags, p0, p1, ps, pt);
 
   f.get(kc).i32(MR * 4).mul().set(aStride);
   f.get(kc).i32(NR * 4).mul().set(bStride);
@@ -156,9 +157,9 @@ function buildPack(W: 4 | 8): WasmFn {
 export const DW_UNROLLED = [3, 5, 7];
 
 function buildDepthwise(stride: 1 | 2, fma: boolean, kwU: number): WasmFn {
-  const f = new WasmFn(`dw${stride}k${kwU}`, [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, F32, F32]);
-  const [inp, rowStep, out, oh, ow8, outRow, w, kh, kw, kyStep, kxStep, bias, flags, p0, p1] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
-  const act = new WasmAct(f, flags, p0, p1);
+  const f = new WasmFn(`dw${stride}k${kwU}`, [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, F32, F32, F32, F32]);
+  const [inp, rowStep, out, oh, ow8, outRow, w, kh, kw, kyStep, kxStep, bias, flags, p0, p1, ps, pt] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+  const act = new WasmAct(f, flags, p0, p1, ps, pt);
   const oy = f.local(I32), ox = f.local(I32), rowIn = f.local(I32), rowOut = f.local(I32);
   const pi = f.local(I32), po = f.local(I32), ky = f.local(I32), kx = f.local(I32);
   const pky = f.local(I32), pk = f.local(I32), pw = f.local(I32);

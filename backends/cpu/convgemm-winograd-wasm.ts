@@ -154,14 +154,14 @@ function buildInput(): WasmFn {
 }
 
 /**
- * wino_out(mbuf, mXi, mRow, M, nty, tw4, out, outRow, outPlane, bias, flags, p0, p1): for output
+ * wino_out(mbuf, mXi, mRow, M, nty, tw4, out, outRow, outPlane, bias, flags, p0, p1, s, t): for output
  * channels m < M, tile rows ty < nty, tile groups: Y = act(A^T M A + bias[m] if flags & 2) with the
  * activation of the ACT_* bits of flags, 4x4 pixels per tile written at out + m*outPlane + (4ty + r)*outRow +
  * (4*tile + c)*4. M[xi] of channel m, tile t at mbuf + xi*mXi + m*mRow + t*4 (t = ty*tw4 + tx).
  */
 function buildOutput(): WasmFn {
-  const f = new WasmFn('wino_out', [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, F32, F32]);
-  const [mbuf, mXi, mRow, M, nty, tw4, out, outRow, outPlane, bias, flags, p0, p1] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+  const f = new WasmFn('wino_out', [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, F32, F32, F32, F32]);
+  const [mbuf, mXi, mRow, M, nty, tw4, out, outRow, outPlane, bias, flags, p0, p1, ps, pt] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
   const e = new Emit(f);
   const m = f.local(I32), ty = f.local(I32), g = f.local(I32), ng = f.local(I32), pm = f.local(I32), po = f.local(I32);
   const mBase = f.local(I32), oBase = f.local(I32);
@@ -171,7 +171,7 @@ function buildOutput(): WasmFn {
   for (let r = 0; r < 4; r++) { r4.push([]); for (let k = 0; k < 6; k++) r4[r]!.push(f.local(V128)); }
   for (let i = 0; i < 4; i++) { y.push(f.local(V128)); tmp.push(f.local(V128)); }
   const o4 = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
-  const act = new WasmAct(f, flags, p0, p1);
+  const act = new WasmAct(f, flags, p0, p1, ps, pt);
   f.get(tw4).i32(2).shr().set(ng);
   f.i32(0).set(m).get(mbuf).set(mBase).get(out).set(oBase);
   f.forLt(m, M, 1, () => {

@@ -119,7 +119,7 @@ export function convWinogradF32(a: ConvArgs): void {
   const upk: number[] = [];
   for (let xi = 0; xi < 36; xi++) upk.push(packA(ar, M, C, up + xi * M * C * 4, aK, aM));
   const flags = (bias ? 2 : 0) | (a.act?.flag ?? 0);
-  const p0 = a.act?.p0 ?? 0, p1 = a.act?.p1 ?? 0;
+  const p0 = a.act?.p0 ?? 0, p1 = a.act?.p1 ?? 0, as = a.act?.s ?? 1, at = a.act?.t ?? 0;
   for (let n = 0; n < N; n++) {
     f = ar.f32;
     f.set(x.subarray(n * C * IS, (n + 1) * C * IS), xs >> 2);
@@ -132,7 +132,7 @@ export function convWinogradF32(a: ConvArgs): void {
       for (let xi = 0; xi < 36; xi++) {
         gemmCore(ar, M, Tc, C, { packed: upk[xi]! }, vb + xi * C * Tc * 4, bK, bN, null, (mb >> 2) + xi * Mp * Tcp, Tcp, { direct: true });
       }
-      wasm.wino_out(mb, Mp * Tcp * 4, Tcp * 4, M, nty, tw4, ob + 4 * ty0 * OWp * 4, OWp * 4, OHp * OWp * 4, biasp, flags, p0, p1);
+      wasm.wino_out(mb, Mp * Tcp * 4, Tcp * 4, M, nty, tw4, ob + 4 * ty0 * OWp * 4, OWp * 4, OHp * OWp * 4, biasp, flags, p0, p1, as, at);
     }
     for (let m = 0; m < M; m++) wasm.copy2d(ob + m * OHp * OWp * 4, OWp * 4, ys + m * OS * 4, ow * 4, oh, ow * 4);
     f = ar.f32;

@@ -178,7 +178,7 @@ export function gemmCore(
   // bias and clip run inside the kernel (only alpha and Gemm's C are left to writeOut).
   const inKernel = (ep.alpha ?? 1) === 1 && !ep.c && K > 0;
   const actFlag = inKernel && ep.act ? ep.act.flag : 0;
-  const p0 = ep.act?.p0 ?? 0, p1 = ep.act?.p1 ?? 0;
+  const p0 = ep.act?.p0 ?? 0, p1 = ep.act?.p1 ?? 0, as = ep.act?.s ?? 1, at = ep.act?.t ?? 0;
   const hasBias = inKernel && ep.rowBias !== undefined;
   let biasp = 0;
   if (hasBias) {
@@ -202,7 +202,7 @@ export function gemmCore(
         const mcp = Math.min(MC, Mp - ic);
         const ap = apack + (Mp * k0 + ic * kc) * 4;
         const cp = cb + ic * ldc;
-        if (w) w.macro(ap, bpack, cp, mcp, ncp, kc, ldc, flags, biasp + ic * 4, p0, p1);
+        if (w) w.macro(ap, bpack, cp, mcp, ncp, kc, ldc, flags, biasp + ic * 4, p0, p1, as, at);
         else jsMacro(f32, ap, bpack, cp, mcp, ncp, kc, ldc, flags, biasp + ic * 4, ep.act);
       }
       k0 += kc;

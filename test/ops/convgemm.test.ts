@@ -233,7 +233,7 @@ describe('matrix products vs onnxruntime', () => {
 });
 
 describe('fused activations in the kernels', () => {
-  it('runConvGemmFused matches the base kernel followed by the reference epilogue', () => {
+  it('runConvGemmFused (activation, then Affine) matches the base kernel followed by the reference epilogue', () => {
     const ctxFor = (opType: string, attrs: Record<string, number | number[]>, inputs: HostTensor[]): KernelContext => {
       const node: Node = { name: 'n', opType, domain: '', inputs: inputs.map((_, i) => `i${i}`), outputs: ['y'], attrs };
       const outputTypes = SCHEMAS[opType]!.infer({
@@ -252,6 +252,7 @@ describe('fused activations in the kernels', () => {
       ['MatMul', {}, [rt([2, 20, 30]), rt([30, 25])]],
     ];
     const acts: [string, number[]][] = [['Relu', []], ['Clip', [-0.2, 0.3]], ['HardSwish', []], ['HardSigmoid', [0.3, 0.4]], ['LeakyRelu', [0.1]]];
+    const chains: [string, number[]][][] = [...acts.map((a) => [a]), ...acts.map((a) => [a, ['Affine', [1.5, -0.25]]] as [string, number[]][]), [['Affine', [0.5, 2]]]];
     setWinograd('force');
     try {
       for (const [simdName, simd, fma] of KERNELS) {
@@ -259,16 +260,17 @@ describe('fused activations in the kernels', () => {
         for (const [op, attrs, inputs] of bases) {
           const ctx = ctxFor(op, attrs, inputs);
           const bias = op === 'MatMul' ? rt([25]) : undefined;
-          for (const [act, params] of acts) {
-            const { y, applied } = runConvGemmFused(op, ctx, act, params, bias);
-            expect(applied).toBe(true);
+          for (const chain of chains) {
+            const { y, applied } = runConvGemmFused(op, ctx, chain, bias);
+            expect(applied).toBe(chain.length);
             const ref = convgemmKernels[op]!(ctx)[0]!;
             if (bias) addLastAxis(ref.numbers, bias.numbers);
-            applyActivation(ref.numbers, act, params);
+            for (const [act, params] of chain) applyActivation(ref.numbers, act, params);
             const c = compareTensors(y, ref, 1e-4, 1e-4);
-            expect(c.ok, `${op} ${act} [${simdName}]: ${c.reason}`).toBe(true);
+            expect(c.ok, `${op} ${JSON.stringify(chain)} [${simdName}]: ${c.reason}`).toBe(true);
           }
-          expect(runConvGemmFused(op, ctx, 'Sigmoid', [], bias).applied).toBe(false);
+          expect(runConvGemmFused(op, ctx, [['Sigmoid', []]], bias).applied).toBe(0);
+          expect(runConvGemmFused(op, ctx, [['Relu', []], ['Tanh', []]], bias).applied).toBe(1);
         }
       }
     } finally { setWinograd('auto'); setGemmSimd(true, true); }

@@ -14,7 +14,7 @@ import { gemmNaive, sgemm, type Epilogue } from '../gemm.js';
 import { convDirect, convF32, convTransposeDirect, convTransposeF32, toGeom3, type ConvArgs } from '../convgemm-conv.js';
 import { averagePool, globalPool, maxPool } from '../convgemm-pool.js';
 import { einsum } from '../convgemm-einsum.js';
-import { kernelActivation, type Activation } from '../convgemm-act.js';
+import { kernelActivationChain, type Activation } from '../convgemm-act.js';
 
 function convLike(ctx: KernelContext, transpose: boolean, act?: Activation): HostTensor[] {
   const x = input(ctx, 0), w = input(ctx, 1), b = ctx.inputs[2];
@@ -143,16 +143,16 @@ function globalPoolKernel(isMax: boolean): CpuKernel {
 
 /**
  * For the optimizer's fused ops: runs `base` (Conv, ConvTranspose, Gemm or MatMul; ctx.node is the
- * base op's node) with `activation` applied inside the kernels where they can (Relu, Clip,
- * HardSwish, HardSigmoid, LeakyRelu: see convgemm-act.ts), and for MatMul its bias over the last
- * axis before the activation. `applied` says whether the activation was done; when false the
- * caller applies it (and MatMul's bias was still added).
+ * base op's node) with a chain of activations applied inside the kernels, in order, as far as
+ * they can (one of Relu, Clip, HardSwish, HardSigmoid, LeakyRelu, then an Affine: see
+ * convgemm-act.ts), and for MatMul its bias over the last axis first. Returns the output and how
+ * many chain entries were applied; the caller applies the rest. A fused op
+ * `post(act(op(x) + b) [+ Z])` passes [act, post] without Z, [act] with it.
  */
 export function runConvGemmFused(
-  base: string, ctx: KernelContext, activation?: string, params: readonly number[] = [], matmulBias?: HostTensor,
-): { y: HostTensor; applied: boolean } {
-  const act = kernelActivation(activation, params);
-  const applied = activation === undefined || activation === '' || act !== undefined;
+  base: string, ctx: KernelContext, chain: readonly (readonly [string | undefined, readonly number[]])[], matmulBias?: HostTensor,
+): { y: HostTensor; applied: number } {
+  const { act, applied } = kernelActivationChain(chain);
   switch (base) {
     case 'Conv': return { y: convLike(ctx, false, act)[0]!, applied };
     case 'ConvTranspose': return { y: convLike(ctx, true, act)[0]!, applied };

@@ -1,0 +1,59 @@
+/**
+ * twinfer's WebGPU backend against onnxruntime-node's bundled WebGPU execution provider, same
+ * adapter, same inputs, side by side in one run: ResNet-50 v1.5 and MobileNetV2 (built by
+ * bench/models with seeded weights) at batch 1 and 32, and PP-OCRv4 det at 640x640. Both sides
+ * upload inputs and read outputs back every run. Prints median latency, throughput, the ratio
+ * twinfer / ORT (target <= 0.7) and how closely outputs agree.
+ *   node dist/bench/webgpu-vs-ort.js [--iterations 20] [--warmup 3] [--quick]
+ */
+import * as fs from 'node:fs';
+import * as ort from 'onnxruntime-node';
+import '../src/node.js';
+import { InferenceSession } from '../src/api/session.js';
+import { acquireGpu } from '../backends/webgpu/device.js';
+import { fromHostTensor, toHostTensor, type Tensor } from '../src/api/tensor.js';
+import { compareTensors } from '../src/testing/compare.js';
+import { ppocrInput, ppocrModels } from '../src/testing/ppocr.js';
+import { buildMobileNetV2, buildResNet50 } from './models/index.js';
+
+const arg = (k: string, d: number) => { const i = process.argv.indexOf(`--${k}`); return i > 0 ? Number(process.argv[i + 1]) : d; };
+const quick = process.argv.includes('--quick');
+const iterations = arg('iterations', quick ? 2 : 20), warmup = arg('warmup', quick ? 1 : 3);
+
+async function median(fn: () => Promise<unknown>): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const ts: number[] = [];
+  for (let i = 0; i < iterations; i++) { const t0 = performance.now(); await fn(); ts.push(performance.now() - t0); }
+  return ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)]!;
+}
+
+interface Case { name: string; model: Uint8Array; input: string; dims: number[] }
+const cases: Case[] = [];
+const resnet = buildResNet50(), mobilenet = buildMobileNetV2();
+for (const batch of quick ? [1] : [1, 32]) {
+  cases.push({ name: `resnet50 b${batch}`, model: resnet, input: 'input', dims: [batch, 3, 224, 224] });
+  cases.push({ name: `mobilenetv2 b${batch}`, model: mobilenet, input: 'input', dims: [batch, 3, 224, 224] });
+}
+const det = ppocrModels(quick ? 320 : 640)[2]!;
+cases.push({ name: `ppocr-det ${det.dims[2]}`, model: new Uint8Array(fs.readFileSync(det.file)), input: 'x', dims: det.dims });
+
+const gpu = await acquireGpu();
+console.log(`twinfer webgpu vs onnxruntime-node ${ort.env.versions.common} webgpu on ${gpu.caps.adapter}; median of ${iterations} after ${warmup} warmup`);
+console.log('model            twinfer ms  ort ms   ratio  twinfer img/s  ort img/s  max|diff|  webgpu nodes');
+for (const c of cases) {
+  const x = ppocrInput(c.dims, 11);
+  const mine = await InferenceSession.create(c.model, { backends: ['webgpu', 'cpu'] });
+  const ref = await ort.InferenceSession.create(c.model, { executionProviders: ['webgpu'] });
+  const feeds = { [c.input]: fromHostTensor(x) };
+  const ortFeeds = { [c.input]: new ort.Tensor('float32', x.data as Float32Array, c.dims) };
+  const a = await mine.run(feeds), b = await ref.run(ortFeeds);
+  const name = mine.outputNames[0]!;
+  const diff = compareTensors(toHostTensor(a[name]!), toHostTensor(b[name] as unknown as Tensor), 1e-3, 1e-4).maxAbsErr;
+  const tw = await median(() => mine.run(feeds));
+  const to = await median(() => ref.run(ortFeeds));
+  const onGpu = [...mine.plan.partition.assignment.values()].filter((v) => v === 'webgpu').length;
+  const n = c.dims[0]!;
+  console.log(`${c.name.padEnd(16)} ${tw.toFixed(2).padStart(10)} ${to.toFixed(2).padStart(7)} ${(tw / to).toFixed(2).padStart(6)}x ${(1000 * n / tw).toFixed(1).padStart(13)} ${(1000 * n / to).toFixed(1).padStart(10)}  ${diff.toExponential(1).padStart(8)}  ${onGpu}/${mine.graph.nodes.length}`);
+  await ref.release();
+}
+process.exit(0);
