@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { makeTmpDir } from './helpers/tmp.js';
 import { execFileSync } from 'node:child_process';
 import { InferenceSession, Tensor, TwinferError } from '../src/node.js';
 import { Graph } from '../src/ir/graph.js';
@@ -94,7 +94,7 @@ describe('bad models', () => {
     })), 'INVALID_MODEL', /3 elements declared, 2 given/);
   });
   it('refuses external data that leaves the model folder, and reports missing files', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinfer-ext-'));
+    const dir = makeTmpDir('twinfer-ext');
     try {
       const sub = path.join(dir, 'model'); fs.mkdirSync(sub);
       fs.writeFileSync(path.join(dir, 'secret.bin'), new Uint8Array(12));
@@ -119,7 +119,7 @@ describe('bad models', () => {
     } finally { fs.rmSync(dir, { recursive: true, force: true }); }
   });
   it('reports a missing model file as IO', async () => {
-    await expectError(InferenceSession.create('/nonexistent/model.onnx'), 'IO', /cannot read/);
+    await expectError(InferenceSession.create('test/.tmp/does-not-exist/model.onnx'), 'IO', /cannot read/);
   });
 });
 
@@ -150,7 +150,7 @@ describe('CLI on bad input', () => {
     }
   };
   it('prints one clear line and exits 2', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinfer-cli-'));
+    const dir = makeTmpDir('twinfer-cli');
     try {
       fs.writeFileSync(path.join(dir, 'bad.onnx'), 'garbage');
       for (const args of [['inspect', path.join(dir, 'bad.onnx')], ['run', path.join(dir, 'bad.onnx')], ['run', path.join(dir, 'none.onnx')], ['frobnicate']]) {

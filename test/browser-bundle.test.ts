@@ -4,12 +4,12 @@
  */
 import { expect, it } from 'vitest';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { makeTmpDir } from './helpers/tmp.js';
 import { build } from 'vite';
 
 it('the browser demo bundles with no Node built-ins', async () => {
-  const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinfer-demo-'));
+  const outDir = makeTmpDir('twinfer-demo');
   const warnings: string[] = [];
   try {
     await build({

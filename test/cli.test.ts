@@ -1,8 +1,8 @@
 /** The `twinfer` command end to end: inspect, run (files in and out), onnx-test's JSON. */
 import { describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { makeTmpDir } from './helpers/tmp.js';
 import { execFileSync } from 'node:child_process';
 import { Graph } from '../src/ir/graph.js';
 import { HostTensor } from '../src/ir/tensor.js';
@@ -37,7 +37,7 @@ describe('twinfer CLI', () => {
   });
 
   it('run reads .npy and .pb inputs and writes output_K.pb', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinfer-run-'));
+    const dir = makeTmpDir('twinfer-run');
     try {
       const g = new Graph();
       g.inputs = [{ name: 'a', dtype: 'float32', shape: [2, 2] }, { name: 'b', dtype: 'float32', shape: [2, 2] }];

@@ -27,7 +27,72 @@ export interface PoolArgs {
   g: Geom3;
 }
 
+/** Float32 2-D (or 1-D) pooling without dilation: the common case, in a tight loop. */
+function fastPool(a: PoolArgs): boolean {
+  const { g } = a;
+  return a.x instanceof Float32Array && a.y instanceof Float32Array && g.id === 1 && g.od === 1 && g.kd === 1
+    && g.dh === 1 && g.dw === 1;
+}
+
+/** Window [start, end) on one axis clipped to [lo, hi), per output index. */
+function windows(out: number, s: number, p: number, k: number, lo: number, hi: number): Int32Array {
+  const r = new Int32Array(out * 2);
+  for (let o = 0; o < out; o++) {
+    const b = o * s - p;
+    r[2 * o] = Math.max(lo, b);
+    r[2 * o + 1] = Math.max(Math.max(lo, b), Math.min(hi, b + k));
+  }
+  return r;
+}
+
+function maxPool2dF32(x: Float32Array, y: Float32Array, planes: number, g: Geom3): void {
+  const { ih, iw, oh, ow } = g;
+  const wy = windows(oh, g.sh, g.ph, g.kh, 0, ih), wx = windows(ow, g.sw, g.pw, g.kw, 0, iw);
+  let o = 0;
+  for (let pl = 0; pl < planes; pl++) {
+    const base = pl * ih * iw;
+    for (let oy = 0; oy < oh; oy++) {
+      const y0 = wy[2 * oy]!, y1 = wy[2 * oy + 1]!;
+      for (let ox = 0; ox < ow; ox++, o++) {
+        const x0 = wx[2 * ox]!, x1 = wx[2 * ox + 1]!;
+        let best = -Infinity;
+        for (let iy = y0; iy < y1; iy++) {
+          const row = base + iy * iw;
+          for (let ix = x0; ix < x1; ix++) { const v = x[row + ix]!; best = v > best ? v : best; }
+        }
+        y[o] = best;
+      }
+    }
+  }
+}
+
+function avgPool2dF32(x: Float32Array, y: Float32Array, planes: number, g: Geom3, countIncludePad: boolean): void {
+  const { ih, iw, oh, ow } = g;
+  const wy = windows(oh, g.sh, g.ph, g.kh, 0, ih), wx = windows(ow, g.sw, g.pw, g.kw, 0, iw);
+  // count_include_pad: the window clipped to the padded input (ceil_mode overhang excluded)
+  const cy = windows(oh, g.sh, g.ph, g.kh, -g.ph, ih + g.qh), cx = windows(ow, g.sw, g.pw, g.kw, -g.pw, iw + g.qw);
+  const ny = countIncludePad ? cy : wy, nx = countIncludePad ? cx : wx;
+  let o = 0;
+  for (let pl = 0; pl < planes; pl++) {
+    const base = pl * ih * iw;
+    for (let oy = 0; oy < oh; oy++) {
+      const y0 = wy[2 * oy]!, y1 = wy[2 * oy + 1]!, hy = ny[2 * oy + 1]! - ny[2 * oy]!;
+      for (let ox = 0; ox < ow; ox++, o++) {
+        const x0 = wx[2 * ox]!, x1 = wx[2 * ox + 1]!;
+        let s = 0;
+        for (let iy = y0; iy < y1; iy++) {
+          const row = base + iy * iw;
+          for (let ix = x0; ix < x1; ix++) s += x[row + ix]!;
+        }
+        const count = hy * (nx[2 * ox + 1]! - nx[2 * ox]!);
+        y[o] = count > 0 ? s / count : NaN;
+      }
+    }
+  }
+}
+
 export function maxPool(a: PoolArgs, indices: Float64Array | undefined, storageOrder: number, spatialRank: number): void {
+  if (!indices && fastPool(a)) { maxPool2dF32(a.x as Float32Array, a.y as Float32Array, a.planes, a.g); return; }
   const { x, y, planes, g } = a;
   const IS = g.id * g.ih * g.iw;
   const rz = tapRanges(g.od, g.sd, g.pd, g.kd, g.dd, 0, g.id);
@@ -78,6 +143,7 @@ export function maxPool(a: PoolArgs, indices: Float64Array | undefined, storageO
 }
 
 export function averagePool(a: PoolArgs, countIncludePad: boolean): void {
+  if (fastPool(a)) { avgPool2dF32(a.x as Float32Array, a.y as Float32Array, a.planes, a.g, countIncludePad); return; }
   const { x, y, planes, g } = a;
   const IS = g.id * g.ih * g.iw;
   const rz = tapRanges(g.od, g.sd, g.pd, g.kd, g.dd, 0, g.id);

@@ -26,10 +26,11 @@ export type DepthwiseFn = (inp: number, rowStep: number, out: number, oh: number
 export interface GemmWasmExports {
   /**
    * C[mcp x ncp] = Apack[mcp x kc] * Bpack[kc x ncp], then by `flags`: ACCUMULATE adds the old C,
-   * ROW_BIAS adds bias[row] (f32 at bias + 4*row), ACT_* bits apply an activation (params p0, p1).
+   * ROW_BIAS adds bias[row] (f32 at bias + 4*row), ACT_* bits apply an activation (params p0, p1,
+   * then an Affine s, t). ldb = 0: B is packed; else B is read in place, rows ldb bytes apart.
    */
   macro(ap: number, bp: number, cp: number, mcp: number, ncp: number, kc: number, ldc: number,
-    flags: number, bias: number, p0: number, p1: number, s: number, t: number): void;
+    flags: number, bias: number, p0: number, p1: number, s: number, t: number, ldb: number): void;
   /**
    * Packs panels of width 4 (pack4) or 8 (pack8): for panel p, step k, lane j:
    * dst[...] = src[kTab[k] + jTab[p*W + j]] (tables hold byte offsets); nj is a multiple of W.
@@ -58,11 +59,11 @@ export const ACCUMULATE = 1;
 export const ROW_BIAS = 2;
 
 function buildMacro(fma: boolean): WasmFn {
-  const f = new WasmFn('macro', [I32, I32, I32, I32, I32, I32, I32, I32, I32, F32, F32, F32, F32]);
-  const [ap0, bp0, cp0, mcp, ncp, kc, ldc, flags, bias0, p0, p1, ps, pt] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+  const f = new WasmFn('macro', [I32, I32, I32, I32, I32, I32, I32, I32, I32, F32, F32, F32, F32, I32]);
+  const [ap0, bp0, cp0, mcp, ncp, kc, ldc, flags, bias0, p0, p1, ps, pt, ldb] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
   const jr = f.local(I32), ir = f.local(I32), a = f.local(I32), bpan = f.local(I32), cj = f.local(I32);
   const c = f.local(I32), k = f.local(I32), pa = f.local(I32), pb = f.local(I32), bias = f.local(I32);
-  const aStride = f.local(I32), bStride = f.local(I32);
+  const aStride = f.local(I32), bStride = f.local(I32), bStep = f.local(I32);
   const acc: number[] = [];
   for (let i = 0; i < MR * 2; i++) acc.push(f.local(V128));
   const b0 = f.local(V128), b1 = f.local(V128), av = f.local(V128);
@@ -70,7 +71,12 @@ function buildMacro(fma: boolean): WasmFn {
   const act = new WasmAct(f, flags, p0, p1, ps, pt);
 
   f.get(kc).i32(MR * 4).mul().set(aStride);
-  f.get(kc).i32(NR * 4).mul().set(bStride);
+  // packed B (ldb = 0): panels of kc x NR floats; direct B: rows ldb bytes apart, panels side by side
+  f.get(ldb).eqz().if();
+  f.get(kc).i32(NR * 4).mul().set(bStride).i32(NR * 4).set(bStep);
+  f.else();
+  f.i32(NR * 4).set(bStride).get(ldb).set(bStep);
+  f.end();
   f.i32(0).set(jr).get(bp0).set(bpan).get(cp0).set(cj);
   f.forLt(jr, ncp, NR, () => {
     f.i32(0).set(ir).get(ap0).set(a).get(cj).set(c).get(bias0).set(bias);
@@ -89,7 +95,7 @@ function buildMacro(fma: boolean): WasmFn {
           else f.get(r).get(av).get(j === 0 ? b0 : b1).fmul().fadd().set(r);
         }
       }
-      f.inc(pa, MR * 4).inc(pb, NR * 4).inc(k, -1);
+      f.inc(pa, MR * 4).incBy(pb, bStep).inc(k, -1);
       f.br(0).end().end();
       // epilogue of the tile (rows at c + i*ldc): + C, + row bias, clip; then store
       flag(ACCUMULATE).if();
@@ -204,12 +210,16 @@ function buildDepthwise(stride: 1 | 2, fma: boolean, kwU: number): WasmFn {
 }
 
 function buildCopy2d(): WasmFn {
+  // Rows are short (tens to hundreds of floats): a vector loop beats memory.copy's call overhead.
   const f = new WasmFn('copy2d', [I32, I32, I32, I32, I32, I32]);
   const [src, srcRow, dst, dstRow, rows, rowBytes] = [0, 1, 2, 3, 4, 5];
-  const r = f.local(I32);
+  const r = f.local(I32), i = f.local(I32), v16 = f.local(I32);
+  f.get(rowBytes).i32(-16).op(0x71).set(v16); // whole vectors
   f.i32(0).set(r);
   f.forLt(r, rows, 1, () => {
-    f.get(dst).get(src).get(rowBytes).memcopy();
+    f.i32(0).set(i);
+    f.forLt(i, v16, 16, () => { f.get(dst).get(i).add().get(src).get(i).add().vload(0).vstore(0); });
+    f.forLt(i, rowBytes, 4, () => { f.get(dst).get(i).add().get(src).get(i).add().f32load(0).f32store(0); });
     f.incBy(src, srcRow).incBy(dst, dstRow);
   });
   return f;

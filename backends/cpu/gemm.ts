@@ -123,6 +123,21 @@ function padTable(t: Int32Array, len: number): Int32Array {
   return r;
 }
 
+/** Whether B's tables describe evenly spaced rows (K >= 2) of contiguous columns. */
+function directB(bK: Int32Array, bN: Int32Array, N: number): boolean {
+  const K = bK.length;
+  if (K < 2) return false;
+  const s = bK[1]! - bK[0]!;
+  if (s <= 0 || (s & 3) !== 0) return false;
+  for (let k = 2; k < K; k++) if (bK[k]! - bK[k - 1]! !== s) return false;
+  const b0 = bN[0]!;
+  for (let n = 1; n < N; n++) if (bN[n]! !== b0 + 4 * n) return false;
+  return true;
+}
+
+/** In-place B is a wasm-only path (the JS twin keeps the packed layout simple). */
+const w0 = (ar: Arena): boolean => ar.wasm !== null;
+
 /** A of gemmCore: a source in the arena with its offset tables, or one packA() already packed. */
 export type GemmA = { src: number; k: Int32Array; m: Int32Array } | { packed: number };
 
@@ -169,9 +184,13 @@ export function gemmCore(
   const { nkb, kcMax } = kBlocks(K);
   const njb = Math.max(1, Math.ceil(Np / NC));
   const ncMax = Math.ceil(Np / njb / NR) * NR;
-  const bKp = ar.table(bK), bNp = ar.table(padTable(bN, Np));
+  // B read in place (no packing) when its rows are evenly spaced and each row's columns contiguous:
+  // the micro-kernel then streams rows of the source (pad columns read past a row's end: the
+  // arena's allocation slack covers the last row).
+  const ldbDirect = w0(ar) && directB(bK, bN, N) ? (K > 1 ? bK[1]! - bK[0]! : 0) || 0 : 0;
+  const bKp = ldbDirect ? 0 : ar.table(bK), bNp = ldbDirect ? 0 : ar.table(padTable(bN, Np));
   const apack = 'packed' in A ? A.packed : packA(ar, M, K, A.src, A.k, A.m);
-  const bpack = ar.alloc(Math.max(kcMax, 1) * ncMax * 4);
+  const bpack = ldbDirect ? 0 : ar.alloc(Math.max(kcMax, 1) * ncMax * 4);
   // direct: the kernel writes straight into the caller's arena block (no C buffer, no copy)
   const direct = out === null && ep.direct === true && (ep.alpha ?? 1) === 1 && !ep.c && K > 0;
   const cbuf = direct ? 0 : ar.alloc(Mp * ncMax * 4);
@@ -196,14 +215,16 @@ export function gemmCore(
     for (let kb = 0, k0 = 0; kb < nkb && K > 0; kb++) {
       const kc = Math.min(kcMax, K - k0);
       const flags = (kb > 0 ? ACCUMULATE : 0) | (kb === 0 && hasBias ? ROW_BIAS : 0) | (kb === nkb - 1 ? actFlag : 0);
-      if (w) w.pack8(bSrc, bKp + k0 * 4, bNp + jc * 4, kc, ncp, bpack);
+      let bp = bpack;
+      if (ldbDirect) bp = bSrc + bK[k0]! + bN[jc]!;
+      else if (w) w.pack8(bSrc, bKp + k0 * 4, bNp + jc * 4, kc, ncp, bpack);
       else jsPack(f32, i32, bSrc, bKp + k0 * 4, bNp + jc * 4, kc, ncp, bpack, 8);
       for (let ic = 0; ic < Mp; ic += MC) {
         const mcp = Math.min(MC, Mp - ic);
         const ap = apack + (Mp * k0 + ic * kc) * 4;
         const cp = cb + ic * ldc;
-        if (w) w.macro(ap, bpack, cp, mcp, ncp, kc, ldc, flags, biasp + ic * 4, p0, p1, as, at);
-        else jsMacro(f32, ap, bpack, cp, mcp, ncp, kc, ldc, flags, biasp + ic * 4, ep.act);
+        if (w) w.macro(ap, bp, cp, mcp, ncp, kc, ldc, flags, biasp + ic * 4, p0, p1, as, at, ldbDirect);
+        else jsMacro(f32, ap, bp, cp, mcp, ncp, kc, ldc, flags, biasp + ic * 4, ep.act, ldbDirect);
       }
       k0 += kc;
     }
@@ -257,8 +278,9 @@ function jsPack(
 /** 4x8 register-blocked micro-kernel loop over a packed block (byte offsets, as the wasm one). */
 function jsMacro(
   f: Float32Array, ap0: number, bp0: number, cp0: number, mcp: number, ncp: number, kc: number, ldcBytes: number,
-  flags: number, bias: number, act: Activation | undefined,
+  flags: number, bias: number, act: Activation | undefined, ldbDirect: number,
 ): void {
+  if (ldbDirect !== 0) throw new Error('jsMacro: in-place B is wasm-only');
   const ldc = ldcBytes >> 2;
   const accum = flags & ACCUMULATE;
   for (let jr = 0; jr < ncp; jr += 8) {

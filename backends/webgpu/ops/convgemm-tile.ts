@@ -1,0 +1,146 @@
+/**
+ * The tiled GEMM at the heart of MatMul, Gemm and Conv (implicit GEMM) on WebGPU.
+ *
+ * One workgroup of wx*wy threads computes a (4*wy) x (4*wx) tile of C = A[M x K] * B[K x N], each
+ * thread a 4x4 block held in four vec4 registers. K is walked in blocks of TK: the workgroup
+ * stages an A tile and a B tile in shared memory (both k-major, vec4 along M / N, so the inner
+ * loop reads one vec4 of A and one of B per 16 FMAs), then every thread accumulates.
+ *
+ * What differs between users is only how tiles are loaded (plain matrices, transposed, vec4, or
+ * im2col computed on the fly) and how results are stored (row-major, NCHW, epilogue): callers pass
+ * those as WGSL snippets. Loads and stores are bounds-checked, so no size must be a tile multiple.
+ */
+
+export interface TileCfg {
+  /** Threads along N (tile width 4*wx) and along M (tile height 4*wy). */
+  wx: number;
+  wy: number;
+  /** K block. */
+  tk: number;
+}
+
+export const tileM = (c: TileCfg): number => 4 * c.wy;
+export const tileN = (c: TileCfg): number => 4 * c.wx;
+export const cfgKey = (c: TileCfg): string => `${c.wx}x${c.wy}x${c.tk}`;
+
+/** A config fitting M: narrow tiles for few rows, so small problems do not waste most threads. */
+export function pickTile(M: number, N: number): TileCfg {
+  const wy = M <= 16 ? 4 : M <= 32 ? 8 : 16;
+  const wx = N <= 16 ? 4 : N <= 32 ? 8 : 16;
+  return { wx, wy, tk: 16 };
+}
+
+export interface GemmParts {
+  /** Module-scope WGSL: bindings and helper functions. */
+  decls: string;
+  /** Statements at the start of main(): the params' `let`s. Must define M, N, K, zOff and xOff (offsets of chunked dispatches). */
+  lets: string;
+  /** Per-thread setup; sees t (flat thread id), m0, n0 (tile origin) and z (batch / group). */
+  setup: string;
+  /** Statements filling As (resp. Bs) for the K block starting at k0. */
+  loadA: string;
+  loadB: string;
+  /** Statements storing `acc` (f32) at row m, column n (both in range). */
+  store: string;
+}
+
+export function gemmShader(c: TileCfg, p: GemmParts): string {
+  const TM = tileM(c), TN = tileN(c), TK = c.tk;
+  return `${p.decls}
+var<workgroup> As: array<vec4<f32>, ${(TK * TM) / 4}>;
+var<workgroup> Bs: array<vec4<f32>, ${(TK * TN) / 4}>;
+@compute @workgroup_size(${c.wx}, ${c.wy}, 1)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  ${p.lets}
+  let tx = lid.x; let ty = lid.y; let t = ty * ${c.wx}u + tx;
+  let m0 = wid.y * ${TM}u; let n0 = (wid.x + xOff) * ${TN}u; let z = wid.z + zOff;
+  ${p.setup}
+  var c0 = vec4<f32>(); var c1 = vec4<f32>(); var c2 = vec4<f32>(); var c3 = vec4<f32>();
+  for (var k0 = 0u; k0 < K; k0 += ${TK}u) {
+    ${p.loadA}
+    ${p.loadB}
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${TK}u; kk++) {
+      let a = As[kk * ${TM / 4}u + ty];
+      let b = Bs[kk * ${TN / 4}u + tx];
+      c0 = fma(vec4<f32>(a.x), b, c0); c1 = fma(vec4<f32>(a.y), b, c1);
+      c2 = fma(vec4<f32>(a.z), b, c2); c3 = fma(vec4<f32>(a.w), b, c3);
+    }
+    workgroupBarrier();
+  }
+  let cs = array<vec4<f32>, 4>(c0, c1, c2, c3);
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + ty * 4u + i;
+    if (m >= M) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      let n = n0 + tx * 4u + j;
+      if (n >= N) { break; }
+      let acc = cs[i][j];
+      ${p.store}
+    }
+  }
+}`;
+}
+
+/** One operand's tile: rows r (the M side for A, the N side for B) by TK columns k. */
+export interface MatrixLoad {
+  shared: 'As' | 'Bs';
+  /** Binding name; declared array<vec4<f32>> when vec4, array<f32> otherwise. */
+  buf: string;
+  /** Element (r, k) at base + r*ld + k (k contiguous) or base + k*ld + r (r contiguous). */
+  kContig: boolean;
+  /** vec4 loads along the contiguous axis: its extent, ld and base must be multiples of 4. */
+  vec4: boolean;
+  base: string;
+  ld: string;
+  /** Tile origin and extent on the r side (WGSL expressions). */
+  r0: string;
+  R: string;
+}
+
+/** WGSL filling one shared tile from a plain (possibly batched, transposed) matrix. */
+export function matrixLoad(c: TileCfg, o: MatrixLoad): string {
+  const T = o.shared === 'As' ? tileM(c) : tileN(c);
+  const TK = c.tk, threads = c.wx * c.wy, T4 = T / 4;
+  const count = o.vec4 ? (T * TK) / 4 : T * TK;
+  const passes = Math.ceil(count / threads);
+  const guard = count % threads === 0 ? '' : `if (e >= ${count}u) { break; }`;
+  let body: string;
+  if (!o.vec4) {
+    const [r, k] = o.kContig ? [`e / ${TK}u`, `e % ${TK}u`] : [`e % ${T}u`, `e / ${T}u`];
+    const at = o.kContig ? `${o.base} + gr * ${o.ld} + gk` : `${o.base} + gk * ${o.ld} + gr`;
+    body = `let r = ${r}; let k = ${k}; let gr = ${o.r0} + r; let gk = k0 + k;
+      var v = 0.0;
+      if (gr < ${o.R} && gk < K) { v = ${o.buf}[${at}]; }
+      ${o.shared}[k * ${T4}u + r / 4u][r % 4u] = v;`;
+  } else if (o.kContig) {
+    body = `let r = e / ${TK / 4}u; let k = (e % ${TK / 4}u) * 4u; let gr = ${o.r0} + r; let gk = k0 + k;
+      var v = vec4<f32>();
+      if (gr < ${o.R} && gk < K) { v = ${o.buf}[(${o.base} + gr * ${o.ld} + gk) / 4u]; }
+      let s = k * ${T4}u + r / 4u; let q = r % 4u;
+      ${o.shared}[s][q] = v.x; ${o.shared}[s + ${T4}u][q] = v.y; ${o.shared}[s + ${2 * T4}u][q] = v.z; ${o.shared}[s + ${3 * T4}u][q] = v.w;`;
+  } else {
+    body = `let r = (e % ${T4}u) * 4u; let k = e / ${T4}u; let gr = ${o.r0} + r; let gk = k0 + k;
+      var v = vec4<f32>();
+      if (gr < ${o.R} && gk < K) { v = ${o.buf}[(${o.base} + gk * ${o.ld} + gr) / 4u]; }
+      ${o.shared}[k * ${T4}u + r / 4u] = v;`;
+  }
+  return `for (var ps = 0u; ps < ${passes}u; ps++) {
+      let e = t + ps * ${threads}u;
+      ${guard}
+      ${body}
+    }`;
+}
+
+/**
+ * Chunks of a (x, y, z) workgroup grid within the per-dimension limit: x and z are split, with
+ * xOff / zOff passed to each chunk's parameters (y, the M tiles, is never that large).
+ */
+export function tileChunks(x: number, y: number, z: number, max: number): { wg: [number, number, number]; xOff: number; zOff: number }[] {
+  const out: { wg: [number, number, number]; xOff: number; zOff: number }[] = [];
+  if (x === 0 || y === 0 || z === 0) return out;
+  for (let zOff = 0; zOff < z; zOff += max) {
+    for (let xOff = 0; xOff < x; xOff += max) out.push({ wg: [Math.min(max, x - xOff), y, Math.min(max, z - zOff)], xOff, zOff });
+  }
+  return out;
+}
