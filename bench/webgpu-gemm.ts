@@ -25,7 +25,7 @@ const kernel = findGpuKernel('MatMul');
 if (!kernel) throw new Error('no WebGPU MatMul kernel');
 const node: Node = { name: 'mm', opType: 'MatMul', domain: '', inputs: ['a', 'b'], outputs: ['y'], attrs: {} };
 const once = async () => {
-  const [y] = await kernel.run({ node, inputs: [a, b], host: () => undefined, outputTypes: [{ dtype: 'float32', shape: [size, size] }], gpu: runner });
+  const [y] = await kernel.run({ node, inputs: [a, b], host: () => undefined, dims: (i) => [a, b][i]?.dims, outputTypes: [{ dtype: 'float32', shape: [size, size] }], gpu: runner });
   runner.release(y!);
 };
 const PEER = `@group(0) @binding(0) var<storage, read> A: array<f32>;

@@ -9,7 +9,7 @@ import { runTargetCases, type Expectations } from '../src/testing/conformance.js
 
 const args = process.argv.slice(2);
 const backend = args.includes('--backend') ? args[args.indexOf('--backend') + 1]! : 'cpu';
-const file = `test/conformance-expectations.${backend}.json`;
+const file = `test/conformance-expectations.${backend.replace(/,/g, '-')}.json`;
 const old: Expectations = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
 const results = await runTargetCases(backend);
 const exp: Expectations = {};

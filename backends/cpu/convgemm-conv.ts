@@ -3,7 +3,7 @@
  * storage types). Spatial axes are normalized to three (D, H, W): 1-D and 2-D convolutions get
  * leading axes of size 1, so one code path covers every rank the ONNX tests use.
  *
- * Float32 Conv picks one of three paths:
+ * Float32 Conv picks one of four paths:
  *  - depthwise (one input channel per group, rank <= 2): a direct SIMD window kernel per channel,
  *    no GEMM (a depthwise conv is far too thin for one);
  *  - pointwise (1x1 kernel, stride 1, no pads): a plain GEMM W[M x C] * X[C x HW], no im2col;

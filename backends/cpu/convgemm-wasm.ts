@@ -130,20 +130,37 @@ function buildPack(W: 4 | 8): WasmFn {
   const f = new WasmFn(`pack${W}`, [I32, I32, I32, I32, I32, I32]);
   const [src, kTab, jTab, kc, nj, dst] = [0, 1, 2, 3, 4, 5];
   const p = f.local(I32), jt = f.local(I32), base = f.local(I32), k = f.local(I32), kt = f.local(I32), ko = f.local(I32);
+  const mode = f.local(I32);
   const o: number[] = [];
   for (let j = 0; j < W; j++) o.push(f.local(I32));
+  const even = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
+  /** Pushes 1 when jTab[j] = jTab[0] + step*j for every lane j. */
+  const evenly = (step: number): void => {
+    for (let j = 1; j < W; j++) f.get(jt).i32load(4 * j).get(o[0]!).sub().i32(step * j).eq();
+    for (let j = 2; j < W; j++) f.op(0x71); // i32.and
+  };
   f.i32(0).set(p).get(jTab).set(jt);
   f.forLt(p, nj, W, () => {
-    // contiguous panel (jTab[j] = jTab[0] + 4j): vector copies; otherwise a gather.
+    // panel kinds: 1 = contiguous (vector copies), 2 = every other element (stride-2 convs:
+    // two vectors and an even-lane shuffle per 4 lanes), 0 = any (scalar gather)
     f.get(jt).i32load(0).set(o[0]!);
-    for (let j = 1; j < W; j++) f.get(jt).i32load(4 * j).get(o[0]!).sub().i32(4 * j).eq();
-    for (let j = 2; j < W; j++) f.op(0x71); // i32.and
+    evenly(4);
+    f.if().i32(1).set(mode).else();
+    evenly(8);
+    f.if().i32(2).set(mode).else().i32(0).set(mode).end();
+    f.end();
     f.get(src).get(o[0]!).add().set(base);
     f.i32(0).set(k).get(kTab).set(kt);
-    f.if();
+    f.get(mode).i32(1).eq().if();
     f.forLt(k, kc, 1, () => {
       f.get(kt).i32load(0).get(base).add().set(ko);
       for (let v = 0; v < W / 4; v++) f.get(dst).get(ko).vload(16 * v).vstore(16 * v);
+      f.inc(kt, 4).inc(dst, W * 4);
+    });
+    f.else().get(mode).i32(2).eq().if();
+    f.forLt(k, kc, 1, () => {
+      f.get(kt).i32load(0).get(base).add().set(ko);
+      for (let v = 0; v < W / 4; v++) f.get(dst).get(ko).vload(32 * v).get(ko).vload(32 * v + 16).shuffle(even).vstore(16 * v);
       f.inc(kt, 4).inc(dst, W * 4);
     });
     f.else();
@@ -153,7 +170,7 @@ function buildPack(W: 4 | 8): WasmFn {
       for (let j = 0; j < W; j++) f.get(dst).get(o[j]!).get(ko).add().f32load(0).f32store(4 * j);
       f.inc(kt, 4).inc(dst, W * 4);
     });
-    f.end();
+    f.end().end();
     f.inc(jt, W * 4);
   });
   return f;
@@ -281,7 +298,8 @@ export function gemmWasm(): { exports: GemmWasmExports; memory: WebAssembly.Memo
       bytes = buildModule(false);
       if (!WebAssembly.validate(bytes)) return cached;
     }
-    const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536 });
+    // at most 2 GiB: offsets are i32 byte addresses, kept non-negative
+    const memory = new WebAssembly.Memory({ initial: 256, maximum: 32768 });
     const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: memory } });
     cached = { exports: inst.exports as unknown as GemmWasmExports, memory, fma };
   } catch {

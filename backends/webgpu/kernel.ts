@@ -11,6 +11,8 @@ export interface GpuKernelContext {
   inputs: (GpuTensor | undefined)[];
   /** Host copy of input i when there is one (always for hostInputs; constants too). */
   host(i: number): HostTensor | undefined;
+  /** Dims of input i (works for every input, including dimsOnlyInputs, which are never moved). */
+  dims(i: number): readonly number[] | undefined;
   /** Concrete output types from the op schema. */
   outputTypes: ValueType[];
   gpu: GpuRunner;
@@ -19,11 +21,13 @@ export interface GpuKernelContext {
 export interface GpuKernel {
   /** Inputs the kernel reads on the host (shapes, axes, pads...): never uploaded. */
   hostInputs?: readonly number[];
+  /** Inputs whose dims alone matter (Shape, Size): neither uploaded nor read back. */
+  dimsOnlyInputs?: readonly number[];
   /**
    * Why this node cannot run on WebGPU (undefined when it can). Types are the inferred input and
    * output types; the backend has already checked that every tensor dtype has a GPU form.
    */
-  unsupported?(node: Node, inputs: (ValueType | undefined)[], outputs: (ValueType | undefined)[], caps: GpuCaps): string | undefined;
+  unsupported?(node: Node, inputs: (ValueType | undefined)[], outputs: (ValueType | undefined)[], caps: GpuCaps, constant?: (i: number) => HostTensor | undefined): string | undefined;
   run(ctx: GpuKernelContext): Promise<(GpuTensor | undefined)[]>;
 }
 

@@ -22,6 +22,11 @@ export function gpuElemOf(dtype: DType): GpuElem | undefined {
 
 export class GpuTensor {
   readonly size: number;
+  /**
+   * A host copy a kernel already has (values it computed on the host, e.g. Shape, Range): the
+   * executor keeps it beside the GPU buffer so host readers need no readback.
+   */
+  host?: HostTensor;
   constructor(
     readonly buffer: GPUBuffer,
     readonly dtype: DType,

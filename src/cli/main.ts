@@ -13,7 +13,8 @@ const USAGE = `usage:
   twinfer run MODEL [--backend B] [--opt-level N] [--input NAME=FILE]... [--input-dir DIR] [--shape NAME=1x3x224x224]...
                     [--output-dir DIR] [--iterations N] [--warmup N] [--seed N] [--json]
   twinfer onnx-test DIR... [--backend B] [--opt-level N] [--filter REGEX] [--rtol 1e-3] [--atol 1e-5] [--json]
-backends: cpu (webgpu, cuda, tensorrt: not in this build yet)`;
+backends: cpu, webgpu; a comma list is a preference order with fallback, e.g. --backend webgpu,cpu
+(cuda, tensorrt: not in this build yet)`;
 
 function pairs(values: string[] | undefined, what: string): Map<string, string> {
   const m = new Map<string, string>();

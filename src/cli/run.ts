@@ -63,7 +63,7 @@ function summarize(t: HostTensor): Record<string, number> {
 }
 
 export async function runModel(file: string, o: RunOptions): Promise<RunReport> {
-  const session = await InferenceSession.create(file, { backends: [o.backend], optimizationLevel: o.optLevel ?? 2 });
+  const session = await InferenceSession.create(file, { backends: o.backend.split(',') as BackendName[], optimizationLevel: o.optLevel ?? 2 });
   const notes: string[] = [];
   const infos = session.graph.feedInputs;
   for (const k of [...o.inputs.keys(), ...o.shapes.keys()]) {

@@ -24,6 +24,7 @@ interface Step {
   /** Values to drop after this step (last use). */
   release: string[];
   hostInputs: Set<number>;
+  dimsOnly: Set<number>;
 }
 
 export class HybridExecutor {
@@ -46,7 +47,7 @@ export class HybridExecutor {
       const release = [...new Set(node.inputs)].filter((v) => v && lastUse.get(v) === i && !keep.has(v) && !graph.initializers.has(v));
       for (const o of node.outputs) if (o && !lastUse.has(o) && !keep.has(o)) release.push(o);
       const k = backend === 'webgpu' ? findGpuKernel(schemaKey(node.domain, node.opType)) : undefined;
-      return { node, backend, opset: graph.opsets[node.domain] ?? graph.opset, release, hostInputs: new Set(k?.hostInputs ?? []) };
+      return { node, backend, opset: graph.opsets[node.domain] ?? graph.opset, release, hostInputs: new Set(k?.hostInputs ?? []), dimsOnly: new Set(k?.dimsOnlyInputs ?? []) };
     });
   }
 
@@ -90,20 +91,20 @@ export class HybridExecutor {
             return { dtype: t.dtype, shape: t.dims.slice() };
           });
           const outputTypes = inferNode(n, st.opset, types, (i) => hosts[i]);
-          const inputs = n.inputs.map((v, i) => (v && !st.hostInputs.has(i) ? gpuOf(v) : undefined));
+          const inputs = n.inputs.map((v, i) => (v && !st.hostInputs.has(i) && !st.dimsOnly.has(i) ? gpuOf(v) : undefined));
           const kernel = findGpuKernel(schemaKey(n.domain, n.opType))!;
           let outs: (GpuTensor | undefined)[];
           try {
-            outs = await kernel.run({ node: n, inputs, host: (i) => hosts[i], outputTypes, gpu: runner! });
+            outs = await kernel.run({ node: n, inputs, host: (i) => hosts[i], dims: (i) => types[i]?.shape as number[] | undefined, outputTypes, gpu: runner! });
           } catch (e) {
             throw asTwinferError(e, 'RUNTIME', { node: n.name, opType: n.opType });
           }
           n.outputs.forEach((o, k) => {
-            if (!o) return;
             const t = outs[k];
+            if (!o) { if (t) runner!.release(t); return; }
             if (!t) throw new TwinferError('RUNTIME', `WebGPU kernel produced no output ${k}`, { node: n.name, opType: n.opType });
             owned.add(t);
-            env.set(o, { gpu: t });
+            env.set(o, t.host ? { gpu: t, host: t.host } : { gpu: t });
           });
           for (let k = n.outputs.length; k < outs.length; k++) if (outs[k]) runner!.release(outs[k]!);
         }

@@ -51,7 +51,8 @@ export async function planExecution(g: Graph, prefs: readonly BackendName[], opt
       try {
         gpu = await acquireGpu();
         const caps = gpu.caps;
-        usable.push({ name: 'webgpu', supports: (n) => gpuSupports(n, n.inputs.map((v) => (v ? g.types.get(v) : undefined)), n.outputs.map((v) => (v ? g.types.get(v) : undefined)), caps) });
+        const types = (vs: string[]) => vs.map((v) => (v ? g.types.get(v) : undefined));
+        usable.push({ name: 'webgpu', supports: (n) => gpuSupports(n, types(n.inputs), types(n.outputs), caps, (i) => (n.inputs[i] ? g.initializers.get(n.inputs[i]!) : undefined)) });
       } catch (e) { skipped.push(`webgpu (${(e as Error).message})`); }
     } else skipped.push(`${b} (not in this build)`);
   }

@@ -20,6 +20,12 @@ export class Params {
     this.values.push(v);
     return this;
   }
+  i(name: string, v: number): this {
+    if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) throw new Error(`param ${name}=${v} does not fit in i32`);
+    this.lines.push(`let ${name} = bitcast<i32>(params[${this.values.length}u]);`);
+    this.values.push(v >>> 0);
+    return this;
+  }
   f(name: string, v: number): this {
     this.lines.push(`let ${name} = bitcast<f32>(params[${this.values.length}u]);`);
     this.values.push(f32Bits(v));

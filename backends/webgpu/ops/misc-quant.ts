@@ -41,7 +41,9 @@ function paramLayout(node: Node, xDims: readonly number[], sDims: readonly numbe
 /** WGSL rounding of the quotient to the type numpy computes it in. */
 function quotientRounding(x: DType, s: DType, precision: number): [string, string] {
   const t = precision !== 0 ? dtypeFromOnnx(precision) ?? 'float32' : x === s ? x : 'float32';
-  if (t === 'float16') return ['f16', 'unpack2x16float(pack2x16float(vec2f(q, 0.0))).x'];
+  // pack2x16float is indeterminate outside f16's finite range: round there by hand (to 65504 or
+  // past every integer bound, as IEEE rounding to f16 gives 65504 or inf).
+  if (t === 'float16') return ['f16', 'select(select(sign(q) * 1e30, sign(q) * 65504.0, abs(q) < 65520.0), unpack2x16float(pack2x16float(vec2f(q, 0.0))).x, abs(q) <= 65504.0)'];
   if (t === 'bfloat16') return ['bf16', 'bitcast<f32>((bitcast<u32>(q) + 0x7fffu + ((bitcast<u32>(q) >> 16u) & 1u)) & 0xffff0000u)'];
   return ['f32', 'q'];
 }
@@ -115,9 +117,19 @@ ${FLAT_INDEX()}
 
 const WGD = 256;
 
+/** Min/max tree over `smx`/`smn` (workgroup arrays of WGD), result in element 0. */
+const MINMAX_TREE = `smx[lid] = mx; smn[lid] = mn;
+  workgroupBarrier();
+  for (var s = ${WGD / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { smx[lid] = max(smx[lid], smx[lid + s]); smn[lid] = min(smn[lid], smn[lid + s]); }
+    workgroupBarrier();
+  }`;
+
 /**
- * DynamicQuantizeLinear: one workgroup finds min/max (with 0 in the range) and writes the scale and
- * zero point; a second pass quantizes, reading them from GPU memory (no readback).
+ * DynamicQuantizeLinear in three dispatches, with no readback: G workgroups reduce min/max (0 is
+ * always in the range) into 2G partials; one workgroup folds the partials and writes the scale and
+ * zero point (as the reference computes them, in f32); then every element is quantized, reading
+ * them from GPU memory.
  */
 const dynamicQuantize: GpuKernel = {
   unsupported(_node, inputs) {
@@ -128,20 +140,32 @@ const dynamicQuantize: GpuKernel = {
     const y = ctx.gpu.alloc('uint8', outDims(ctx, 0));
     const scale = ctx.gpu.alloc(ctx.outputTypes[1]!.dtype, []);
     const zp = ctx.gpu.alloc('uint8', []);
+    const groups = Math.max(1, Math.min(256, Math.ceil(x.size / (WGD * 16))));
+    const partial = ctx.gpu.alloc('float32', [2 * groups]);
     await ctx.gpu.run({
-      name: 'DynamicQuantizeLinear.range', cacheKey: 'dql:range',
+      name: 'DynamicQuantizeLinear.partial', cacheKey: 'dql:partial',
+      wgsl: () => `${bindings(['f32'], ['f32'])}
+var<workgroup> smx: array<f32, ${WGD}>;
+var<workgroup> smn: array<f32, ${WGD}>;
+@compute @workgroup_size(${WGD}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let g = params[1];
+  var mx = 0.0; var mn = 0.0;
+  for (var i = wid.x * ${WGD}u + lid; i < params[0]; i += g * ${WGD}u) { let v = in0[i]; mx = max(mx, v); mn = min(mn, v); }
+  ${MINMAX_TREE}
+  if (lid == 0u) { out0[wid.x] = smx[0]; out0[g + wid.x] = smn[0]; }
+}`,
+      inputs: [x], outputs: [partial], params: [x.size, groups], workgroups: [groups, 1, 1],
+    });
+    await ctx.gpu.run({
+      name: 'DynamicQuantizeLinear.params', cacheKey: 'dql:params',
       wgsl: () => `${bindings(['f32'], ['f32', 'u32'])}
 var<workgroup> smx: array<f32, ${WGD}>;
 var<workgroup> smn: array<f32, ${WGD}>;
 @compute @workgroup_size(${WGD}) fn main(@builtin(local_invocation_index) lid: u32) {
+  let g = params[0];
   var mx = 0.0; var mn = 0.0;
-  for (var i = lid; i < params[0]; i += ${WGD}u) { let v = in0[i]; mx = max(mx, v); mn = min(mn, v); }
-  smx[lid] = mx; smn[lid] = mn;
-  workgroupBarrier();
-  for (var s = ${WGD / 2}u; s > 0u; s >>= 1u) {
-    if (lid < s) { smx[lid] = max(smx[lid], smx[lid + s]); smn[lid] = min(smn[lid], smn[lid + s]); }
-    workgroupBarrier();
-  }
+  for (var i = lid; i < g; i += ${WGD}u) { mx = max(mx, in0[i]); mn = min(mn, in0[g + i]); }
+  ${MINMAX_TREE}
   if (lid == 0u) {
     let hi = smx[0]; let lo = smn[0];
     let sc = select((hi - lo) / 255.0, 1.0, hi == lo);
@@ -149,8 +173,9 @@ var<workgroup> smn: array<f32, ${WGD}>;
     out1[0] = u32(round(clamp(0.0 - lo / sc, 0.0, 255.0)));
   }
 }`,
-      inputs: [x], outputs: [scale, zp], params: [x.size], workgroups: [1, 1, 1],
+      inputs: [partial], outputs: [scale, zp], params: [groups], workgroups: [1, 1, 1],
     });
+    ctx.gpu.release(partial);
     await ctx.gpu.run({
       name: 'DynamicQuantizeLinear.quantize', cacheKey: 'dql:quant',
       wgsl: () => `${bindings(['f32', 'f32', 'u32'], ['u32'])}

@@ -4,7 +4,8 @@
  * into per-thread partial statistics, then a shared-memory tree combines them; pass 2 re-reads the
  * row and writes each element from the final statistics. The statistics are combinable partials so
  * one pass suffices: online softmax (running max, sum rescaled when the max grows), first-index
- * argmax, Welford (count, mean, M2; Chan's merge), or a plain sum.
+ * argmax, Welford (count, mean, M2; Chan's merge), or a plain sum. Tiny rows and short strided rows
+ * run one thread per row instead (see threadPerRow), with the same statistics code.
  *
  * Rows are addressed either as [outer, d, inner] (row = a*inner + i, elements at stride inner; inner
  * is 1 for contiguous rows) or, for MeanVarianceNormalization's arbitrary axes, through kept and
@@ -44,20 +45,32 @@ export interface RowJob {
 
 const H = 8; // header length of the parameters
 
+/**
+ * One thread per row instead of a workgroup: for tiny rows (a workgroup would idle), and for short
+ * strided rows (axis not last, inner >= 16), where neighbouring threads then read neighbouring
+ * addresses (coalesced) while a workgroup per row would read one element per stride.
+ */
+function threadPerRow(job: RowJob): boolean {
+  const inner = 'inner' in job.addr ? job.addr.inner : 1;
+  return job.d <= 8 || (inner >= 16 && job.d <= 512 && job.rows >= 1024);
+}
+
 /** Threads per row: small rows waste fewer idle threads with 64. */
 function rowWg(ctx: GpuKernelContext, d: number): number {
   return Math.min(d > 512 ? 256 : 64, ctx.gpu.ctx.caps.maxComputeInvocationsPerWorkgroup);
 }
 
-const STAT: Record<RowStat, { shared: string; init: string; acc: string; store: string; combine: string; load: string }> = {
+/** WGSL per statistic: per-thread init/acc, shared-memory store/combine/load, and `fin` (one thread per row). */
+const STAT: Record<RowStat, { shared: string; init: string; acc: string; store: string; combine: string; load: string; fin: string }> = {
   softmax: {
     shared: 'var<workgroup> r0: array<f32, WGS>;\nvar<workgroup> r1: array<f32, WGS>;',
     // lowest finite rather than -inf: exp(-inf - -inf) would be NaN for rows of -inf.
-    init: 'var m = -3.40282347e+38; var s = 0.0;',
-    acc: 'let mn = max(m, x); s = s * exp(m - mn) + exp(x - mn); m = mn;',
+    init: 'var m = bitcast<f32>(0xff7fffffu); var s = 0.0;',
+    acc: 'if (x > m) { s = s * exp(m - x) + 1.0; m = x; } else { s += exp(x - m); }',
     store: 'r0[lid] = m; r1[lid] = s;',
     combine: 'let m1 = r0[lid]; let m2 = r0[lid + h]; let mn = max(m1, m2); r1[lid] = r1[lid] * exp(m1 - mn) + r1[lid + h] * exp(m2 - mn); r0[lid] = mn;',
     load: 'let m = r0[0]; let s = r1[0];',
+    fin: '',
   },
   argmax: {
     shared: 'var<workgroup> r0: array<f32, WGS>;\nvar<workgroup> ri: array<u32, WGS>;',
@@ -67,6 +80,7 @@ const STAT: Record<RowStat, { shared: string; init: string; acc: string; store: 
     store: 'r0[lid] = m; ri[lid] = arg;',
     combine: 'let v2 = r0[lid + h]; let i2 = ri[lid + h]; if (v2 > r0[lid] || (v2 == r0[lid] && i2 < ri[lid])) { r0[lid] = v2; ri[lid] = i2; }',
     load: 'let arg = select(ri[0], 0u, ri[0] >= d);',
+    fin: 'if (arg >= d) { arg = 0u; }',
   },
   welford: {
     shared: 'var<workgroup> r0: array<f32, WGS>;\nvar<workgroup> r1: array<f32, WGS>;\nvar<workgroup> r2: array<f32, WGS>;',
@@ -76,21 +90,21 @@ const STAT: Record<RowStat, { shared: string; init: string; acc: string; store: 
     combine: `let na = r0[lid]; let nb = r0[lid + h]; let nn = na + nb;
       if (nb > 0.0) { let dl = r1[lid + h] - r1[lid]; r1[lid] = r1[lid] + dl * nb / nn; r2[lid] = r2[lid] + r2[lid + h] + dl * dl * na * nb / nn; r0[lid] = nn; }`,
     load: 'let mean = r1[0]; let variance = r2[0] / max(r0[0], 1.0);',
+    fin: 'let variance = m2 / max(n, 1.0);',
   },
   sumabs: {
     shared: 'var<workgroup> r0: array<f32, WGS>;',
-    init: 'var s = 0.0;', acc: 's += abs(x);', store: 'r0[lid] = s;', combine: 'r0[lid] = r0[lid] + r0[lid + h];', load: 'let s = r0[0];',
+    init: 'var s = 0.0;', acc: 's += abs(x);', store: 'r0[lid] = s;', combine: 'r0[lid] = r0[lid] + r0[lid + h];', load: 'let s = r0[0];', fin: '',
   },
   sumsq: {
     shared: 'var<workgroup> r0: array<f32, WGS>;',
-    init: 'var s = 0.0;', acc: 's += x * x;', store: 'r0[lid] = s;', combine: 'r0[lid] = r0[lid] + r0[lid + h];', load: 'let s = r0[0];',
+    init: 'var s = 0.0;', acc: 's += x * x;', store: 'r0[lid] = s;', combine: 'r0[lid] = r0[lid] + r0[lid + h];', load: 'let s = r0[0];', fin: '',
   },
 };
 
 /** Records the row program of `job`. */
 export async function runRows(ctx: GpuKernelContext, job: RowJob): Promise<void> {
   if (job.rows === 0 || job.d === 0) return;
-  const wg = rowWg(ctx, job.d);
   const general = !('inner' in job.addr);
   const ints = job.ints ?? [];
   const params = [job.rows, job.d, f32Bits(job.a ?? 0), f32Bits(job.b ?? 0), ...ints, ...new Array<number>(4 - ints.length).fill(0)];
@@ -117,19 +131,42 @@ fn elemOff(k: u32) -> u32 {
 }`
     : `fn rowBase(row: u32) -> u32 { let inner = params[${H}u]; return (row / inner) * params[1] * inner + row % inner; }
 fn elemOff(k: u32) -> u32 { return k * params[${H}u]; }`;
+  const head = `${bindings(ins as GpuElem[], outs as GpuElem[])}\n${addr}`;
+  const pre = `let d = params[1];
+  let pa = bitcast<f32>(params[2]); let pb = bitcast<f32>(params[3]);
+  let base = rowBase(row);`;
+  const key = `rows:${job.name}:${job.variant}:${job.stat}:${general ? 'gen' : 'str'}:${ins.join(',')}->${outs.join(',')}`;
+  const maxDim = ctx.gpu.ctx.caps.maxComputeWorkgroupsPerDimension;
+  if (threadPerRow(job)) {
+    await ctx.gpu.run({
+      name: job.name, cacheKey: `${key}:thread`,
+      wgsl: () => `${head}
+${FLAT_INDEX()}
+@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = flatIndex(gid, nwg);
+  if (row >= params[0]) { return; }
+  ${pre}
+  ${st.init}
+  for (var k = 0u; k < d; k++) { let x = in0[base + elemOff(k)]; ${st.acc} }
+  ${st.fin}
+  ${job.rowLets ?? ''}
+  ${job.rowEnd ?? ''}
+  for (var k = 0u; k < d; k++) { let i = base + elemOff(k); let x = in0[i]; out0[i] = ${job.apply}; }
+}`,
+      inputs: job.inputs, outputs: job.outputs, params, workgroups: grid(job.rows, WG, maxDim),
+    });
+    return;
+  }
+  const wg = rowWg(ctx, job.d);
   await ctx.gpu.run({
-    name: job.name,
-    cacheKey: `rows:${job.name}:${job.variant}:${job.stat}:${general ? 'gen' : 'str'}:${wg}:${ins.join(',')}->${outs.join(',')}`,
-    wgsl: () => `${bindings(ins as GpuElem[], outs as GpuElem[])}
+    name: job.name, cacheKey: `${key}:wg${wg}`,
+    wgsl: () => `${head}
 const WGS = ${wg}u;
 ${st.shared.replaceAll('WGS', `${wg}`)}
-${addr}
 @compute @workgroup_size(${wg}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let row = wid.x + wid.y * nwg.x;
-  if (row >= params[0]) { return; }
-  let d = params[1];
-  let pa = bitcast<f32>(params[2]); let pb = bitcast<f32>(params[3]);
-  let base = rowBase(row);
+  if (row >= params[0]) { return; } // uniform: the whole workgroup leaves
+  ${pre}
   {
     ${st.init}
     for (var k = lid; k < d; k += WGS) { let x = in0[base + elemOff(k)]; ${st.acc} }
@@ -145,8 +182,7 @@ ${addr}
   ${job.rowEnd ? `if (lid == 0u) { ${job.rowEnd} }` : ''}
   for (var k = lid; k < d; k += WGS) { let i = base + elemOff(k); let x = in0[i]; out0[i] = ${job.apply}; }
 }`,
-    inputs: job.inputs, outputs: job.outputs, params,
-    workgroups: grid(job.rows, 1, ctx.gpu.ctx.caps.maxComputeWorkgroupsPerDimension),
+    inputs: job.inputs, outputs: job.outputs, params, workgroups: grid(job.rows, 1, maxDim),
   });
 }
 

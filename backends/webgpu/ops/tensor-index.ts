@@ -9,7 +9,7 @@ import type { GpuKernel, GpuKernelRegistry } from '../kernel.js';
 import { gin, outDims } from '../kernel.js';
 import { FLAT_INDEX, bindings, grid } from '../program.js';
 import { gpuElemOf } from '../tensor.js';
-import { FIX_INDEX, MAIN_1D, allocOut, elemBits, normAxis, prod } from './tensor-common.js';
+import { FIX_INDEX, MAIN_1D, allocOut, elemBits, fits32, normAxis, prod } from './tensor-common.js';
 
 const gather: GpuKernel = {
   async run(ctx) {
@@ -112,6 +112,7 @@ const oneHot: GpuKernel = {
     const depth = Math.trunc(ctx.host(1)!.num());
     const values = ctx.host(2)!;
     if (values.size !== 2) throw new Error('OneHot: values must hold [off_value, on_value]');
+    if (!fits32(values.dtype, values.numbers)) throw new Error(`OneHot: ${values.dtype} values beyond 32 bits cannot live on WebGPU`);
     const out = allocOut(ctx, 0, outDims(ctx));
     const oe = gpuElemOf(values.dtype)!;
     const axis = normAxis(attrInt(ctx.node, 'axis', -1), idx.dims.length + 1);

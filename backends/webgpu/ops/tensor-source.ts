@@ -8,20 +8,29 @@ import { HostTensor } from '../../../src/ir/tensor.js';
 import { roundToDtype } from '../../../src/ir/lowp.js';
 import { constantOfShapeValue, constantTensor, shapeRange } from '../../../src/ir/ops/tensor-source.js';
 import type { GpuKernel, GpuKernelRegistry } from '../kernel.js';
-import { gin, outDims } from '../kernel.js';
+import { outDims } from '../kernel.js';
 import { gpuElemOf } from '../tensor.js';
 import { allocOut, elemBits, fill, fits32 } from './tensor-common.js';
 
+/** Uploads a host-computed value and keeps the host copy with it (host readers need no readback). */
+function withHost(ctx: Parameters<GpuKernel['run']>[0], t: HostTensor) {
+  const g = ctx.gpu.upload(t);
+  g.host = t;
+  return g;
+}
+
 const shape: GpuKernel = {
+  dimsOnlyInputs: [0],
   async run(ctx) {
-    const x = gin(ctx, 0);
-    const [s, e] = shapeRange(ctx.node, x.dims.length);
-    return [ctx.gpu.upload(HostTensor.fromNumbers('int64', [e - s], x.dims.slice(s, e)))];
+    const dims = ctx.dims(0)!;
+    const [s, e] = shapeRange(ctx.node, dims.length);
+    return [withHost(ctx, HostTensor.fromNumbers('int64', [e - s], dims.slice(s, e)))];
   },
 };
 
 const size: GpuKernel = {
-  async run(ctx) { return [ctx.gpu.upload(HostTensor.scalar('int64', gin(ctx, 0).size))]; },
+  dimsOnlyInputs: [0],
+  async run(ctx) { return [withHost(ctx, HostTensor.scalar('int64', ctx.dims(0)!.reduce((a, b) => a * b, 1)))]; },
 };
 
 const constant: GpuKernel = {
@@ -31,7 +40,7 @@ const constant: GpuKernel = {
     if (!gpuElemOf(t.dtype)) return `Constant of ${t.dtype} has no WebGPU form`;
     return fits32(t.dtype, t.data as NumericArray) ? undefined : `Constant ${t.dtype} values beyond 32 bits run on the CPU`;
   },
-  async run(ctx) { return [ctx.gpu.upload(constantTensor(ctx.node))]; },
+  async run(ctx) { return [withHost(ctx, constantTensor(ctx.node))]; },
 };
 
 const constantOfShape: GpuKernel = {
@@ -64,7 +73,9 @@ const range: GpuKernel = {
       o[i] = v;
       v = round ? roundToDtype(round, v + delta) : v + delta;
     }
-    return [ctx.gpu.upload(out)];
+    // host inputs are only known now: fail loudly rather than clamp silently
+    if (!fits32(dt, o)) throw new Error(`Range: ${dt} values beyond 32 bits cannot live on WebGPU`);
+    return [withHost(ctx, out)];
   },
 };
 

@@ -79,7 +79,9 @@ export function forwardWindowDims(a: WindowAttrs, inSize: readonly Dim[], ceilMo
       if (a.autoPad === 'SAME_UPPER' || a.autoPad === 'SAME_LOWER') return s === 1 ? d : `ceil(${d}/${s})`;
       const p = a.autoPad === 'VALID' ? 0 : (a.pads?.[i] ?? 0) + (a.pads?.[i + inSize.length] ?? 0);
       if (s === 1 && p === k - 1) return d;
-      return `${ceilMode ? 'ceil' : 'floor'}((${d}+${p - k})/${s})+1`;
+      const off = p - k + s; // (d + p - k)/s + 1 = (d + p - k + s)/s
+      const num = off === 0 ? `${d}` : `${d}${off > 0 ? '+' : '-'}${Math.abs(off)}`;
+      return s === 1 ? num : `${ceilMode ? 'ceil' : 'floor'}((${num})/${s})`;
     }
     return forwardOne(a, i, d, inSize.length, ceilMode).out;
   });

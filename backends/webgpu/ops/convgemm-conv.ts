@@ -1,0 +1,227 @@
+/**
+ * Conv and twinfer.FusedConv on WebGPU. Three paths:
+ *  - pointwise (1x1 kernel, stride 1, no pads): X is already the GEMM's B matrix per (batch, group),
+ *    so the batched GEMM of convgemm-matmul.ts runs on it directly;
+ *  - depthwise-like (one input channel per group, 1-D/2-D): a direct window kernel, one thread per
+ *    output (a GEMM with K = kh*kw would be almost all overhead);
+ *  - everything else: implicit GEMM per group, M = output channels of the group, N = batch*out
+ *    pixels, K = in_channels/group * kernel taps, with the im2col gather done in the B tile loads
+ *    (each thread decodes its output pixel once, then only the k index per element).
+ * Bias, activation, residual and post-activation are applied in the store.
+ */
+import type { GpuKernel, GpuKernelContext } from '../kernel.js';
+import { gin, outDims } from '../kernel.js';
+import { FLAT_INDEX, grid, WG } from '../program.js';
+import type { GpuTensor } from '../tensor.js';
+import { gpuElemOf } from '../tensor.js';
+import { forwardGeom, groupAttr, readWindowAttrs, type WindowGeom } from '../../../src/ir/ops/convgemm-geom.js';
+import { Params, actSupported, epilogueApply, epilogueDecls, epilogueKey, epilogueParams, readEpilogue, type Epilogue } from './convgemm-epilogue.js';
+import { cfgKey, gemmShader, matrixLoad, tileChunks, tileM, tileN, type TileCfg } from './convgemm-tile.js';
+import { recordMatmul } from './convgemm-matmul.js';
+import { tryWinograd } from './convgemm-winograd.js';
+
+/** Window geometry on exactly three spatial axes (leading axes of size 1 for 1-D / 2-D). */
+export interface G3 {
+  i: [number, number, number]; o: [number, number, number]; k: [number, number, number];
+  s: [number, number, number]; d: [number, number, number]; p: [number, number, number];
+  /** end pads */
+  q: [number, number, number];
+}
+
+export function geom3(g: WindowGeom): G3 {
+  const r = g.inSize.length;
+  if (r < 1 || r > 3) throw new Error(`${r} spatial axes (1 to 3 on WebGPU)`);
+  const at = (a: readonly number[], def: number): [number, number, number] => {
+    const o: number[] = [];
+    for (let i = 0; i < 3; i++) { const j = i - (3 - r); o.push(j < 0 ? def : a[j]!); }
+    return o as [number, number, number];
+  };
+  return { i: at(g.inSize, 1), o: at(g.outSize, 1), k: at(g.kernel, 1), s: at(g.strides, 1), d: at(g.dilations, 1), p: at(g.padsBegin, 0), q: at(g.padsEnd, 0) };
+}
+
+export interface ConvJob {
+  name: string;
+  x: GpuTensor; w: GpuTensor; bias: GpuTensor | undefined; z: GpuTensor | undefined;
+  y: GpuTensor; epi: Epilogue;
+  batch: number; C: number; Mtot: number; group: number;
+  g: G3; spatialRank: number;
+}
+
+const prod = (a: readonly number[]) => a.reduce((p, x) => p * x, 1);
+
+/** Bindings X, W, [bias], [Z], Y, params; with W as vec4 when asked. */
+function convDecls(job: ConvJob, wVec4 = false): string {
+  const d: string[] = [
+    '@group(0) @binding(0) var<storage, read> X: array<f32>;',
+    `@group(0) @binding(1) var<storage, read> W: array<${wVec4 ? 'vec4<f32>' : 'f32'}>;`,
+  ];
+  let i = 2;
+  if (job.bias) d.push(`@group(0) @binding(${i++}) var<storage, read> BIAS: array<f32>;`);
+  if (job.z) d.push(`@group(0) @binding(${i++}) var<storage, read> Z: array<f32>;`);
+  d.push(`@group(0) @binding(${i++}) var<storage, read_write> Y: array<f32>;`);
+  d.push(`@group(0) @binding(${i}) var<storage, read> params: array<u32>;`);
+  d.push(epilogueDecls(job.epi));
+  return d.join('\n');
+}
+
+const convInputs = (job: ConvJob): GpuTensor[] => [job.x, job.w, ...(job.bias ? [job.bias] : []), ...(job.z ? [job.z] : [])];
+
+/** Statements finishing `var v` (bias already added or not) and storing it at Y[yi]. */
+function convStore(job: ConvJob, biasIdx: string): string {
+  return `${job.bias ? `v += BIAS[${biasIdx}];` : ''}
+      ${epilogueApply(job.epi, job.z ? 'Z[yi]' : undefined)}
+      Y[yi] = v;`;
+}
+
+/** Implicit-GEMM convolution (any group count, 1 to 3 spatial axes). */
+async function implicitGemm(ctx: GpuKernelContext, job: ConvJob): Promise<void> {
+  const { g } = job;
+  const d3 = g.i[0] !== 1 || g.o[0] !== 1 || g.k[0] !== 1 || g.p[0] !== 0;
+  const Cg = job.C / job.group, Mg = job.Mtot / job.group;
+  const KS = prod(g.k), OS = prod(g.o), IS = prod(g.i);
+  const M = Mg, N = job.batch * OS, K = Cg * KS;
+  const cfg: TileCfg = { wx: 16, wy: M <= 16 ? 4 : M <= 32 ? 8 : 16, tk: 16 };
+  const vecW = K % 4 === 0;
+  const threads = cfg.wx * cfg.wy, TN = tileN(cfg);
+  const key = `conv:${cfgKey(cfg)}:${d3 ? '3d' : '2d'}:${vecW ? 4 : 1}:${job.bias ? 'b' : ''}:${epilogueKey(job.epi, !!job.z)}`;
+  const max = ctx.gpu.ctx.caps.maxComputeWorkgroupsPerDimension;
+  for (const ch of tileChunks(Math.ceil(N / TN), Math.ceil(M / tileM(cfg)), job.group, max)) {
+    const p = new Params().u('M', M).u('N', N).u('K', K).u('zOff', ch.zOff).u('xOff', ch.xOff)
+      .u('C', job.C).u('Cg', Cg).u('Mtot', job.Mtot).u('IS', IS).u('OS', OS).u('KS', KS)
+      .u('IH', g.i[1]).u('IW', g.i[2]).u('OW', g.o[2]).u('KW', g.k[2]).u('KHW', g.k[1] * g.k[2])
+      .u('sh', g.s[1]).u('sw', g.s[2]).u('dh', g.d[1]).u('dw', g.d[2]).u('ph', g.p[1]).u('pw', g.p[2]);
+    if (d3) p.u('ID', g.i[0]).u('OHW', g.o[1] * g.o[2]).u('sd', g.s[0]).u('dd', g.d[0]).u('pd', g.p[0]);
+    epilogueParams(p, job.epi);
+    const wgsl = () => gemmShader(cfg, {
+      decls: convDecls(job, vecW),
+      lets: p.wgsl,
+      setup: `let aOff = z * M * K;
+  let nl = t % ${TN}u;
+  let gn = n0 + nl;
+  let nOk = gn < N;
+  let bi = gn / OS; let pix = gn - bi * OS;
+  ${d3 ? 'let oz = pix / OHW; let pxy = pix - oz * OHW; let iz0 = oz * sd - pd;' : 'let pxy = pix;'}
+  let oy = pxy / OW; let ox = pxy - oy * OW;
+  let iy0 = oy * sh - ph; let ix0 = ox * sw - pw; // may wrap below 0: caught by the unsigned bounds test
+  let xb = (bi * C + z * Cg) * IS;`,
+      loadA: matrixLoad(cfg, { shared: 'As', buf: 'W', kContig: true, vec4: vecW, base: 'aOff', ld: 'K', r0: 'm0', R: 'M' }),
+      loadB: `for (var ps = 0u; ps < ${(cfg.tk * TN) / threads}u; ps++) {
+      let kl = t / ${TN}u + ps * ${threads / TN}u;
+      let gk = k0 + kl;
+      var v = 0.0;
+      if (nOk && gk < K) {
+        let c = gk / KS; let r = gk - c * KS;
+        ${d3 ? 'let kz = r / KHW; let rxy = r - kz * KHW; let iz = iz0 + kz * dd;' : 'let rxy = r;'}
+        let ky = rxy / KW; let kx = rxy - ky * KW;
+        let iy = iy0 + ky * dh; let ix = ix0 + kx * dw;
+        if (${d3 ? 'iz < ID && ' : ''}iy < IH && ix < IW) { v = X[xb + c * IS + ${d3 ? '(iz * IH + iy)' : 'iy'} * IW + ix]; }
+      }
+      Bs[kl * ${TN / 4}u + nl / 4u][nl % 4u] = v;
+    }`,
+      store: `let sb = n / OS; let sp = n - sb * OS;
+      let yi = (sb * Mtot + z * M + m) * OS + sp;
+      var v = acc;
+      ${convStore(job, 'z * M + m')}`,
+    });
+    await ctx.gpu.run({ name: job.name, cacheKey: key, wgsl, inputs: convInputs(job), outputs: [job.y], params: p.values, workgroups: ch.wg });
+  }
+}
+
+/** One input channel per group (depthwise, or depthwise with a channel multiplier), 1-D / 2-D. */
+async function depthwise(ctx: GpuKernelContext, job: ConvJob): Promise<void> {
+  const { g } = job;
+  const Mg = job.Mtot / job.group;
+  const OS = g.o[1] * g.o[2];
+  const total = job.y.size;
+  const p = new Params().u('total', total).u('Mtot', job.Mtot).u('Mg', Mg).u('C', job.C).u('OS', OS).u('OW', g.o[2])
+    .u('IH', g.i[1]).u('IW', g.i[2]).u('KH', g.k[1]).u('KW', g.k[2])
+    .u('sh', g.s[1]).u('sw', g.s[2]).u('dh', g.d[1]).u('dw', g.d[2]).u('ph', g.p[1]).u('pw', g.p[2]);
+  epilogueParams(p, job.epi);
+  await ctx.gpu.run({
+    name: `${job.name}(depthwise)`,
+    cacheKey: `convdw:${job.bias ? 'b' : ''}:${epilogueKey(job.epi, !!job.z)}`,
+    wgsl: () => `${convDecls(job)}
+${FLAT_INDEX()}
+@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let yi = flatIndex(gid, nwg);
+  ${p.wgsl}
+  if (yi >= total) { return; }
+  let plane = yi / OS; let pix = yi - plane * OS;
+  let m = plane % Mtot; let b = plane / Mtot;
+  let oy = pix / OW; let ox = pix - oy * OW;
+  let xb = (b * C + m / Mg) * IH * IW;
+  let wb = m * KH * KW;
+  let iy0 = oy * sh - ph; let ix0 = ox * sw - pw; // may wrap below 0: caught by the unsigned bounds test
+  var v = 0.0;
+  for (var ky = 0u; ky < KH; ky++) {
+    let iy = iy0 + ky * dh;
+    if (iy >= IH) { continue; }
+    for (var kx = 0u; kx < KW; kx++) {
+      let ix = ix0 + kx * dw;
+      if (ix < IW) { v = fma(X[xb + iy * IW + ix], W[wb + ky * KW + kx], v); }
+    }
+  }
+  ${convStore(job, 'm')}
+}`,
+    inputs: convInputs(job), outputs: [job.y], params: p.values, workgroups: grid(total),
+  });
+}
+
+/** 1x1, stride 1, no pads: Y[b, g] = W[g] (Mg x Cg) * X[b, g] (Cg x pixels), a batched GEMM. */
+async function pointwise(ctx: GpuKernelContext, job: ConvJob): Promise<void> {
+  const Cg = job.C / job.group, Mg = job.Mtot / job.group, OS = prod(job.g.o);
+  const dims: number[] = [], sa: number[] = [], sb: number[] = [], sy: number[] = [], sc: number[] = [];
+  const axis = (n: number, a: number, b: number, y: number, c: number) => { if (n > 1) { dims.push(n); sa.push(a); sb.push(b); sy.push(y); sc.push(c); } };
+  axis(job.batch, 0, job.C * OS, job.Mtot * OS, 0);
+  axis(job.group, Mg * Cg, Cg * OS, Mg * OS, Mg);
+  await recordMatmul(ctx, {
+    name: `${job.name}(1x1)`, M: Mg, N: OS, K: Cg, a: job.w, transA: false, b: job.x, transB: false,
+    batch: dims, sa, sb, sy, sc, alpha: 1,
+    ...(job.bias ? { bias: { t: job.bias, rs: 1, cs: 0, beta: 1 } } : {}),
+    ...(job.z ? { z: job.z } : {}),
+    epi: job.epi, y: job.y,
+  });
+}
+
+export async function recordConv(ctx: GpuKernelContext, job: ConvJob): Promise<void> {
+  const { g } = job;
+  const Cg = job.C / job.group;
+  const pointwiseOk = g.k.every((k) => k === 1) && g.s.every((s) => s === 1) && g.p.every((p) => p === 0) && g.q.every((q) => q === 0);
+  if (pointwiseOk) return pointwise(ctx, job);
+  if (Cg === 1 && job.group > 1 && job.spatialRank <= 2) return depthwise(ctx, job);
+  if (await tryWinograd(ctx, job)) return;
+  return implicitGemm(ctx, job);
+}
+
+function convKernel(fused: boolean): GpuKernel {
+  const op = fused ? 'FusedConv' : 'Conv';
+  return {
+    unsupported(node, inputs) {
+      const x = inputs[0];
+      if (!x || gpuElemOf(x.dtype) !== 'f32') return `${op} on ${x?.dtype} is not implemented on WebGPU (float types only)`;
+      const r = (x.shape?.length ?? 0) - 2;
+      if (r < 1 || r > 3) return `${op} over ${r} spatial axes is not implemented on WebGPU`;
+      const e = readEpilogue(node);
+      return actSupported(e.act) && actSupported(e.post) ? undefined : `${op}: activation not implemented on WebGPU`;
+    },
+    async run(ctx) {
+      const x = gin(ctx, 0), w = gin(ctx, 1);
+      const yDims = outDims(ctx);
+      const y = ctx.gpu.alloc(ctx.outputTypes[0]!.dtype, yDims);
+      if (y.size === 0) return [y];
+      const rank = x.dims.length - 2;
+      const geom = forwardGeom(readWindowAttrs(ctx.node, rank, w.dims.slice(2)), x.dims.slice(2));
+      await recordConv(ctx, {
+        name: op, x, w, bias: ctx.inputs[2], z: fused ? ctx.inputs[3] : undefined, y,
+        epi: fused ? readEpilogue(ctx.node) : {},
+        batch: x.dims[0]!, C: x.dims[1]!, Mtot: yDims[1]!, group: groupAttr(ctx.node), g: geom3(geom), spatialRank: rank,
+      });
+      return [y];
+    },
+  };
+}
+
+export const convKernels = {
+  Conv: convKernel(false),
+  'twinfer.FusedConv': convKernel(true),
+};
