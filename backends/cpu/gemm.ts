@@ -373,17 +373,29 @@ export function sgemm(
   ar.top = mark;
 }
 
-/** M = 1: out[n] = sum_k a[k] * B[k, n], streaming B's rows (cache-friendly for row-major B). */
+/**
+ * M = 1: out[n] = sum_k a[k] * B[k, n], walking B in its storage order: rows of B (axpy) when
+ * they are contiguous, else dot products along k (B transposed, as in Gemm transB=1 heads).
+ */
 function gemvRow(
   N: number, K: number, A: Float32Array, aOff: number, csA: number,
   B: Float32Array, bOff: number, rsB: number, csB: number, out: Float32Array, outOff: number, ep: Epilogue,
 ): void {
   const acc = new Float64Array(N);
-  for (let k = 0; k < K; k++) {
-    const a = A[aOff + k * csA]!;
-    if (a === 0) continue;
-    let bi = bOff + k * rsB;
-    for (let n = 0; n < N; n++, bi += csB) acc[n] += a * B[bi]!;
+  if (rsB === 1 && csB !== 1) {
+    for (let n = 0; n < N; n++) {
+      let s0 = 0, s1 = 0, k = 0, ai = aOff, bi = bOff + n * csB;
+      for (; k + 1 < K; k += 2, ai += 2 * csA, bi += 2) { s0 += A[ai]! * B[bi]!; s1 += A[ai + csA]! * B[bi + 1]!; }
+      if (k < K) s0 += A[ai]! * B[bi]!;
+      acc[n] = s0 + s1;
+    }
+  } else {
+    for (let k = 0; k < K; k++) {
+      const a = A[aOff + k * csA]!;
+      if (a === 0) continue;
+      let bi = bOff + k * rsB;
+      for (let n = 0; n < N; n++, bi += csB) acc[n] += a * B[bi]!;
+    }
   }
   const one = new Float32Array(acc);
   writeOut(one, 0, N, 1, N, 0, out, outOff, N, ep);

@@ -120,7 +120,8 @@ function variadic(op: 'Sum' | 'Mean' | 'Max' | 'Min'): GpuKernel {
   return {
     unsupported(_n, inputs) {
       const e = inputs[0] && gpuElemOf(inputs[0].dtype);
-      return e === 'f32' || (e === 'i32' && op !== 'Mean') ? undefined : `${op} on ${inputs[0]?.dtype} is not implemented on WebGPU`;
+      const ok = e === 'f32' || ((e === 'i32' || (e === 'u32' && op !== 'Sum')) && op !== 'Mean') || (e === 'u32' && op === 'Sum');
+      return ok ? undefined : `${op} on ${inputs[0]?.dtype} is not implemented on WebGPU`;
     },
     async run(ctx) {
       const dims = outDims(ctx);
@@ -208,7 +209,7 @@ function castExpr(from: GpuElem, to: DTypeName): string {
   if (to === 'bool') return from === 'f32' ? 'select(0u, 1u, x != 0.0)' : from === 'i32' ? 'select(0u, 1u, x != 0)' : 'select(0u, 1u, x != 0u)';
   if (toE === 'f32') {
     const v = from === 'f32' ? 'x' : 'f32(x)';
-    if (to === 'float16') return `unpack2x16float(pack2x16float(vec2f(${v}, 0.0))).x`;
+    if (to === 'float16') return `f16r_(${v})`;
     if (to === 'bfloat16') return `bitcast<f32>((bitcast<u32>(${v}) + 0x7fffu + ((bitcast<u32>(${v}) >> 16u) & 1u)) & 0xffff0000u)`;
     return v;
   }
@@ -226,6 +227,15 @@ function castExpr(from: GpuElem, to: DTypeName): string {
 }
 type DTypeName = string;
 
+/** Rounds to float16 (pack2x16float is indeterminate outside f16's finite range: handled by hand). */
+const F16R = `fn f16r_(v: f32) -> f32 {
+  var infBits = 0x7f800000u;
+  if (abs(v) <= 65504.0) { return unpack2x16float(pack2x16float(vec2f(v, 0.0))).x; }
+  if (v != v) { return v; }
+  if (abs(v) < 65520.0) { return sign(v) * 65504.0; }
+  return sign(v) * bitcast<f32>(infBits);
+}`;
+
 function castKernel(like: boolean): GpuKernel {
   return {
     async run(ctx) {
@@ -235,7 +245,7 @@ function castKernel(like: boolean): GpuKernel {
       const toE = gpuElemOf(to)!;
       await ctx.gpu.run({
         name: like ? 'CastLike' : 'Cast', cacheKey: `cast:${x.elem}->${to}`,
-        wgsl: () => `${bindings([x.elem], [toE])}\n${FLAT_INDEX()}\n@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) { let i = flatIndex(gid, nwg); if (i < params[0]) { let x = in0[i]; out0[i] = ${castExpr(x.elem, to)}; } }`,
+        wgsl: () => `${bindings([x.elem], [toE])}\n${to === 'float16' ? F16R : ''}\n${FLAT_INDEX()}\n@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) { let i = flatIndex(gid, nwg); if (i < params[0]) { let x = in0[i]; out0[i] = ${castExpr(x.elem, to)}; } }`,
         inputs: [x], outputs: [out], params: [x.size], workgroups: grid(x.size),
       });
       return [out];

@@ -47,7 +47,7 @@ const SPECS: Record<string, UnarySpec | ((n: Node) => UnarySpec)> = {
   Exp: f('exp(x)'), Log: f('log(x)'), Sqrt: f('sqrt(x)'), Reciprocal: f('1.0 / x'),
   Floor: f('floor(x)'), Ceil: f('ceil(x)'), Round: f('round(x)'),
   Sin: f('sin(x)'), Cos: f('cos(x)'), Tan: f('tan(x)'), Asin: f('asin(x)'), Acos: f('acos(x)'), Atan: f('atan(x)'),
-  Sinh: f('sinh(x)'), Cosh: f('cosh(x)'),
+  Sinh: f('sinh(x)'), Cosh: f('cosh(x)'), Asinh: f('asinh(x)'), Acosh: f('acosh(x)'), Atanh: f('atanh(x)'),
   Tanh: f('tanh_(x)', ['tanh']),
   Sigmoid: f('sigmoid_(x)', ['sigmoid']),
   Relu: { expr: 'max(x, x - x)', elems: ['f32', 'i32'] },
