@@ -244,10 +244,12 @@ function writeOut(
   const rb = ep.rowBias, rbo = ep.rowBiasOff ?? 0;
   const c = ep.c && ep.c.beta !== 0 ? ep.c : undefined;
   const act = ep.act;
+  const plain = alpha === 1 && !rb && !c && !act;
+  if (plain && lds === nc && ldo === nc) { out.set(src.subarray(s0, s0 + M * nc), outOff + jc); return; } // one block copy
   for (let m = 0; m < M; m++) {
     const s = s0 + m * lds;
     const d = outOff + m * ldo + jc;
-    if (alpha === 1 && !rb && !c && !act) { out.set(src.subarray(s, s + nc), d); continue; }
+    if (plain) { out.set(src.subarray(s, s + nc), d); continue; }
     const bias = rb ? rb[rbo + m]! : 0;
     if (c) {
       const cd = c.data, beta = c.beta, cs = c.cs;

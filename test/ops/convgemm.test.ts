@@ -199,6 +199,15 @@ describe('matrix products vs onnxruntime', () => {
     }
   });
 
+  it('Gemm: classifier heads (M = 1, vector paths)', async () => {
+    for (const transB of [0, 1]) {
+      const K = 300, N = 200;
+      const inputs = [rt([1, K]), rt(transB ? [N, K] : [K, N]), rt([N])];
+      await check({ opType: 'Gemm', attrs: { transB }, inputs, constInputs: [1, 2] }, `1x${K}x${N} transB=${transB}`);
+    }
+    await check({ opType: 'Gemm', attrs: { transA: 1 }, inputs: [rt([300, 1]), rt([300, 150]), undefined], constInputs: [1] }, 'transA 1x300x150');
+  });
+
   it('MatMul: batch broadcasting, 1-D operands, dtypes', async () => {
     const shapes: [number[], number[]][] = [
       [[7], [7]], [[5], [5, 3]], [[4, 6], [6]], [[2, 3, 4], [4]], [[4], [2, 4, 5]],

@@ -5,8 +5,8 @@
 import { HostTensor } from '../../../src/ir/tensor.js';
 import { baseNode } from '../../../src/ir/ops/fused.js';
 import type { CpuKernel, KernelContext, KernelRegistry } from '../kernel.js';
-import { kernels as convgemm } from './convgemm.js';
-import { addInPlace, addLastAxis, applyActivation } from '../epilogue.js';
+import { runConvGemmFused } from './convgemm.js';
+import { addInPlace, applyActivation } from '../epilogue.js';
 
 function transposeLast(t: HostTensor): HostTensor {
   const r = t.rank, R = t.dims[r - 2]!, C = t.dims[r - 1]!, batch = t.size / (R * C || 1);
@@ -27,13 +27,19 @@ function fusedKernel(base: string, baseInputs: number): CpuKernel {
         inputs[1] && node.attrs['transB'] === 1 ? transposeLast(inputs[1]) : inputs[1],
       ];
     }
-    const y = convgemm[base]!({ node: baseNode(node), inputs, outputTypes: ctx.outputTypes })[0]!;
-    const data = y.numbers;
-    if (base === 'MatMul' && ctx.inputs[2]) addLastAxis(data, ctx.inputs[2].numbers);
-    applyActivation(data, node.attrs['activation'] as string | undefined, (node.attrs['activation_params'] as number[] | undefined) ?? []);
+    const act = [node.attrs['activation'] as string | undefined, (node.attrs['activation_params'] as number[] | undefined) ?? []] as const;
+    const post = [node.attrs['post_activation'] as string | undefined, (node.attrs['post_activation_params'] as number[] | undefined) ?? []] as const;
     const z = ctx.inputs[baseInputs];
-    if (z) addInPlace(data, z.numbers);
-    applyActivation(data, node.attrs['post_activation'] as string | undefined, (node.attrs['post_activation_params'] as number[] | undefined) ?? []);
+    // The GEMM applies what it can of the chain in its store; the rest runs here, in order.
+    const chain = z ? [act] : [act, post];
+    const bias = base === 'MatMul' ? ctx.inputs[2] : undefined;
+    const { y, applied } = runConvGemmFused(base, { node: baseNode(node), inputs, outputTypes: ctx.outputTypes }, chain, bias);
+    const data = y.numbers;
+    for (let k = applied; k < chain.length; k++) applyActivation(data, chain[k]![0], chain[k]![1]);
+    if (z) {
+      addInPlace(data, z.numbers);
+      applyActivation(data, post[0], post[1]);
+    }
     return [y];
   };
 }
