@@ -48,10 +48,25 @@ function callKernel(kernel: CpuKernel, node: Node, inputs: (HostTensor | undefin
   return outs;
 }
 
+const SMALL = 64;
+
+function inferenceKey(inputs: readonly (HostTensor | undefined)[]): string {
+  let k = '';
+  for (const t of inputs) {
+    if (!t) { k += '_|'; continue; }
+    k += t.dims.join(',');
+    if (t.size <= SMALL) k += `=${Array.prototype.join.call(t.data, ',')}`;
+    k += '|';
+  }
+  return k;
+}
+
 interface Step {
   node: Node;
   opset: number;
   kernel: CpuKernel;
+  /** Output types of the last run, with the key of the inputs they were inferred from. */
+  memo?: { key: string; types: ValueType[] };
   /** Values whose last use is this step (freed after it). */
   release: string[];
 }
@@ -86,7 +101,15 @@ export class CpuExecutor {
         if (s.node.inputs[i] && !inputs[i]) throw new TwinferError('RUNTIME', `value '${s.node.inputs[i]}' is not available`, { node: s.node.name, opType: s.node.opType });
       }
       const t0 = profile ? performance.now() : 0;
-      const types = inferNode(s.node, s.opset, inputs.map(typeOf), (i) => inputs[i]);
+      // Shapes are re-inferred only when what inference can depend on changed: input dims, and the
+      // values of small inputs (shapes, axes, pads, Range bounds), which are all it ever reads.
+      const key = inferenceKey(inputs);
+      let types: ValueType[];
+      if (s.memo?.key === key) types = s.memo.types;
+      else {
+        types = inferNode(s.node, s.opset, inputs.map(typeOf), (i) => inputs[i]);
+        if (!types.some((t) => t.shape?.some((d) => typeof d !== 'number'))) s.memo = { key, types };
+      }
       const outs = callKernel(s.kernel, s.node, inputs, types);
       if (profile) {
         const key = s.node.domain ? `${s.node.domain}.${s.node.opType}` : s.node.opType;

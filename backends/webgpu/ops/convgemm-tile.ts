@@ -35,12 +35,17 @@ export interface GemmParts {
   decls: string;
   /** Statements at the start of main(): the params' `let`s. Must define M, N, K, zOff and xOff (offsets of chunked dispatches). */
   lets: string;
-  /** Per-thread setup; sees t (flat thread id), m0, n0 (tile origin) and z (batch / group). */
+  /**
+   * Split-K: z is (batch, slice) with SK slices of KC (a multiple of TK) along K, and the store
+   * writes raw partial sums for a later reduction; the lets must then define SK and KC.
+   */
+  split?: boolean;
+  /** Per-thread setup; sees t (flat thread id), m0, n0 (tile origin), z (batch / group) and ks (K slice). */
   setup: string;
   /** Statements filling As (resp. Bs) for the K block starting at k0. */
   loadA: string;
   loadB: string;
-  /** Statements storing `acc` (f32) at row m, column n (both in range). */
+  /** Statements storing `acc` (f32) at row m, column n (both in range); K is walked over [kBeg, kEnd). */
   store: string;
 }
 
@@ -53,10 +58,11 @@ var<workgroup> Bs: array<vec4<f32>, ${(TK * TN) / 4}>;
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   ${p.lets}
   let tx = lid.x; let ty = lid.y; let t = ty * ${c.wx}u + tx;
-  let m0 = wid.y * ${TM}u; let n0 = (wid.x + xOff) * ${TN}u; let z = wid.z + zOff;
+  let m0 = wid.y * ${TM}u; let n0 = (wid.x + xOff) * ${TN}u; let zz = wid.z + zOff;
+  ${p.split ? 'let ks = zz % SK; let z = zz / SK; let kBeg = ks * KC; let kEnd = min(K, kBeg + KC);' : 'let ks = 0u; let z = zz; let kBeg = 0u; let kEnd = K;'}
   ${p.setup}
   var c0 = vec4<f32>(); var c1 = vec4<f32>(); var c2 = vec4<f32>(); var c3 = vec4<f32>();
-  for (var k0 = 0u; k0 < K; k0 += ${TK}u) {
+  for (var k0 = kBeg; k0 < kEnd; k0 += ${TK}u) {
     ${p.loadA}
     ${p.loadB}
     workgroupBarrier();
@@ -111,18 +117,18 @@ export function matrixLoad(c: TileCfg, o: MatrixLoad): string {
     const at = o.kContig ? `${o.base} + gr * ${o.ld} + gk` : `${o.base} + gk * ${o.ld} + gr`;
     body = `let r = ${r}; let k = ${k}; let gr = ${o.r0} + r; let gk = k0 + k;
       var v = 0.0;
-      if (gr < ${o.R} && gk < K) { v = ${o.buf}[${at}]; }
+      if (gr < ${o.R} && gk < kEnd) { v = ${o.buf}[${at}]; }
       ${o.shared}[k * ${T4}u + r / 4u][r % 4u] = v;`;
   } else if (o.kContig) {
     body = `let r = e / ${TK / 4}u; let k = (e % ${TK / 4}u) * 4u; let gr = ${o.r0} + r; let gk = k0 + k;
       var v = vec4<f32>();
-      if (gr < ${o.R} && gk < K) { v = ${o.buf}[(${o.base} + gr * ${o.ld} + gk) / 4u]; }
+      if (gr < ${o.R} && gk < kEnd) { v = ${o.buf}[(${o.base} + gr * ${o.ld} + gk) / 4u]; }
       let s = k * ${T4}u + r / 4u; let q = r % 4u;
       ${o.shared}[s][q] = v.x; ${o.shared}[s + ${T4}u][q] = v.y; ${o.shared}[s + ${2 * T4}u][q] = v.z; ${o.shared}[s + ${3 * T4}u][q] = v.w;`;
   } else {
     body = `let r = (e % ${T4}u) * 4u; let k = e / ${T4}u; let gr = ${o.r0} + r; let gk = k0 + k;
       var v = vec4<f32>();
-      if (gr < ${o.R} && gk < K) { v = ${o.buf}[(${o.base} + gk * ${o.ld} + gr) / 4u]; }
+      if (gr < ${o.R} && gk < kEnd) { v = ${o.buf}[(${o.base} + gk * ${o.ld} + gr) / 4u]; }
       ${o.shared}[k * ${T4}u + r / 4u] = v;`;
   }
   return `for (var ps = 0u; ps < ${passes}u; ps++) {
@@ -143,4 +149,17 @@ export function tileChunks(x: number, y: number, z: number, max: number): { wg: 
     for (let xOff = 0; xOff < x; xOff += max) out.push({ wg: [Math.min(max, x - xOff), y, Math.min(max, z - zOff)], xOff, zOff });
   }
   return out;
+}
+
+/**
+ * K slices for a grid of `tiles` workgroups: enough to give the GPU ~256 workgroups when the grid
+ * is small, each slice at least 128 deep (a multiple of TK); 1 when splitting does not pay.
+ */
+export function splitK(tiles: number, K: number, tk: number): { S: number; KC: number } {
+  const TARGET = 256, MIN_DEPTH = 128;
+  if (tiles >= TARGET / 2 || K < 2 * MIN_DEPTH) return { S: 1, KC: K };
+  const want = Math.min(Math.ceil(TARGET / tiles), Math.floor(K / MIN_DEPTH), 32);
+  const KC = Math.ceil(K / want / tk) * tk;
+  const S = Math.ceil(K / KC);
+  return S > 1 ? { S, KC } : { S: 1, KC: K };
 }
