@@ -12,7 +12,8 @@ import { gpuElemOf } from '../tensor.js';
 import { attrInt } from '../../../src/ir/graph.js';
 import { gemmAttrs } from '../../../src/ir/ops/convgemm.js';
 import { Params, actSupported, epilogueApply, epilogueDecls, epilogueKey, epilogueParams, readEpilogue, type Epilogue } from './convgemm-epilogue.js';
-import { cfgKey, gemmShader, matrixLoad, pickTile, tileChunks, tileM, tileN, type TileCfg } from './convgemm-tile.js';
+import { cfgKey, gemmShader, matrixLoad, pickTile, splitK, tileChunks, tileM, tileN, type TileCfg } from './convgemm-tile.js';
+import { recordSplitReduce } from './convgemm-splitk.js';
 
 export interface MatmulDesc {
   name: string;
@@ -43,17 +44,24 @@ export async function recordMatmul(ctx: GpuKernelContext, d: MatmulDesc): Promis
   const m4 = (x: number) => x % 4 === 0;
   const vecA = (transA ? m4(M) : m4(K)) && d.sa.every(m4);
   const vecB = (transB ? m4(K) : m4(N)) && d.sb.every(m4);
-  const hasC = !!d.bias, hasZ = !!d.z;
-  const ins = [d.a, d.b, ...(d.bias ? [d.bias.t] : []), ...(d.z ? [d.z] : [])];
-  const key = `mm:${cfgKey(cfg)}:${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}:${vecA ? 4 : 1}${vecB ? 4 : 1}:R${R}:${hasC ? 'C' : ''}:${epilogueKey(d.epi, hasZ)}`;
   const batches = d.batch.reduce((p, x) => p * x, 1);
+  const xT = Math.ceil(N / tileN(cfg)), yT = Math.ceil(M / tileM(cfg));
+  // Split-K for grids too small to fill the GPU (single matrices only: the sum kernel indexes m, n).
+  const { S, KC } = R === 0 ? splitK(xT * yT, K, cfg.tk) : { S: 1, KC: K };
+  const split = S > 1;
+  const partial = split ? ctx.gpu.alloc('float32', [S * M * N]) : undefined;
+  const hasC = !!d.bias && !split, hasZ = !!d.z && !split;
+  const epi: Epilogue = split ? {} : d.epi;
+  const ins = [d.a, d.b, ...(hasC ? [d.bias!.t] : []), ...(hasZ ? [d.z!] : [])];
+  const key = `mm:${cfgKey(cfg)}:${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}:${vecA ? 4 : 1}${vecB ? 4 : 1}:R${R}:${split ? 'split' : `${hasC ? 'C' : ''}:${epilogueKey(epi, hasZ)}`}`;
   const max = ctx.gpu.ctx.caps.maxComputeWorkgroupsPerDimension;
-  for (const ch of tileChunks(Math.ceil(N / tileN(cfg)), Math.ceil(M / tileM(cfg)), batches, max)) {
+  for (const ch of tileChunks(xT, yT, batches * S, max)) {
     const p = new Params().u('M', M).u('N', N).u('K', K).u('zOff', ch.zOff).u('xOff', ch.xOff);
+    if (split) p.u('SK', S).u('KC', KC).u('PT', M * N);
     for (let i = 0; i < R; i++) p.u(`bd${i}`, d.batch[i]!).u(`sa${i}`, d.sa[i]!).u(`sb${i}`, d.sb[i]!).u(`sy${i}`, d.sy[i]!).u(`sc${i}`, d.sc[i] ?? 0);
-    p.f('alpha', d.alpha);
-    if (d.bias) p.f('beta', d.bias.beta).u('crs', d.bias.rs).u('ccs', d.bias.cs);
-    epilogueParams(p, d.epi);
+    if (!split) p.f('alpha', d.alpha);
+    if (hasC) p.f('beta', d.bias!.beta).u('crs', d.bias!.rs).u('ccs', d.bias!.cs);
+    epilogueParams(p, epi);
     const wgsl = (): string => {
       const decl = (i: number, name: string, vec: boolean) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<${vec ? 'vec4<f32>' : 'f32'}>;`;
       const decls = [decl(0, 'A', vecA), decl(1, 'B', vecB)];
@@ -62,23 +70,32 @@ export async function recordMatmul(ctx: GpuKernelContext, d: MatmulDesc): Promis
       if (hasZ) decls.push(decl(bi++, 'Z', false));
       decls.push(`@group(0) @binding(${bi++}) var<storage, read_write> Y: array<f32>;`);
       decls.push(`@group(0) @binding(${bi}) var<storage, read> params: array<u32>;`);
-      decls.push(epilogueDecls(d.epi));
+      decls.push(epilogueDecls(epi));
       let setup = 'var rem = z; var aOff = 0u; var bOff = 0u; var yOff = 0u; var cOff = 0u;';
       for (let i = R - 1; i >= 0; i--) setup += `\n  { let q = rem % bd${i}; rem = rem / bd${i}; aOff += q * sa${i}; bOff += q * sb${i}; yOff += q * sy${i}; cOff += q * sc${i}; }`;
       return gemmShader(cfg, {
         decls: decls.join('\n'),
         lets: p.wgsl,
+        split,
         setup,
         loadA: matrixLoad(cfg, { shared: 'As', buf: 'A', kContig: !transA, vec4: vecA, base: 'aOff', ld: transA ? 'M' : 'K', r0: 'm0', R: 'M' }),
         loadB: matrixLoad(cfg, { shared: 'Bs', buf: 'B', kContig: transB, vec4: vecB, base: 'bOff', ld: transB ? 'K' : 'N', r0: 'n0', R: 'N' }),
-        store: `let yi = yOff + m * N + n;
+        store: split ? 'Y[ks * PT + m * N + n] = acc;' : `let yi = yOff + m * N + n;
       var v = acc * alpha;
       ${hasC ? 'v += beta * C[cOff + m * crs + n * ccs];' : ''}
-      ${epilogueApply(d.epi, hasZ ? 'Z[yi]' : undefined)}
+      ${epilogueApply(epi, hasZ ? 'Z[yi]' : undefined)}
       Y[yi] = v;`,
       });
     };
-    await ctx.gpu.run({ name: d.name, cacheKey: key, wgsl, inputs: ins, outputs: [d.y], params: p.values, workgroups: ch.wg });
+    await ctx.gpu.run({ name: d.name, cacheKey: key, wgsl, inputs: ins, outputs: [partial ?? d.y], params: p.values, workgroups: ch.wg });
+  }
+  if (partial) {
+    await recordSplitReduce(ctx, {
+      name: d.name, partial, S, alpha: d.alpha, epi: d.epi, y: d.y,
+      ...(d.bias ? { bias: { kind: 'rc' as const, t: d.bias.t, N, rs: d.bias.rs, cs: d.bias.cs, beta: d.bias.beta } } : {}),
+      ...(d.z ? { z: d.z } : {}),
+    });
+    ctx.gpu.release(partial);
   }
 }
 
