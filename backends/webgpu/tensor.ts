@@ -1,8 +1,9 @@
 /**
  * Tensors in GPU memory. Every element is 4 bytes on the GPU, whatever the model's dtype:
  * float types as f32, signed integers (int8..int64) as i32, unsigned and bool as u32. int64 is
- * truncated to 32 bits (as onnxruntime-web does): indices, shapes and counts fit. Types that cannot
- * live on the GPU (string, float8, int4...) make a node unsupported there, and it falls back.
+ * truncated to 32 bits (as onnxruntime-web does): indices, shapes and counts fit. float8/float4 live
+ * as f32 holding values on their grid, int4/int2 as i32 and uint4/uint2 as u32 (their host storage
+ * is unpacked too). Types that cannot live on the GPU (string, float8e8m0) make a node fall back.
  */
 import type { DType, NumericArray } from '../../src/ir/dtype.js';
 import { allocStorage, LOW_PRECISION_FLOATS } from '../../src/ir/dtype.js';
@@ -13,9 +14,10 @@ export type GpuElem = 'f32' | 'i32' | 'u32';
 
 export function gpuElemOf(dtype: DType): GpuElem | undefined {
   switch (dtype) {
-    case 'float32': case 'float16': case 'bfloat16': case 'float64': return 'f32';
-    case 'int8': case 'int16': case 'int32': case 'int64': return 'i32';
-    case 'uint8': case 'uint16': case 'uint32': case 'uint64': case 'bool': return 'u32';
+    case 'float32': case 'float16': case 'bfloat16': case 'float64':
+    case 'float8e4m3fn': case 'float8e4m3fnuz': case 'float8e5m2': case 'float8e5m2fnuz': case 'float4e2m1': return 'f32';
+    case 'int8': case 'int16': case 'int32': case 'int64': case 'int4': case 'int2': return 'i32';
+    case 'uint8': case 'uint16': case 'uint32': case 'uint64': case 'bool': case 'uint4': case 'uint2': return 'u32';
     default: return undefined;
   }
 }

@@ -12,6 +12,7 @@ import type { AttrValue } from '../../src/ir/graph.js';
 import type { HostTensor } from '../../src/ir/tensor.js';
 import { InferenceSession } from '../../src/node.js';
 import { acquireGpu } from '../../backends/webgpu/device.js';
+import { setWinogradPolicy } from '../../backends/webgpu/ops/convgemm-winograd.js';
 import { fromHostTensor, toHostTensor } from '../../src/api/tensor.js';
 import { compareTensors } from '../../src/testing/compare.js';
 import { randomTensor, seededRandom, singleOpModel } from '../helpers/ort-single-op.js';
@@ -25,6 +26,10 @@ interface Case {
   /** Input dims (undefined: omitted optional input). */
   inputs: (number[] | undefined)[];
   outputs?: number;
+  /** Inputs fed as initializers (weights), not graph inputs. */
+  constInputs?: number[];
+  /** Runs the WebGPU session this many times (cached state such as Winograd weights). */
+  runs?: number;
 }
 
 let seed = 1;
@@ -33,15 +38,18 @@ let seed = 1;
 async function check(c: Case): Promise<void> {
   const rand = seededRandom(seed++);
   const inputs: (HostTensor | undefined)[] = c.inputs.map((d) => (d ? randomTensor('float32', d, rand) : undefined));
-  const model = singleOpModel({ opType: c.op, domain: c.domain ?? '', attrs: c.attrs ?? {}, inputs, outputs: c.outputs ?? 1 });
-  const feeds = Object.fromEntries(inputs.flatMap((t, i) => (t ? [[`in${i}`, fromHostTensor(t)]] : [])));
+  const model = singleOpModel({ opType: c.op, domain: c.domain ?? '', attrs: c.attrs ?? {}, inputs, outputs: c.outputs ?? 1, constInputs: c.constInputs ?? [] });
+  const feeds = Object.fromEntries(inputs.flatMap((t, i) => (t && !c.constInputs?.includes(i) ? [[`in${i}`, fromHostTensor(t)]] : [])));
   const opts = { optimizationLevel: 0 as const };
   const gpu = await InferenceSession.create(model, { ...opts, backends: ['webgpu'] });
   const cpu = await InferenceSession.create(model, { ...opts, backends: ['cpu'] });
-  const [a, r] = [await gpu.run(feeds), await cpu.run(feeds)];
-  for (const k of Object.keys(r)) {
-    const cmp = compareTensors(toHostTensor(a[k]!), toHostTensor(r[k]!), 1e-3, 1e-4);
-    expect(cmp.reason, `${c.op} ${JSON.stringify(c.inputs)} ${k}`).toBeUndefined();
+  const r = await cpu.run(feeds);
+  for (let run = 0; run < (c.runs ?? 1); run++) {
+    const a = await gpu.run(feeds);
+    for (const k of Object.keys(r)) {
+      const cmp = compareTensors(toHostTensor(a[k]!), toHostTensor(r[k]!), 1e-3, 1e-4);
+      expect(cmp.reason, `${c.op} ${JSON.stringify(c.inputs)} ${k} (run ${run})`).toBeUndefined();
+    }
   }
 }
 
@@ -77,6 +85,14 @@ describe.skipIf(!gpuAvailable)('webgpu convgemm kernels match the CPU backend', 
     await check({ op: 'Conv', attrs: { pads: [0, 1, 0, 1, 0, 1] }, inputs: [[1, 2, 4, 5, 6], [3, 2, 2, 3, 2], [3]] });
   });
 
+  it('split-K (small output grids, deep K): MatMul, Gemm with C, Conv with groups, fused epilogues', async () => {
+    await check({ op: 'MatMul', inputs: [[3, 400], [400, 20]] });
+    await check({ op: 'Gemm', attrs: { transB: 1, alpha: 0.5, beta: 2 }, inputs: [[2, 700], [9, 700], [2, 9]] });
+    await check(fused('FusedMatMul', { transA: 1, activation: 'Tanh' }, [[517, 5], [517, 13], [13], [5, 13]]));
+    await check({ op: 'Conv', attrs: { group: 2, pads: [1, 1, 1, 1] }, inputs: [[2, 96, 5, 5], [8, 48, 3, 3], [8]] });
+    await check(fused('FusedConv', { activation: 'Elu', activation_params: [0.7], post_activation: 'Relu' }, [[1, 48, 4, 6], [7, 48, 3, 3], [7], [1, 7, 2, 4]]));
+  });
+
   it('Conv: depthwise (with a channel multiplier) and pointwise paths', async () => {
     await check({ op: 'Conv', attrs: { group: 8, strides: [2, 2], pads: [1, 1, 1, 1] }, inputs: [[2, 8, 10, 7], [8, 1, 3, 3], [8]] });
     await check({ op: 'Conv', attrs: { group: 3, dilations: [2, 1], pads: [2, 0, 1, 1] }, inputs: [[1, 3, 9, 8], [6, 1, 3, 3], undefined] });
@@ -89,6 +105,19 @@ describe.skipIf(!gpuAvailable)('webgpu convgemm kernels match the CPU backend', 
       [[1, 6, 7, 9], [10, 6, 3, 3], [10], [1, 10, 7, 9]]));
     await check(fused('FusedConv', { group: 4, pads: [1, 1, 1, 1], activation: 'Sigmoid' }, [[1, 4, 6, 5], [4, 1, 3, 3], [4]]));
     await check(fused('FusedConv', { activation: 'Tanh', post_activation: 'HardSigmoid', post_activation_params: [0.2, 0.5] }, [[2, 4, 3, 5], [6, 4, 1, 1], [6], [2, 6, 3, 5]]));
+  });
+
+  it('Winograd F(2x2,3x3) (forced): pads, groups, odd sizes, batch, fused epilogue, cached weights', async () => {
+    setWinogradPolicy('force');
+    try {
+      await check({ op: 'Conv', attrs: { pads: [1, 1, 1, 1] }, inputs: [[2, 5, 7, 9], [6, 5, 3, 3], [6]] });
+      await check({ op: 'Conv', attrs: { group: 2, pads: [0, 2, 1, 0] }, inputs: [[1, 6, 8, 5], [4, 3, 3, 3], undefined] });
+      await check({ op: 'Conv', inputs: [[1, 3, 6, 6], [2, 3, 3, 3], [2]], constInputs: [1], runs: 2 });
+      await check(fused('FusedConv', { auto_pad: 'SAME_UPPER', activation: 'LeakyRelu', activation_params: [0.2], post_activation: 'Sigmoid' },
+        [[1, 4, 5, 11], [3, 4, 3, 3], [3], [1, 3, 5, 11]]));
+    } finally {
+      setWinogradPolicy('auto');
+    }
   });
 
   it('ConvTranspose: groups, strides, pads, dilations, output_padding; fused', async () => {

@@ -93,6 +93,21 @@ describe('webgpu normalization: statistics', () => {
   });
 });
 
+describe('webgpu normalization: few long rows (split into chunks: partial statistics, then the write)', () => {
+  it('every statistic across chunk boundaries, with a last partial chunk', async () => {
+    await same({ opType: 'Softmax', inputs: [f32([3, 10000], -8, 8)] }, 'Softmax split');
+    await same({ opType: 'LogSoftmax', inputs: [f32([2, 8200], -8, 8)] }, 'LogSoftmax split');
+    const t = new Float32Array(2 * 9000).fill(-1);
+    t[5000] = 4; t[8999] = 4; t[9000 + 4100] = 3; t[9000 + 8191] = 3; // ties in different chunks
+    await same({ opType: 'Hardmax', inputs: [new HostTensor('float32', [2, 9000], t)] }, 'Hardmax split ties');
+    await same({ opType: 'LayerNormalization', inputs: [f32([2, 8200], 1, 3), f32([8200]), f32([8200])], outputs: 3 }, 'LN split + stats');
+    await same({ opType: 'GroupNormalization', attrs: { num_groups: 2 }, inputs: [f32([1, 4, 64, 130]), f32([4]), f32([4])] }, 'GN split');
+    await same({ opType: 'InstanceNormalization', inputs: [f32([1, 3, 100, 90]), f32([3]), f32([3])] }, 'IN split');
+    await same({ opType: 'LpNormalization', attrs: { p: 1 }, inputs: [f32([2, 9000])] }, 'Lp split');
+    await same({ opType: 'MeanVarianceNormalization', inputs: [f32([2, 3, 64, 64])] }, 'MVN split, general addressing');
+  });
+});
+
 describe('webgpu normalization: Resize', () => {
   const x = f32([2, 3, 7, 9]);
   const sizes = (v: number[]) => ints('int64', [v.length], v);
@@ -113,6 +128,7 @@ describe('webgpu normalization: Resize', () => {
     // every axis resized (3-D), and axes given out of order
     await resize({ mode: 'linear', coordinate_transformation_mode: 'half_pixel_symmetric' }, [f32([3, 4, 5]), undefined, undefined, sizes([5, 3, 7])], 'linear 3d');
     await resize({ mode: 'cubic', axes: [3, 2] }, [x, undefined, undefined, sizes([6, 8])], 'cubic axes');
+    await resize({ mode: 'nearest', nearest_mode: 'ceil' }, [f32([3, 4, 5]), undefined, undefined, sizes([5, 4, 3])], 'nearest 3d (leading axis)');
   });
 
   it('tf_crop_and_resize with extrapolation, and integer data', async () => {

@@ -8,7 +8,7 @@ import { attrInt } from '../../../src/ir/graph.js';
 import { stridesOf } from '../../../src/ir/tensor.js';
 import type { GpuKernel, GpuKernelContext, GpuKernelRegistry } from '../kernel.js';
 import { gin, outDims } from '../kernel.js';
-import { FLAT_INDEX, bindings, f32Bits, grid, WG } from '../program.js';
+import { FLAT_INDEX, bindings, f32Bits, grid, i32Bits, WG } from '../program.js';
 import { gpuElemOf, type GpuElem, type GpuTensor } from '../tensor.js';
 
 /** Strides of `dims` broadcast into an output of rank `rank` (0 where the input has size 1). */
@@ -210,6 +210,7 @@ function castExpr(from: GpuElem, to: DTypeName): string {
   if (toE === 'f32') {
     const v = from === 'f32' ? 'x' : 'f32(x)';
     if (to === 'float16') return `f16r_(${v})`;
+    if (NARROW[to]) return `f8r_(${v})`;
     if (to === 'bfloat16') return `bitcast<f32>((bitcast<u32>(${v}) + 0x7fffu + ((bitcast<u32>(${v}) >> 16u) & 1u)) & 0xffff0000u)`;
     return v;
   }
@@ -219,6 +220,10 @@ function castExpr(from: GpuElem, to: DTypeName): string {
       case 'int16': return `((${v} << 16u) >> 16u)`;
       case 'uint8': return `(${v} & 0xffu)`;
       case 'uint16': return `(${v} & 0xffffu)`;
+      case 'int4': return `((${v} << 28u) >> 28u)`;
+      case 'uint4': return `(${v} & 0xfu)`;
+      case 'int2': return `((${v} << 30u) >> 30u)`;
+      case 'uint2': return `(${v} & 0x3u)`;
       default: return v;
     }
   };
@@ -226,6 +231,34 @@ function castExpr(from: GpuElem, to: DTypeName): string {
   return wrap(from === 'u32' ? 'x' : from === 'i32' ? 'bitcast<u32>(x)' : 'u32(i32(trunc(x)))');
 }
 type DTypeName = string;
+
+/**
+ * float8 / float4 grids: mantissa bits, smallest normal exponent, largest finite value, and what an
+ * overflow becomes without saturation (e5m2 has infinities; the fn/fnuz types only NaN; float4
+ * always saturates). Rounding is to nearest even on the grid (the host re-encodes on readback).
+ */
+const NARROW: Record<string, { mbits: number; emin: number; max: number; noSat: 'inf' | 'nan' | 'max' }> = {
+  float8e4m3fn: { mbits: 3, emin: -6, max: 448, noSat: 'nan' },
+  float8e4m3fnuz: { mbits: 3, emin: -7, max: 240, noSat: 'nan' },
+  float8e5m2: { mbits: 2, emin: -14, max: 57344, noSat: 'inf' },
+  float8e5m2fnuz: { mbits: 2, emin: -15, max: 57344, noSat: 'nan' },
+  float4e2m1: { mbits: 1, emin: 0, max: 6, noSat: 'max' },
+};
+
+/** WGSL rounding to a narrow float grid; parameters 1..4 hold mbits, emin, max, overflow value. */
+const F8R = `fn f8r_(x: f32) -> f32 {
+  if (x != x) { return x; }
+  let a = abs(x);
+  if (a == 0.0) { return x; }
+  let mbits = bitcast<i32>(params[1]);
+  let emin = bitcast<i32>(params[2]);
+  let maxv = bitcast<f32>(params[3]);
+  let e = max(i32((bitcast<u32>(a) >> 23u) & 0xffu) - 127, emin);
+  let q = exp2(f32(e - mbits));
+  let r = round(a / q) * q;
+  if (r > maxv) { return sign(x) * bitcast<f32>(params[4]); }
+  return sign(x) * r;
+}`;
 
 /** Rounds to float16 (pack2x16float is indeterminate outside f16's finite range: handled by hand). */
 const F16R = `fn f16r_(v: f32) -> f32 {
@@ -243,10 +276,15 @@ function castKernel(like: boolean): GpuKernel {
       const to = ctx.outputTypes[0]!.dtype;
       const out = ctx.gpu.alloc(to, outDims(ctx));
       const toE = gpuElemOf(to)!;
+      const nf = NARROW[to];
+      const sat = attrInt(ctx.node, 'saturate', 1) === 1;
+      const ovf = !nf ? 0 : sat || nf.noSat === 'max' ? f32Bits(nf.max) : nf.noSat === 'inf' ? 0x7f800000 : 0x7fc00000;
       await ctx.gpu.run({
         name: like ? 'CastLike' : 'Cast', cacheKey: `cast:${x.elem}->${to}`,
-        wgsl: () => `${bindings([x.elem], [toE])}\n${to === 'float16' ? F16R : ''}\n${FLAT_INDEX()}\n@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) { let i = flatIndex(gid, nwg); if (i < params[0]) { let x = in0[i]; out0[i] = ${castExpr(x.elem, to)}; } }`,
-        inputs: [x], outputs: [out], params: [x.size], workgroups: grid(x.size),
+        wgsl: () => `${bindings([x.elem], [toE])}\n${to === 'float16' ? F16R : nf ? F8R : ''}\n${FLAT_INDEX()}\n@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) { let i = flatIndex(gid, nwg); if (i < params[0]) { let x = in0[i]; out0[i] = ${castExpr(x.elem, to)}; } }`,
+        inputs: [x], outputs: [out],
+        params: nf ? [x.size, i32Bits(nf.mbits), i32Bits(nf.emin), f32Bits(nf.max), ovf] : [x.size],
+        workgroups: grid(x.size),
       });
       return [out];
     },

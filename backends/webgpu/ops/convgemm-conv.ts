@@ -13,10 +13,12 @@ import type { GpuKernel, GpuKernelContext } from '../kernel.js';
 import { gin, outDims } from '../kernel.js';
 import { FLAT_INDEX, grid, WG } from '../program.js';
 import type { GpuTensor } from '../tensor.js';
+import type { HostTensor } from '../../../src/ir/tensor.js';
 import { gpuElemOf } from '../tensor.js';
 import { forwardGeom, groupAttr, readWindowAttrs, type WindowGeom } from '../../../src/ir/ops/convgemm-geom.js';
 import { Params, actSupported, epilogueApply, epilogueDecls, epilogueKey, epilogueParams, readEpilogue, type Epilogue } from './convgemm-epilogue.js';
-import { cfgKey, gemmShader, matrixLoad, tileChunks, tileM, tileN, type TileCfg } from './convgemm-tile.js';
+import { cfgKey, gemmShader, matrixLoad, splitK, tileChunks, tileM, tileN, type TileCfg } from './convgemm-tile.js';
+import { recordSplitReduce } from './convgemm-splitk.js';
 import { recordMatmul } from './convgemm-matmul.js';
 import { tryWinograd } from './convgemm-winograd.js';
 
@@ -45,6 +47,8 @@ export interface ConvJob {
   y: GpuTensor; epi: Epilogue;
   batch: number; C: number; Mtot: number; group: number;
   g: G3; spatialRank: number;
+  /** Host copy of W when there is one (keys the Winograd weight cache). */
+  wHost?: HostTensor | undefined;
 }
 
 const prod = (a: readonly number[]) => a.reduce((p, x) => p * x, 1);
@@ -83,18 +87,32 @@ async function implicitGemm(ctx: GpuKernelContext, job: ConvJob): Promise<void> 
   const cfg: TileCfg = { wx: 16, wy: M <= 16 ? 4 : M <= 32 ? 8 : 16, tk: 16 };
   const vecW = K % 4 === 0;
   const threads = cfg.wx * cfg.wy, TN = tileN(cfg);
-  const key = `conv:${cfgKey(cfg)}:${d3 ? '3d' : '2d'}:${vecW ? 4 : 1}:${job.bias ? 'b' : ''}:${epilogueKey(job.epi, !!job.z)}`;
+  const xT = Math.ceil(N / TN), yT = Math.ceil(M / tileM(cfg));
+  const { S, KC } = splitK(xT * yT * job.group, threads, K, cfg.tk);
+  const split = S > 1;
+  const partial = split ? ctx.gpu.alloc('float32', [S * job.y.size]) : undefined;
+  // The GEMM itself: with split-K it stores raw partial sums (no bias, residual or activations).
+  const gj: ConvJob = split ? { ...job, bias: undefined, z: undefined, epi: {} } : job;
+  const key = `conv:${cfgKey(cfg)}:${d3 ? '3d' : '2d'}:${vecW ? 4 : 1}:${split ? 'split' : `${job.bias ? 'b' : ''}:${epilogueKey(job.epi, !!job.z)}`}`;
   const max = ctx.gpu.ctx.caps.maxComputeWorkgroupsPerDimension;
-  for (const ch of tileChunks(Math.ceil(N / TN), Math.ceil(M / tileM(cfg)), job.group, max)) {
+  for (const ch of tileChunks(xT, yT, job.group * S, max)) {
     const p = new Params().u('M', M).u('N', N).u('K', K).u('zOff', ch.zOff).u('xOff', ch.xOff)
       .u('C', job.C).u('Cg', Cg).u('Mtot', job.Mtot).u('IS', IS).u('OS', OS).u('KS', KS)
       .u('IH', g.i[1]).u('IW', g.i[2]).u('OW', g.o[2]).u('KW', g.k[2]).u('KHW', g.k[1] * g.k[2])
       .u('sh', g.s[1]).u('sw', g.s[2]).u('dh', g.d[1]).u('dw', g.d[2]).u('ph', g.p[1]).u('pw', g.p[2]);
     if (d3) p.u('ID', g.i[0]).u('OHW', g.o[1] * g.o[2]).u('sd', g.s[0]).u('dd', g.d[0]).u('pd', g.p[0]);
-    epilogueParams(p, job.epi);
+    if (split) p.u('SK', S).u('KC', KC).u('PT', job.y.size);
+    epilogueParams(p, gj.epi);
     const wgsl = () => gemmShader(cfg, {
-      decls: convDecls(job, vecW),
+      // kOff/kY/kX(/kZ): the K block's k indices decoded once per workgroup (input offset of the
+      // channel and tap, tap offsets per axis), so the gathers below do no integer division.
+      decls: `${convDecls(gj, vecW)}
+var<workgroup> kOff: array<u32, ${cfg.tk}>;
+var<workgroup> kY: array<u32, ${cfg.tk}>;
+var<workgroup> kX: array<u32, ${cfg.tk}>;
+${d3 ? `var<workgroup> kZ: array<u32, ${cfg.tk}>;` : ''}`,
       lets: p.wgsl,
+      split,
       setup: `let aOff = z * M * K;
   let nl = t % ${TN}u;
   let gn = n0 + nl;
@@ -103,27 +121,40 @@ async function implicitGemm(ctx: GpuKernelContext, job: ConvJob): Promise<void> 
   ${d3 ? 'let oz = pix / OHW; let pxy = pix - oz * OHW; let iz0 = oz * sd - pd;' : 'let pxy = pix;'}
   let oy = pxy / OW; let ox = pxy - oy * OW;
   let iy0 = oy * sh - ph; let ix0 = ox * sw - pw; // may wrap below 0: caught by the unsigned bounds test
-  let xb = (bi * C + z * Cg) * IS;`,
+  let xb = (bi * C + z * Cg) * IS + ${d3 ? '(iz0 * IH + iy0) * IW' : 'iy0 * IW'} + ix0; // (wrapping) offset of tap 0 of channel 0`,
+      pre: `if (t < ${cfg.tk}u) {
+      let gk = k0 + t;
+      let c = gk / KS; let r = gk - c * KS;
+      ${d3 ? 'let kz = r / KHW; let rxy = r - kz * KHW; kZ[t] = kz * dd;' : 'let rxy = r;'}
+      let ky = rxy / KW; let kx = rxy - ky * KW;
+      kY[t] = ky * dh; kX[t] = kx * dw;
+      kOff[t] = c * IS + ${d3 ? 'kz * dd * IH * IW + ' : ''}ky * dh * IW + kx * dw;
+    }`,
       loadA: matrixLoad(cfg, { shared: 'As', buf: 'W', kContig: true, vec4: vecW, base: 'aOff', ld: 'K', r0: 'm0', R: 'M' }),
       loadB: `for (var ps = 0u; ps < ${(cfg.tk * TN) / threads}u; ps++) {
       let kl = t / ${TN}u + ps * ${threads / TN}u;
-      let gk = k0 + kl;
       var v = 0.0;
-      if (nOk && gk < K) {
-        let c = gk / KS; let r = gk - c * KS;
-        ${d3 ? 'let kz = r / KHW; let rxy = r - kz * KHW; let iz = iz0 + kz * dd;' : 'let rxy = r;'}
-        let ky = rxy / KW; let kx = rxy - ky * KW;
-        let iy = iy0 + ky * dh; let ix = ix0 + kx * dw;
-        if (${d3 ? 'iz < ID && ' : ''}iy < IH && ix < IW) { v = X[xb + c * IS + ${d3 ? '(iz * IH + iy)' : 'iy'} * IW + ix]; }
+      if (nOk && k0 + kl < kEnd) {
+        ${d3 ? 'let iz = iz0 + kZ[kl];' : ''}
+        let iy = iy0 + kY[kl]; let ix = ix0 + kX[kl];
+        if (${d3 ? 'iz < ID && ' : ''}iy < IH && ix < IW) { v = X[xb + kOff[kl]]; }
       }
       Bs[kl * ${TN / 4}u + nl / 4u][nl % 4u] = v;
     }`,
       store: `let sb = n / OS; let sp = n - sb * OS;
       let yi = (sb * Mtot + z * M + m) * OS + sp;
-      var v = acc;
-      ${convStore(job, 'z * M + m')}`,
+      ${split ? 'Y[ks * PT + yi] = acc;' : `var v = acc;
+      ${convStore(job, 'z * M + m')}`}`,
     });
-    await ctx.gpu.run({ name: job.name, cacheKey: key, wgsl, inputs: convInputs(job), outputs: [job.y], params: p.values, workgroups: ch.wg });
+    await ctx.gpu.run({ name: job.name, cacheKey: key, wgsl, inputs: convInputs(gj), outputs: [partial ?? job.y], params: p.values, workgroups: ch.wg });
+  }
+  if (partial) {
+    await recordSplitReduce(ctx, {
+      name: job.name, partial, S, alpha: 1, epi: job.epi, y: job.y,
+      ...(job.bias ? { bias: { kind: 'channel' as const, t: job.bias, OS, Mtot: job.Mtot } } : {}),
+      ...(job.z ? { z: job.z } : {}),
+    });
+    ctx.gpu.release(partial);
   }
 }
 
@@ -214,7 +245,7 @@ function convKernel(fused: boolean): GpuKernel {
       await recordConv(ctx, {
         name: op, x, w, bias: ctx.inputs[2], z: fused ? ctx.inputs[3] : undefined, y,
         epi: fused ? readEpilogue(ctx.node) : {},
-        batch: x.dims[0]!, C: x.dims[1]!, Mtot: yDims[1]!, group: groupAttr(ctx.node), g: geom3(geom), spatialRank: rank,
+        batch: x.dims[0]!, C: x.dims[1]!, Mtot: yDims[1]!, group: groupAttr(ctx.node), g: geom3(geom), spatialRank: rank, wHost: ctx.host(1),
       });
       return [y];
     },

@@ -1,6 +1,6 @@
 /**
- * ConvTranspose and twinfer.FusedConvTranspose on WebGPU: a direct gather kernel, one thread per
- * output element. Output position o receives input position i through tap k when
+ * ConvTranspose and twinfer.FusedConvTranspose on WebGPU. 1-D and 2-D run as per-phase implicit
+ * GEMMs (convgemm-convt-gemm.ts); 3-D on a direct gather kernel, one thread per output element. Output position o receives input position i through tap k when
  * o + pad - k*dilation = i*stride, so per axis the thread keeps the taps whose offset is a
  * non-negative multiple of the stride with i in range, then sums over the group's input channels.
  * Pads may be negative (output_shape larger than the natural size), hence the signed arithmetic.
@@ -12,6 +12,7 @@ import { gpuElemOf } from '../tensor.js';
 import { groupAttr, readTransposeAttrs, transposeGeom } from '../../../src/ir/ops/convgemm-geom.js';
 import { Params, actSupported, epilogueApply, epilogueDecls, epilogueKey, epilogueParams, readEpilogue } from './convgemm-epilogue.js';
 import { geom3 } from './convgemm-conv.js';
+import { convTGemmApplies, recordConvTGemm } from './convgemm-convt-gemm.js';
 
 function convTransposeKernel(fused: boolean): GpuKernel {
   const op = fused ? 'FusedConvTranspose' : 'ConvTranspose';
@@ -34,6 +35,10 @@ function convTransposeKernel(fused: boolean): GpuKernel {
       const epi = fused ? readEpilogue(ctx.node) : {};
       const group = groupAttr(ctx.node);
       const C = x.dims[1]!, Mtot = yDims[1]!, Cg = C / group, Mg = Mtot / group;
+      if (convTGemmApplies(g)) {
+        await recordConvTGemm(ctx, { name: op, x, w, bias, z, y, epi, batch: x.dims[0]!, C, Mtot, group, g });
+        return [y];
+      }
       const KS = g.k[0] * g.k[1] * g.k[2];
       const p = new Params().u('total', y.size).u('Mtot', Mtot).u('Mg', Mg).u('C', C).u('Cg', Cg)
         .u('IS', g.i[0] * g.i[1] * g.i[2]).u('ID', g.i[0]).u('IH', g.i[1]).u('IW', g.i[2])

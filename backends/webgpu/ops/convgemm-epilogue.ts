@@ -31,6 +31,15 @@ export class Params {
     this.values.push(f32Bits(v));
     return this;
   }
+  /**
+   * A run-time array at the end of the block: `name` is its first index. Nothing may follow it
+   * (its length is a run-time fact, the offsets before it are not).
+   */
+  tail(name: string, vs: readonly number[]): this {
+    this.lines.push(`let ${name} = ${this.values.length}u;`);
+    for (const v of vs) this.values.push(v >>> 0);
+    return this;
+  }
   /** WGSL `let` declarations for the start of main(). */
   get wgsl(): string { return this.lines.join('\n  '); }
 }

@@ -47,7 +47,7 @@ export async function recordMatmul(ctx: GpuKernelContext, d: MatmulDesc): Promis
   const batches = d.batch.reduce((p, x) => p * x, 1);
   const xT = Math.ceil(N / tileN(cfg)), yT = Math.ceil(M / tileM(cfg));
   // Split-K for grids too small to fill the GPU (single matrices only: the sum kernel indexes m, n).
-  const { S, KC } = R === 0 ? splitK(xT * yT, K, cfg.tk) : { S: 1, KC: K };
+  const { S, KC } = R === 0 ? splitK(xT * yT, cfg.wx * cfg.wy, K, cfg.tk) : { S: 1, KC: K };
   const split = S > 1;
   const partial = split ? ctx.gpu.alloc('float32', [S * M * N]) : undefined;
   const hasC = !!d.bias && !split, hasZ = !!d.z && !split;

@@ -52,6 +52,7 @@ const quantize: GpuKernel = {
   unsupported(node, inputs, outputs) {
     const x = inputs[0], out = outputs[0];
     if (!x || !isFloat(x.dtype)) return `QuantizeLinear of ${x?.dtype} runs on the CPU (float64 quotient)`;
+    if (!['float32', 'float16', 'bfloat16'].includes(x.dtype)) return `QuantizeLinear of ${x.dtype} runs on the CPU`;
     if (x.dtype === 'float64' || inputs[1]?.dtype === 'float64') return 'QuantizeLinear in float64 runs on the CPU';
     if (!out || !INTS.has(out.dtype)) return `QuantizeLinear to ${out?.dtype} runs on the CPU`;
     return layoutProblem(node, x, inputs[1]);

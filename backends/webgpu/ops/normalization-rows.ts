@@ -1,16 +1,23 @@
 /**
- * The row-reduction program shared by the softmax family and the statistics-based norms: one
- * workgroup per row, two passes over it. Pass 1 strides the row (thread t reads k = t, t + WG, ...)
- * into per-thread partial statistics, then a shared-memory tree combines them; pass 2 re-reads the
- * row and writes each element from the final statistics. The statistics are combinable partials so
- * one pass suffices: online softmax (running max, sum rescaled when the max grows), first-index
- * argmax, Welford (count, mean, M2; Chan's merge), or a plain sum. Tiny rows and short strided rows
- * run one thread per row instead (see threadPerRow), with the same statistics code.
+ * The row-reduction program shared by the softmax family and the statistics-based norms: two passes
+ * over each row. Pass 1 folds the row into a combinable statistic `St` (online softmax: running max
+ * and a sum rescaled when the max grows; first-index argmax; Welford count/mean/M2 with Chan's merge;
+ * or a plain sum); pass 2 re-reads the row and writes each element from the final statistic. So one
+ * read of the row gives the statistic, whatever order the partial results are merged in.
+ *
+ * Three shapes of the same code, chosen by threadPerRow / splitRows:
+ * - group (the default): one workgroup per row; thread t folds k = t, t + WG, ..., then a
+ *   shared-memory tree merges the threads' partials;
+ * - thread: one thread per row, for tiny rows and short strided rows (see threadPerRow);
+ * - split: few long rows (GroupNorm / InstanceNorm on a batch of 1) would leave most of the GPU idle,
+ *   so each row is cut into chunks: one workgroup per chunk writes its partial statistic, then one
+ *   workgroup per chunk merges its row's partials and writes its chunk (two dispatches).
  *
  * Rows are addressed either as [outer, d, inner] (row = a*inner + i, elements at stride inner; inner
  * is 1 for contiguous rows) or, for MeanVarianceNormalization's arbitrary axes, through kept and
- * reduced dims/strides walked in loops. Parameters: [rows, d, a (f32), b (f32), i0, i1, i2, i3],
- * then the addressing. The per-op code reads `x`, `k` (index in the row), `row`, and the statistics.
+ * reduced dims/strides walked in loops. Parameters: [rows, d, a (f32), b (f32), i0, i1, i2, i3,
+ * chunks, chunk length], then the addressing. The per-op code reads `x`, `k` (index in the row),
+ * `row`, `pa`, `pb`, params[4..7] and the statistic's names (m, s / arg / mean, variance / s).
  */
 import { stridesOf } from '../../../src/ir/tensor.js';
 import type { GpuKernelContext } from '../kernel.js';
@@ -39,11 +46,48 @@ export interface RowJob {
   rowLets?: string;
   /** WGSL expression of the output element. */
   apply: string;
-  /** WGSL run by thread 0 of the row after the statistics (per-row outputs). */
+  /** WGSL run once per row after the statistics (per-row outputs). */
   rowEnd?: string;
 }
 
-const H = 8; // header length of the parameters
+const H = 10; // header length of the parameters
+const CHUNK = 4096; // elements per workgroup in split mode
+
+/** WGSL of each statistic: St's fold (stAcc), merge (stComb, p before q in the row) and names. */
+const STAT: Record<RowStat, { init: string; acc: string; comb: string; names: string }> = {
+  softmax: {
+    // lowest finite rather than -inf: exp(-inf - -inf) would be NaN for rows of -inf
+    init: 'St(bitcast<f32>(0xff7fffffu), 0.0, 0.0, 0u)',
+    acc: 'if (x > p.a) { p.b = p.b * exp(p.a - x) + 1.0; p.a = x; } else { p.b += exp(x - p.a); }',
+    comb: 'let m = max(p.a, q.a); return St(m, p.b * exp(p.a - m) + q.b * exp(q.a - m), 0.0, 0u);',
+    names: 'let m = st.a; let s = st.b;',
+  },
+  argmax: {
+    // strict > keeps the first maximum; i = 0xffffffff means "nothing above -inf" (the CPU picks 0)
+    init: 'St(bitcast<f32>(ninf), 0.0, 0.0, 0xffffffffu)', // ninf: a var, so -inf is not a (rejected) constant
+    acc: 'if (x > p.a) { p.a = x; p.i = k; }',
+    comb: 'if (q.a > p.a || (q.a == p.a && q.i < p.i)) { return q; } return p;',
+    names: 'let arg = select(st.i, 0u, st.i == 0xffffffffu);',
+  },
+  welford: {
+    init: 'St(0.0, 0.0, 0.0, 0u)',
+    acc: 'p.a += 1.0; let dl = x - p.b; p.b += dl / p.a; p.c += dl * (x - p.b);',
+    comb: `if (q.a == 0.0) { return p; }
+  let n = p.a + q.a; let dl = q.b - p.b;
+  return St(n, p.b + dl * q.a / n, p.c + q.c + dl * dl * p.a * q.a / n, 0u);`,
+    names: 'let mean = st.b; let variance = st.c / max(st.a, 1.0);',
+  },
+  sumabs: { init: 'St(0.0, 0.0, 0.0, 0u)', acc: 'p.a += abs(x);', comb: 'return St(p.a + q.a, 0.0, 0.0, 0u);', names: 'let s = st.a;' },
+  sumsq: { init: 'St(0.0, 0.0, 0.0, 0u)', acc: 'p.a += x * x;', comb: 'return St(p.a + q.a, 0.0, 0.0, 0u);', names: 'let s = st.a;' },
+};
+
+function statFns(stat: RowStat): string {
+  const st = STAT[stat];
+  return `struct St { a: f32, b: f32, c: f32, i: u32 }
+fn stInit() -> St { var ninf = 0xff800000u; return ${st.init}; }
+fn stAcc(p0: St, x: f32, k: u32) -> St { var p = p0; ${st.acc} return p; }
+fn stComb(p: St, q: St) -> St { ${st.comb} }`;
+}
 
 /**
  * One thread per row instead of a workgroup: for tiny rows (a workgroup would idle), and for short
@@ -55,70 +99,44 @@ function threadPerRow(job: RowJob): boolean {
   return job.d <= 8 || (inner >= 16 && job.d <= 512 && job.rows >= 1024);
 }
 
-/** Threads per row: small rows waste fewer idle threads with 64. */
-function rowWg(ctx: GpuKernelContext, d: number): number {
-  return Math.min(d > 512 ? 256 : 64, ctx.gpu.ctx.caps.maxComputeInvocationsPerWorkgroup);
+/** Chunks per row in split mode (1 = no split): only for a few long rows. */
+function splitRows(job: RowJob): number {
+  return job.rows < 1024 && job.d >= 2 * CHUNK ? Math.ceil(job.d / CHUNK) : 1;
 }
 
-/** WGSL per statistic: per-thread init/acc, shared-memory store/combine/load, and `fin` (one thread per row). */
-const STAT: Record<RowStat, { shared: string; init: string; acc: string; store: string; combine: string; load: string; fin: string }> = {
-  softmax: {
-    shared: 'var<workgroup> r0: array<f32, WGS>;\nvar<workgroup> r1: array<f32, WGS>;',
-    // lowest finite rather than -inf: exp(-inf - -inf) would be NaN for rows of -inf.
-    init: 'var m = bitcast<f32>(0xff7fffffu); var s = 0.0;',
-    acc: 'if (x > m) { s = s * exp(m - x) + 1.0; m = x; } else { s += exp(x - m); }',
-    store: 'r0[lid] = m; r1[lid] = s;',
-    combine: 'let m1 = r0[lid]; let m2 = r0[lid + h]; let mn = max(m1, m2); r1[lid] = r1[lid] * exp(m1 - mn) + r1[lid + h] * exp(m2 - mn); r0[lid] = mn;',
-    load: 'let m = r0[0]; let s = r1[0];',
-    fin: '',
-  },
-  argmax: {
-    shared: 'var<workgroup> r0: array<f32, WGS>;\nvar<workgroup> ri: array<u32, WGS>;',
-    // strict > keeps the first maximum; d marks "no element above -inf" (the CPU then picks 0).
-    init: 'var ninfBits = 0xff800000u; var m = bitcast<f32>(ninfBits); var arg = d;',
-    acc: 'if (x > m) { m = x; arg = k; }',
-    store: 'r0[lid] = m; ri[lid] = arg;',
-    combine: 'let v2 = r0[lid + h]; let i2 = ri[lid + h]; if (v2 > r0[lid] || (v2 == r0[lid] && i2 < ri[lid])) { r0[lid] = v2; ri[lid] = i2; }',
-    load: 'let arg = select(ri[0], 0u, ri[0] >= d);',
-    fin: 'if (arg >= d) { arg = 0u; }',
-  },
-  welford: {
-    shared: 'var<workgroup> r0: array<f32, WGS>;\nvar<workgroup> r1: array<f32, WGS>;\nvar<workgroup> r2: array<f32, WGS>;',
-    init: 'var n = 0.0; var mean = 0.0; var m2 = 0.0;',
-    acc: 'n += 1.0; let dl = x - mean; mean += dl / n; m2 += dl * (x - mean);',
-    store: 'r0[lid] = n; r1[lid] = mean; r2[lid] = m2;',
-    combine: `let na = r0[lid]; let nb = r0[lid + h]; let nn = na + nb;
-      if (nb > 0.0) { let dl = r1[lid + h] - r1[lid]; r1[lid] = r1[lid] + dl * nb / nn; r2[lid] = r2[lid] + r2[lid + h] + dl * dl * na * nb / nn; r0[lid] = nn; }`,
-    load: 'let mean = r1[0]; let variance = r2[0] / max(r0[0], 1.0);',
-    fin: 'let variance = m2 / max(n, 1.0);',
-  },
-  sumabs: {
-    shared: 'var<workgroup> r0: array<f32, WGS>;',
-    init: 'var s = 0.0;', acc: 's += abs(x);', store: 'r0[lid] = s;', combine: 'r0[lid] = r0[lid] + r0[lid + h];', load: 'let s = r0[0];', fin: '',
-  },
-  sumsq: {
-    shared: 'var<workgroup> r0: array<f32, WGS>;',
-    init: 'var s = 0.0;', acc: 's += x * x;', store: 'r0[lid] = s;', combine: 'r0[lid] = r0[lid] + r0[lid + h];', load: 'let s = r0[0];', fin: '',
-  },
-};
+/** Threads per row in group mode: about 8 elements each, 32 to 256. */
+function rowWg(ctx: GpuKernelContext, d: number): number {
+  let wg = 32;
+  while (wg < 256 && wg * 8 < d) wg *= 2;
+  return Math.min(wg, ctx.gpu.ctx.caps.maxComputeInvocationsPerWorkgroup);
+}
+
+/** The shared-memory tree merge of the workgroup's partials into `st` (all threads get it). */
+const TREE = `red[lid] = st;
+  workgroupBarrier();
+  for (var h = WGS / 2u; h > 0u; h >>= 1u) {
+    if (lid < h) { red[lid] = stComb(red[lid], red[lid + h]); }
+    workgroupBarrier();
+  }
+  st = red[0];`;
 
 /** Records the row program of `job`. */
 export async function runRows(ctx: GpuKernelContext, job: RowJob): Promise<void> {
   if (job.rows === 0 || job.d === 0) return;
   const general = !('inner' in job.addr);
   const ints = job.ints ?? [];
-  const params = [job.rows, job.d, f32Bits(job.a ?? 0), f32Bits(job.b ?? 0), ...ints, ...new Array<number>(4 - ints.length).fill(0)];
+  const chunks = threadPerRow(job) ? 0 : splitRows(job);
+  const params = [job.rows, job.d, f32Bits(job.a ?? 0), f32Bits(job.b ?? 0), ...ints, ...new Array<number>(4 - ints.length).fill(0), chunks, CHUNK];
   if ('inner' in job.addr) params.push(job.addr.inner);
   else {
     const [kd, ks] = job.addr.kept, [rd, rs] = job.addr.reduced;
     params.push(kd.length, rd.length, ...kd, ...ks, ...rd, ...rs);
   }
-  const st = STAT[job.stat];
   const ins = job.inputs.map((t) => t.elem), outs = job.outputs.map((t) => t.elem);
   // base offset of a row and offset of element k in it
   const addr = general
     ? `fn rowBase(row: u32) -> u32 {
-  let nk = params[${H}u]; let nr = params[${H + 1}u];
+  let nk = params[${H}u];
   var rem = row; var o = 0u;
   for (var j = nk; j > 0u; j--) { let dd = params[${H + 2}u + j - 1u]; o += (rem % dd) * params[${H + 2}u + nk + j - 1u]; rem = rem / dd; }
   return o;
@@ -131,59 +149,105 @@ fn elemOff(k: u32) -> u32 {
 }`
     : `fn rowBase(row: u32) -> u32 { let inner = params[${H}u]; return (row / inner) * params[1] * inner + row % inner; }
 fn elemOff(k: u32) -> u32 { return k * params[${H}u]; }`;
-  const head = `${bindings(ins as GpuElem[], outs as GpuElem[])}\n${addr}`;
+  const fns = `${addr}\n${statFns(job.stat)}`;
   const pre = `let d = params[1];
   let pa = bitcast<f32>(params[2]); let pb = bitcast<f32>(params[3]);
   let base = rowBase(row);`;
+  const after = (rowEndGuard: string) => `${STAT[job.stat].names}
+  ${job.rowLets ?? ''}
+  ${job.rowEnd ? `if (${rowEndGuard}) { ${job.rowEnd} }` : ''}`;
+  const write = (from: string, to: string, step: string) =>
+    `for (var k = ${from}; k < ${to}; k += ${step}) { let i = base + elemOff(k); let x = in0[i]; out0[i] = ${job.apply}; }`;
   const key = `rows:${job.name}:${job.variant}:${job.stat}:${general ? 'gen' : 'str'}:${ins.join(',')}->${outs.join(',')}`;
   const maxDim = ctx.gpu.ctx.caps.maxComputeWorkgroupsPerDimension;
-  if (threadPerRow(job)) {
+
+  if (chunks === 0) {
     await ctx.gpu.run({
       name: job.name, cacheKey: `${key}:thread`,
-      wgsl: () => `${head}
+      wgsl: () => `${bindings(ins as GpuElem[], outs as GpuElem[])}
+${fns}
 ${FLAT_INDEX()}
 @compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let row = flatIndex(gid, nwg);
   if (row >= params[0]) { return; }
   ${pre}
-  ${st.init}
-  for (var k = 0u; k < d; k++) { let x = in0[base + elemOff(k)]; ${st.acc} }
-  ${st.fin}
-  ${job.rowLets ?? ''}
-  ${job.rowEnd ?? ''}
-  for (var k = 0u; k < d; k++) { let i = base + elemOff(k); let x = in0[i]; out0[i] = ${job.apply}; }
+  var st = stInit();
+  for (var k = 0u; k < d; k++) { st = stAcc(st, in0[base + elemOff(k)], k); }
+  ${after('true')}
+  ${write('0u', 'd', '1u')}
 }`,
       inputs: job.inputs, outputs: job.outputs, params, workgroups: grid(job.rows, WG, maxDim),
     });
     return;
   }
-  const wg = rowWg(ctx, job.d);
-  await ctx.gpu.run({
-    name: job.name, cacheKey: `${key}:wg${wg}`,
-    wgsl: () => `${head}
+
+  if (chunks === 1) {
+    const wg = rowWg(ctx, job.d);
+    await ctx.gpu.run({
+      name: job.name, cacheKey: `${key}:wg${wg}`,
+      wgsl: () => `${bindings(ins as GpuElem[], outs as GpuElem[])}
+${fns}
 const WGS = ${wg}u;
-${st.shared.replaceAll('WGS', `${wg}`)}
+var<workgroup> red: array<St, ${wg}>;
 @compute @workgroup_size(${wg}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let row = wid.x + wid.y * nwg.x;
   if (row >= params[0]) { return; } // uniform: the whole workgroup leaves
   ${pre}
-  {
-    ${st.init}
-    for (var k = lid; k < d; k += WGS) { let x = in0[base + elemOff(k)]; ${st.acc} }
-    ${st.store}
-  }
-  workgroupBarrier();
-  for (var h = WGS / 2u; h > 0u; h >>= 1u) {
-    if (lid < h) { ${st.combine} }
-    workgroupBarrier();
-  }
-  ${st.load}
-  ${job.rowLets ?? ''}
-  ${job.rowEnd ? `if (lid == 0u) { ${job.rowEnd} }` : ''}
-  for (var k = lid; k < d; k += WGS) { let i = base + elemOff(k); let x = in0[i]; out0[i] = ${job.apply}; }
+  var st = stInit();
+  for (var k = lid; k < d; k += WGS) { st = stAcc(st, in0[base + elemOff(k)], k); }
+  ${TREE}
+  ${after('lid == 0u')}
+  ${write('lid', 'd', 'WGS')}
 }`,
-    inputs: job.inputs, outputs: job.outputs, params, workgroups: grid(job.rows, 1, maxDim),
+      inputs: job.inputs, outputs: job.outputs, params, workgroups: grid(job.rows, 1, maxDim),
+    });
+    return;
+  }
+
+  // split: partial statistics per chunk (4 words each), then merge + write per chunk
+  const wg = Math.min(256, ctx.gpu.ctx.caps.maxComputeInvocationsPerWorkgroup);
+  const part = ctx.gpu.alloc('uint32', [job.rows * chunks * 4]);
+  const chunkHead = (extra: string) => `let wgi = wid.x + wid.y * nwg.x;
+  let chunks = params[8];
+  let row = wgi / chunks; let chunk = wgi % chunks;
+  if (row >= params[0]) { return; } // uniform: the whole workgroup leaves
+  ${pre}
+  let k0 = chunk * params[9]; let k1 = min(d, k0 + params[9]);${extra}`;
+  await ctx.gpu.run({
+    name: `${job.name}/stats`, cacheKey: `${key}:split-stats:wg${wg}`,
+    wgsl: () => `${bindings(['f32'], ['u32'])}
+${fns}
+const WGS = ${wg}u;
+var<workgroup> red: array<St, ${wg}>;
+@compute @workgroup_size(${wg}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  ${chunkHead('')}
+  var st = stInit();
+  for (var k = k0 + lid; k < k1; k += WGS) { st = stAcc(st, in0[base + elemOff(k)], k); }
+  ${TREE}
+  if (lid == 0u) { let o = wgi * 4u; out0[o] = bitcast<u32>(st.a); out0[o + 1u] = bitcast<u32>(st.b); out0[o + 2u] = bitcast<u32>(st.c); out0[o + 3u] = st.i; }
+}`,
+    inputs: [job.inputs[0]!], outputs: [part], params, workgroups: grid(job.rows * chunks, 1, maxDim),
   });
+  const pin = job.inputs.length; // the partials are the last input of the write pass
+  await ctx.gpu.run({
+    name: job.name, cacheKey: `${key}:split-write:wg${wg}`,
+    wgsl: () => `${bindings([...ins, 'u32'] as GpuElem[], outs as GpuElem[])}
+${fns}
+const WGS = ${wg}u;
+@compute @workgroup_size(${wg}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  ${chunkHead('')}
+  // every thread merges the row's few partials itself, in row order (argmax ties: first wins)
+  var st = stInit();
+  for (var c = 0u; c < chunks; c++) {
+    let o = (row * chunks + c) * 4u;
+    st = stComb(st, St(bitcast<f32>(in${pin}[o]), bitcast<f32>(in${pin}[o + 1u]), bitcast<f32>(in${pin}[o + 2u]), in${pin}[o + 3u]));
+  }
+  ${after('lid == 0u && chunk == 0u')}
+  ${write('k0 + lid', 'k1', 'WGS')}
+}`,
+    inputs: [...job.inputs, part], outputs: job.outputs, params, workgroups: grid(job.rows * chunks, 1, maxDim),
+  });
+  ctx.gpu.release(part);
 }
 
 /** A parameter tensor broadcast (unidirectionally, right-aligned) to `target` dims, materialized. */
