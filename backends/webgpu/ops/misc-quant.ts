@@ -18,7 +18,8 @@ import { gin, outDims } from '../kernel.js';
 import { FLAT_INDEX, bindings, f32Bits, grid, WG } from '../program.js';
 import type { GpuTensor } from '../tensor.js';
 
-const INTS: ReadonlySet<DType> = new Set<DType>(['int8', 'uint8', 'int16', 'uint16']);
+// Sub-byte ints live unpacked on the GPU (one i32/u32 per element), so they quantize like int8.
+const INTS: ReadonlySet<DType> = new Set<DType>(['int8', 'uint8', 'int16', 'uint16', 'int4', 'uint4', 'int2', 'uint2']);
 
 /** Why the scale layout cannot run here (blocked), or undefined; symbolic shapes are left to run(). */
 function layoutProblem(node: Node, x: ValueType | undefined, s: ValueType | undefined): string | undefined {
