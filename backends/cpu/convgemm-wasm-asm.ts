@@ -127,13 +127,18 @@ export class WasmFn {
   }
 }
 
-/** Assembles functions into a module importing `env.mem` (a memory of at least 1 page). */
-export function assemble(fns: WasmFn[]): Uint8Array<ArrayBuffer> {
+/**
+ * Assembles functions into a module importing `env.mem` (a memory of at least 1 page); with
+ * `sharedMax` (pages), a shared memory of at most that size (for worker threads, see
+ * convgemm-threads.ts).
+ */
+export function assemble(fns: WasmFn[], sharedMax?: number): Uint8Array<ArrayBuffer> {
+  const limits = sharedMax === undefined ? [0x00, ...uleb(1)] : [0x03, ...uleb(1), ...uleb(sharedMax)];
   const types = fns.map((f) => [0x60, ...vec(f.params.map((t) => [t])), ...vec(f.results.map((t) => [t]))]);
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec(types)),
-    ...section(2, vec([[...name('env'), ...name('mem'), 0x02, 0x00, ...uleb(1)]])),
+    ...section(2, vec([[...name('env'), ...name('mem'), 0x02, ...limits]])),
     ...section(3, vec(fns.map((_, i) => uleb(i)))),
     ...section(7, vec(fns.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]))),
     ...section(10, vec(fns.map((f) => f.encode()))),

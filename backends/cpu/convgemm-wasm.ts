@@ -242,11 +242,23 @@ function buildCopy2d(): WasmFn {
   return f;
 }
 
-function buildModule(fma: boolean): Uint8Array<ArrayBuffer> {
+/** Largest memory (pages of 64 KiB): offsets are i32 byte addresses, kept non-negative (2 GiB). */
+const MAX_PAGES = 32768;
+
+function buildModule(fma: boolean, shared: boolean): Uint8Array<ArrayBuffer> {
   const dws: WasmFn[] = [];
   for (const stride of [1, 2] as const) for (const k of [0, ...DW_UNROLLED]) dws.push(buildDepthwise(stride, fma, k));
-  return assemble([buildMacro(fma), buildPack(4), buildPack(8), ...dws, buildCopy2d(), ...buildWinogradFns()]);
+  return assemble([buildMacro(fma), buildPack(4), buildPack(8), ...dws, buildCopy2d(), ...buildWinogradFns()], shared ? MAX_PAGES : undefined);
 }
+
+/**
+ * The exports worker threads may be asked to call (convgemm-threads.ts names them by index in
+ * this list).
+ */
+export const WASM_FN_NAMES: readonly string[] = [
+  'macro', 'pack4', 'pack8', 'copy2d', 'wino_in', 'wino_out',
+  ...[1, 2].flatMap((s) => [0, ...DW_UNROLLED].map((k) => `dw${s}k${k}`)),
+];
 
 /**
  * Node 20 (V8 11.3) has relaxed SIMD, whose fused multiply-add speeds the GEMM up by ~25%, behind
@@ -264,8 +276,8 @@ function nodeV8(): { setFlagsFromString(flags: string): void } | undefined {
   }
 }
 
-function fmaModule(): Uint8Array<ArrayBuffer> | null {
-  const bytes = buildModule(true);
+function fmaModule(shared: boolean): Uint8Array<ArrayBuffer> | null {
+  const bytes = buildModule(true, shared);
   if (WebAssembly.validate(bytes)) return bytes;
   const v8 = nodeV8();
   if (!v8) return null;
@@ -277,33 +289,48 @@ function fmaModule(): Uint8Array<ArrayBuffer> | null {
   return WebAssembly.validate(bytes) ? bytes : null;
 }
 
-let cached: { exports: GemmWasmExports; memory: WebAssembly.Memory; fma: boolean } | null | undefined;
+/** One instantiation of the kernels over its memory (shared: usable by worker threads too). */
+export interface GemmWasm {
+  exports: GemmWasmExports;
+  memory: WebAssembly.Memory;
+  module: WebAssembly.Module;
+  fma: boolean;
+  shared: boolean;
+}
+
+const cached: [GemmWasm | null | undefined, GemmWasm | null | undefined] = [undefined, undefined];
 let allowFma = true;
 
 /** Disables the fused multiply-add kernels (tests compare both; call before the first GEMM). */
 export function setGemmFma(on: boolean): void {
-  if (allowFma !== on) cached = undefined;
+  if (allowFma !== on) cached[0] = cached[1] = undefined;
   allowFma = on;
 }
 
-/** The instantiated module, or null where WebAssembly SIMD is unavailable. */
-export function gemmWasm(): { exports: GemmWasmExports; memory: WebAssembly.Memory; fma: boolean } | null {
-  if (cached !== undefined) return cached;
-  cached = null;
+/**
+ * The instantiated module, or null where WebAssembly SIMD is unavailable (or, with `shared`,
+ * where shared memories are: no SharedArrayBuffer, as in browsers without cross-origin isolation).
+ */
+export function gemmWasm(shared = false): GemmWasm | null {
+  const slot = shared ? 1 : 0;
+  const hit = cached[slot];
+  if (hit !== undefined) return hit;
+  cached[slot] = null;
   try {
-    if (typeof WebAssembly !== 'object') return cached;
-    let bytes = allowFma ? fmaModule() : null;
+    if (typeof WebAssembly !== 'object') return null;
+    if (shared && typeof SharedArrayBuffer !== 'function') return null;
+    let bytes = allowFma ? fmaModule(shared) : null;
     const fma = bytes !== null;
     if (!bytes) {
-      bytes = buildModule(false);
-      if (!WebAssembly.validate(bytes)) return cached;
+      bytes = buildModule(false, shared);
+      if (!WebAssembly.validate(bytes)) return null;
     }
-    // at most 2 GiB: offsets are i32 byte addresses, kept non-negative
-    const memory = new WebAssembly.Memory({ initial: 256, maximum: 32768 });
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: memory } });
-    cached = { exports: inst.exports as unknown as GemmWasmExports, memory, fma };
+    const memory = new WebAssembly.Memory(shared ? { initial: 256, maximum: MAX_PAGES, shared: true } : { initial: 256, maximum: MAX_PAGES });
+    const module = new WebAssembly.Module(bytes);
+    const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
+    cached[slot] = { exports: inst.exports as unknown as GemmWasmExports, memory, module, fma, shared };
   } catch {
-    cached = null;
+    cached[slot] = null;
   }
-  return cached;
+  return cached[slot];
 }

@@ -15,29 +15,56 @@
  * builds its tables over a padded input), so im2col is fused into B's packing and never stored.
  */
 import type { NumericArray } from '../../src/ir/dtype.js';
-import { ACCUMULATE, gemmWasm, MR, NR, ROW_BIAS, setGemmFma, type GemmWasmExports } from './convgemm-wasm.js';
+import { ACCUMULATE, gemmWasm, MR, NR, ROW_BIAS, setGemmFma, type GemmWasm, type GemmWasmExports } from './convgemm-wasm.js';
 import { ACT_MASK, actScalar, type Activation } from './convgemm-act.js';
+import { cpuThreads, cpuThreadsAvailable, jobBytes, ParJob, runJob } from './convgemm-threads.js';
 
 const KC = 256;  // k block: a B panel (KC x NR floats = 8 KiB) stays in L1
 const MC = 256;  // m block: an A block (MC x KC floats = 256 KiB) stays in L2
 const NC = 2048; // n block: bounds the packed B block (KC x NC floats = 2 MiB) and the C block
 
-/** Scratch memory shared by every GEMM / convolution call (single-threaded, synchronous use). */
+/**
+ * Scratch memory shared by every GEMM / convolution call (synchronous use by the calling thread;
+ * with worker threads, a shared WebAssembly memory that jobs of convgemm-threads.ts run over).
+ */
 export class Arena {
   readonly wasm: GemmWasmExports | null;
+  /** The module instance (shared: usable by worker threads), null for the JS arena. */
+  readonly gw: GemmWasm | null;
   private readonly memory: WebAssembly.Memory | null;
-  private buffer: ArrayBuffer;
+  private buffer: ArrayBuffer | SharedArrayBuffer;
   f32: Float32Array;
   i32: Int32Array;
   top = 0;
 
-  constructor(useWasm: boolean) {
-    const w = useWasm ? gemmWasm() : null;
+  constructor(useWasm: boolean, shared = false) {
+    const w = useWasm ? gemmWasm(shared) ?? (shared ? gemmWasm(false) : null) : null;
+    this.gw = w;
     this.wasm = w?.exports ?? null;
     this.memory = w?.memory ?? null;
     this.buffer = this.memory ? this.memory.buffer : new ArrayBuffer(1 << 20);
     this.f32 = new Float32Array(this.buffer);
     this.i32 = new Int32Array(this.buffer);
+  }
+
+  /** Whether worker threads can run jobs over this arena. */
+  get shared(): boolean { return this.gw?.shared === true; }
+
+  /**
+   * Threads worth using for `work` multiply-adds (1 where the arena is not shared, threads are
+   * off, or the work is too small to repay waking the workers).
+   */
+  threadsFor(work: number): number {
+    if (!this.shared || work < PAR_MIN_WORK) return 1;
+    return Math.max(1, Math.min(cpuThreads(), Math.floor(work / PAR_MIN_WORK)));
+  }
+
+  /** Runs a job (convgemm-threads.ts) over this arena on `threads` threads. */
+  run(job: ParJob, threads: number): void {
+    const mark = this.top;
+    const at = this.alloc(jobBytes(job));
+    runJob(this.gw!, new Float64Array(this.buffer), at, job, threads);
+    this.top = mark;
   }
 
   /** Allocates `bytes` (64-byte aligned, plus 64 bytes of slack for vector over-reads); returns a byte offset. */
@@ -70,6 +97,9 @@ export class Arena {
   }
 }
 
+/** Multiply-adds below which a GEMM stays on one thread (~0.1 ms of work at ~40 GFLOP/s). */
+const PAR_MIN_WORK = 1 << 21;
+
 let arenaWasm: Arena | undefined;
 let arenaJs: Arena | undefined;
 let preferWasm = true;
@@ -93,7 +123,10 @@ export function gemmKernelKind(): 'wasm-fma' | 'wasm' | 'js' {
 /** The arena in use; callers reset `top` to what it was when they are done. */
 export function arena(): Arena {
   if (preferWasm) {
-    arenaWasm ??= new Arena(true);
+    // a shared memory once a thread host is installed (src/node-threads.ts)
+    const shared = cpuThreadsAvailable();
+    if (arenaWasm && arenaWasm.shared !== shared && (shared || arenaWasm.shared)) arenaWasm = undefined;
+    arenaWasm ??= new Arena(true, shared);
     if (arenaWasm.wasm) return arenaWasm;
   }
   arenaJs ??= new Arena(false);

@@ -68,10 +68,18 @@ export class PipelineCache {
   get size(): number { return this.pipelines.size; }
 }
 
+/** Parameters of many dispatches share one buffer, each at a 256-byte aligned slot. */
+const PARAM_ALIGN = 256;
+const PARAM_CHUNK = 256 * 1024;
+
 export class GpuRunner {
   readonly device: GPUDevice;
   private encoder: GPUCommandEncoder | undefined;
+  /** The open compute pass: consecutive dispatches share it (a copy or a submit closes it). */
+  private pass: GPUComputePassEncoder | undefined;
   private transient: GPUBuffer[] = [];
+  /** Current parameter chunk: GPU buffer, host mirror, next free byte, first byte not yet written. */
+  private params: { buf: GPUBuffer; host: Uint8Array; top: number; written: number } | undefined;
   /** Dispatches recorded since the runner was made (for tests and profiling). */
   dispatches = 0;
 
@@ -82,6 +90,37 @@ export class GpuRunner {
   private enc(): GPUCommandEncoder {
     this.encoder ??= this.device.createCommandEncoder();
     return this.encoder;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = undefined;
+  }
+
+  /** Writes the parameter bytes recorded since the last write (before the commands that read them are submitted). */
+  private writeParams(): void {
+    const p = this.params;
+    if (p && p.top > p.written) {
+      this.device.queue.writeBuffer(p.buf, p.written, p.host.buffer, p.host.byteOffset + p.written, p.top - p.written);
+      p.written = p.top;
+    }
+  }
+
+  /** A slot for `words` u32 parameters: [buffer, offset, size]. */
+  private paramSlot(values: Uint32Array): [GPUBuffer, number, number] {
+    const bytes = Math.max(16, values.byteLength);
+    if (!this.params || this.params.top + bytes > this.params.host.byteLength) {
+      this.writeParams();
+      const size = Math.max(PARAM_CHUNK, Math.ceil(bytes / PARAM_ALIGN) * PARAM_ALIGN);
+      const buf = this.device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
+      this.transient.push(buf);
+      this.params = { buf, host: new Uint8Array(size), top: 0, written: 0 };
+    }
+    const p = this.params;
+    const off = p.top;
+    p.host.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), off);
+    p.top = Math.ceil((off + bytes) / PARAM_ALIGN) * PARAM_ALIGN;
+    return [p.buf, off, bytes];
   }
 
   /** A new output tensor from the pool. */
@@ -120,28 +159,28 @@ export class GpuRunner {
     const pipeline = await this.pipelines.get(p.cacheKey, p.wgsl);
     const params = new Uint32Array(Math.max(4, p.params.length));
     params.set(p.params);
-    const pbuf = this.device.createBuffer({ size: params.byteLength, usage: GPUBufferUsage.STORAGE, mappedAtCreation: true });
-    new Uint32Array(pbuf.getMappedRange()).set(params);
-    pbuf.unmap();
-    this.transient.push(pbuf);
+    const [pbuf, poff, psize] = this.paramSlot(params);
     const entries: GPUBindGroupEntry[] = [...p.inputs, ...p.outputs].map((t, i) => ({ binding: i, resource: { buffer: t.buffer, size: Math.max(MIN_BYTES, t.bytes) } }));
-    entries.push({ binding: entries.length, resource: { buffer: pbuf } });
+    entries.push({ binding: entries.length, resource: { buffer: pbuf, offset: poff, size: psize } });
     const bind = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    const pass = this.enc().beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bind);
-    pass.dispatchWorkgroups(x, y, z);
-    pass.end();
+    this.pass ??= this.enc().beginComputePass();
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, bind);
+    this.pass.dispatchWorkgroups(x, y, z);
     this.dispatches++;
   }
 
   /** Copies `bytes` between buffers (recorded in order with the dispatches). */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
-    if (bytes > 0) this.enc().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    if (bytes <= 0) return;
+    this.endPass();
+    this.enc().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
   /** Submits what is recorded. */
   flush(): void {
+    this.endPass();
+    this.writeParams();
     if (this.encoder) {
       this.device.queue.submit([this.encoder.finish()]);
       this.encoder = undefined;
@@ -172,5 +211,6 @@ export class GpuRunner {
     await this.device.queue.onSubmittedWorkDone();
     for (const b of this.transient) b.destroy();
     this.transient = [];
+    this.params = undefined;
   }
 }

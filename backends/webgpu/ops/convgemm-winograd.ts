@@ -108,6 +108,8 @@ export async function tryWinograd(ctx: GpuKernelContext, job: ConvJob): Promise<
   const C = job.C, Mtot = job.Mtot, Cg = C / job.group, Mg = Mtot / job.group;
   const [IH, IW, OH, OW] = [g.i[1], g.i[2], g.o[1], g.o[2]];
   const TH = Math.ceil(OH / 2), TW = Math.ceil(OW / 2), T = job.batch * TH * TW;
+  // The transformed input and products are 4x the input / output: they must fit one binding.
+  if (16 * Math.max(C, Mtot) * T * 4 > ctx.gpu.ctx.caps.maxStorageBufferBindingSize) return false;
   const { u, temp } = await weights(ctx, job, job.wHost);
 
   // 2. input transform: one thread per (channel, tile)

@@ -8,7 +8,8 @@ import { stridesOf } from '../../../src/ir/tensor.js';
 import { fullPads } from '../../../src/ir/ops/normalization-pad.js';
 import type { GpuKernel, GpuKernelContext, GpuKernelRegistry } from '../kernel.js';
 import { gin, outDims } from '../kernel.js';
-import { FLAT_INDEX, bindings, f32Bits, grid, WG } from '../program.js';
+import { bindings, f32Bits } from '../program.js';
+import { ewGrid, ewMain } from './normalization-ew.js';
 import type { GpuTensor } from '../tensor.js';
 
 /** Records out0[i] = <body> for every output index i (body sets `out0[i]` from `in0`). */
@@ -16,13 +17,8 @@ async function gather(ctx: GpuKernelContext, name: string, key: string, x: GpuTe
   await ctx.gpu.run({
     name, cacheKey: `norm-${key}:${x.elem}`,
     wgsl: () => `${bindings([x.elem], [y.elem])}
-${FLAT_INDEX()}
-@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flatIndex(gid, nwg);
-  if (i >= params[0]) { return; }
-  ${body}
-}`,
-    inputs: [x], outputs: [y], params: [y.size, ...params], workgroups: grid(y.size),
+${ewMain(`  ${body}`)}`,
+    inputs: [x], outputs: [y], params: [y.size, ...params], workgroups: ewGrid(ctx, y.size),
   });
 }
 

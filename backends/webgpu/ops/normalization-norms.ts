@@ -8,7 +8,8 @@ import { attrFloat, attrInt, attrInts } from '../../../src/ir/graph.js';
 import { stridesOf } from '../../../src/ir/tensor.js';
 import type { GpuKernel, GpuKernelContext, GpuKernelRegistry } from '../kernel.js';
 import { gin, outDims } from '../kernel.js';
-import { FLAT_INDEX, bindings, f32Bits, grid, WG } from '../program.js';
+import { bindings, f32Bits } from '../program.js';
+import { ewGrid, ewMain } from './normalization-ew.js';
 import type { GpuTensor } from '../tensor.js';
 import { expandTo, runRows } from './normalization-rows.js';
 
@@ -32,16 +33,11 @@ const batchNormalization: GpuKernel = {
     await ctx.gpu.run({
       name: 'BatchNormalization', cacheKey: 'norm-batchnorm',
       wgsl: () => `${bindings(['f32', 'f32', 'f32', 'f32', 'f32'], ['f32'])}
-${FLAT_INDEX()}
-@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flatIndex(gid, nwg);
-  if (i >= params[0]) { return; }
-  let c = (i / params[1]) % params[2];
+${ewMain(`  let c = (i / params[1]) % params[2];
   // (x - m) * a + bias, not x * a + (bias - m * a), which cancels badly for large a (as on the CPU)
-  out0[i] = (in0[i] - in3[c]) * (in1[c] / sqrt(in4[c] + bitcast<f32>(params[3]))) + in2[c];
-}`,
+  out0[i] = (in0[i] - in3[c]) * (in1[c] / sqrt(in4[c] + bitcast<f32>(params[3]))) + in2[c];`)}`,
       inputs: [x, scale, bias, mean, variance], outputs: [y],
-      params: [x.size, inner, p, f32Bits(attrFloat(ctx.node, 'epsilon', 1e-5))], workgroups: grid(x.size),
+      params: [x.size, inner, p, f32Bits(attrFloat(ctx.node, 'epsilon', 1e-5))], workgroups: ewGrid(ctx, x.size),
     });
     return [y];
   },
@@ -175,22 +171,17 @@ const lrn: GpuKernel = {
     await ctx.gpu.run({
       name: 'LRN', cacheKey: 'norm-lrn',
       wgsl: () => `${bindings(['f32'], ['f32'])}
-${FLAT_INDEX()}
-@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flatIndex(gid, nwg);
-  if (i >= params[0]) { return; }
-  let C = params[1]; let S = params[2];
+${ewMain(`  let C = params[1]; let S = params[2];
   let ch = i32((i / S) % C);
   let plane0 = i - u32(ch) * S; // element (b, 0, s)
   let c0 = max(0, ch - i32(params[3])); let c1 = min(i32(C) - 1, ch + i32(params[4]));
   var acc = 0.0;
   for (var cc = c0; cc <= c1; cc++) { let v = in0[plane0 + u32(cc) * S]; acc += v * v; }
-  out0[i] = in0[i] / pow(bitcast<f32>(params[7]) + bitcast<f32>(params[5]) * acc, bitcast<f32>(params[6]));
-}`,
+  out0[i] = in0[i] / pow(bitcast<f32>(params[7]) + bitcast<f32>(params[5]) * acc, bitcast<f32>(params[6]));`)}`,
       inputs: [x], outputs: [y],
       params: [x.size, c, s, Math.floor((size - 1) / 2), Math.ceil((size - 1) / 2),
         f32Bits(attrFloat(ctx.node, 'alpha', 1e-4) / size), f32Bits(attrFloat(ctx.node, 'beta', 0.75)), f32Bits(attrFloat(ctx.node, 'bias', 1))],
-      workgroups: grid(x.size),
+      workgroups: ewGrid(ctx, x.size),
     });
     return [y];
   },

@@ -16,7 +16,8 @@ import { stridesOf } from '../../../src/ir/tensor.js';
 import { resizeAttrs, resizeGeometry } from '../../../src/ir/ops/normalization-resize.js';
 import type { GpuKernel, GpuKernelContext, GpuKernelRegistry } from '../kernel.js';
 import { gin, outDims } from '../kernel.js';
-import { FLAT_INDEX, bindings, f32Bits, grid, WG } from '../program.js';
+import { bindings, f32Bits } from '../program.js';
+import { ewGrid, ewMain } from './normalization-ew.js';
 import type { GpuTensor } from '../tensor.js';
 import { axisTaps, type AxisTaps } from './normalization-resize-taps.js';
 
@@ -64,11 +65,7 @@ const resize: GpuKernel = {
     await ctx.gpu.run({
       name: 'Resize', cacheKey: `norm-resize:${e}:${nearestOnly ? 'gather' : 'taps'}`,
       wgsl: () => `${bindings([e], [e])}
-${FLAT_INDEX()}
-@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flatIndex(gid, nwg);
-  if (i >= params[0]) { return; }
-  let r = params[1];
+${ewMain(`  let r = params[1];
   var oc: array<u32, ${MAX_RANK}>;
   var rem = i; var tot = 1u; var src = 0u;
   for (var a = 0u; a < r; a++) {
@@ -95,9 +92,8 @@ ${nearestOnly ? '  out0[i] = in0[src];' : `  var acc = 0.0;
     // zero-weight taps are skipped (exclude_outside; and 0 * inf would be NaN)
     if (w != 0.0) { acc += w * f32(in0[s]); }
   }
-  out0[i] = ${store(3)};`}
-}`,
-      inputs: [x], outputs: [y], params, workgroups: grid(y.size),
+  out0[i] = ${store(3)};`}`)}`,
+      inputs: [x], outputs: [y], params, workgroups: ewGrid(ctx, y.size),
     });
     return [y];
   },
@@ -122,11 +118,7 @@ async function resizePlanes(ctx: GpuKernelContext, x: GpuTensor, y: GpuTensor, t
   await ctx.gpu.run({
     name: 'Resize', cacheKey: `norm-resize-planes:${e}:${NH}x${NW}`,
     wgsl: () => `${bindings([e], [e])}
-${FLAT_INDEX()}
-@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = flatIndex(gid, nwg);
-  if (i >= params[0]) { return; }
-  let OW = params[1]; let OH = params[2]; let W = params[3]; let H = params[4];
+${ewMain(`  let OW = params[1]; let OH = params[2]; let W = params[3]; let H = params[4];
   let ow = i % OW; let t = i / OW; let oh = t % OH; let plane = t / OH;
   let eh = params[8] + oh * ${2 * NH}u; let ew = params[9] + ow * ${2 * NW}u;
   if (bitcast<i32>(params[eh]) < 0 || bitcast<i32>(params[ew]) < 0) { out0[i] = bitcast<${e}>(params[5]); return; }
@@ -143,9 +135,8 @@ ${NH === 1 && NW === 1 ? '  out0[i] = in0[base + params[eh] * W + params[ew]];' 
     }
     acc += wh * racc;
   }
-  out0[i] = ${store};`}
-}`,
-    inputs: [x], outputs: [y], params, workgroups: grid(y.size),
+  out0[i] = ${store};`}`)}`,
+    inputs: [x], outputs: [y], params, workgroups: ewGrid(ctx, y.size),
   });
 }
 

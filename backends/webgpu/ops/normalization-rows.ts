@@ -6,8 +6,9 @@
  * read of the row gives the statistic, whatever order the partial results are merged in.
  *
  * Three shapes of the same code, chosen by threadPerRow / splitRows:
- * - group (the default): one workgroup per row; thread t folds k = t, t + WG, ..., then a
- *   shared-memory tree merges the threads' partials;
+ * - group (the default): a team of TPR threads per row (32..256, about 8 elements each), several
+ *   teams per 256-thread workgroup for short rows; lane t folds k = t, t + TPR, ..., then a
+ *   shared-memory tree merges the team's partials;
  * - thread: one thread per row, for tiny rows and short strided rows (see threadPerRow);
  * - split: few long rows (GroupNorm / InstanceNorm on a batch of 1) would leave most of the GPU idle,
  *   so each row is cut into chunks: one workgroup per chunk writes its partial statistic, then one
@@ -53,8 +54,8 @@ export interface RowJob {
 const H = 10; // header length of the parameters
 const CHUNK = 4096; // elements per workgroup in split mode
 
-/** WGSL of each statistic: St's fold (stAcc), merge (stComb, p before q in the row) and names. */
-const STAT: Record<RowStat, { init: string; acc: string; comb: string; names: string }> = {
+/** WGSL of each statistic: init, a thread's fold (acc, or `local` Acc functions), merge (comb, p before q in the row), names. */
+const STAT: Record<RowStat, { init: string; acc: string; comb: string; names: string; local?: string }> = {
   softmax: {
     // lowest finite rather than -inf: exp(-inf - -inf) would be NaN for rows of -inf
     init: 'St(bitcast<f32>(0xff7fffffu), 0.0, 0.0, 0u)',
@@ -71,11 +72,26 @@ const STAT: Record<RowStat, { init: string; acc: string; comb: string; names: st
   },
   welford: {
     init: 'St(0.0, 0.0, 0.0, 0u)',
-    acc: 'p.a += 1.0; let dl = x - p.b; p.b += dl / p.a; p.c += dl * (x - p.b);',
+    acc: '', // see local
     comb: `if (q.a == 0.0) { return p; }
   let n = p.a + q.a; let dl = q.b - p.b;
   return St(n, p.b + dl * q.a / n, p.c + q.c + dl * dl * p.a * q.a / n, 0u);`,
     names: 'let mean = st.b; let variance = st.c / max(st.a, 1.0);',
+    // A thread folds its elements as sums of x - sh, sh its first element (no division per element,
+    // and no cancellation while the spread is not tiny next to |mean - sh|), then turns them into
+    // count / mean / M2 for the merges.
+    local: `struct Acc { n: f32, sh: f32, s1: f32, s2: f32 }
+fn accInit() -> Acc { return Acc(0.0, 0.0, 0.0, 0.0); }
+fn accAdd(p0: Acc, x: f32, k: u32) -> Acc {
+  var p = p0;
+  if (p.n == 0.0) { p.sh = x; }
+  p.n += 1.0; let dx = x - p.sh; p.s1 += dx; p.s2 += dx * dx;
+  return p;
+}
+fn accSt(p: Acc) -> St {
+  if (p.n == 0.0) { return St(0.0, 0.0, 0.0, 0u); }
+  return St(p.n, p.sh + p.s1 / p.n, max(p.s2 - p.s1 * p.s1 / p.n, 0.0), 0u);
+}`,
   },
   sumabs: { init: 'St(0.0, 0.0, 0.0, 0u)', acc: 'p.a += abs(x);', comb: 'return St(p.a + q.a, 0.0, 0.0, 0u);', names: 'let s = st.a;' },
   sumsq: { init: 'St(0.0, 0.0, 0.0, 0u)', acc: 'p.a += x * x;', comb: 'return St(p.a + q.a, 0.0, 0.0, 0u);', names: 'let s = st.a;' },
@@ -83,10 +99,15 @@ const STAT: Record<RowStat, { init: string; acc: string; comb: string; names: st
 
 function statFns(stat: RowStat): string {
   const st = STAT[stat];
+  // Acc is what a thread folds its elements into; accSt turns it into the mergeable St
+  const local = st.local ?? `alias Acc = St;
+fn accInit() -> Acc { return stInit(); }
+fn accAdd(p0: St, x: f32, k: u32) -> St { var p = p0; ${st.acc} return p; }
+fn accSt(p: Acc) -> St { return p; }`;
   return `struct St { a: f32, b: f32, c: f32, i: u32 }
 fn stInit() -> St { var ninf = 0xff800000u; return ${st.init}; }
-fn stAcc(p0: St, x: f32, k: u32) -> St { var p = p0; ${st.acc} return p; }
-fn stComb(p: St, q: St) -> St { ${st.comb} }`;
+fn stComb(p: St, q: St) -> St { ${st.comb} }
+${local}`;
 }
 
 /**
@@ -171,8 +192,9 @@ ${FLAT_INDEX()}
   let row = flatIndex(gid, nwg);
   if (row >= params[0]) { return; }
   ${pre}
-  var st = stInit();
-  for (var k = 0u; k < d; k++) { st = stAcc(st, in0[base + elemOff(k)], k); }
+  var acc = accInit();
+  for (var k = 0u; k < d; k++) { acc = accAdd(acc, in0[base + elemOff(k)], k); }
+  let st = accSt(acc);
   ${after('true')}
   ${write('0u', 'd', '1u')}
 }`,
@@ -182,24 +204,38 @@ ${FLAT_INDEX()}
   }
 
   if (chunks === 1) {
-    const wg = rowWg(ctx, job.d);
+    // TPR threads per row; a 256-thread workgroup holds 256 / TPR rows (short rows would otherwise
+    // launch one small workgroup each, and the launch rate, not memory, would set the pace)
+    const tpr = rowWg(ctx, job.d);
+    const wg = Math.max(tpr, Math.min(256, ctx.gpu.ctx.caps.maxComputeInvocationsPerWorkgroup));
+    const rpw = wg / tpr;
     await ctx.gpu.run({
-      name: job.name, cacheKey: `${key}:wg${wg}`,
+      name: job.name, cacheKey: `${key}:seg${tpr}x${rpw}`,
       wgsl: () => `${bindings(ins as GpuElem[], outs as GpuElem[])}
 ${fns}
-const WGS = ${wg}u;
+const TPR = ${tpr}u;
 var<workgroup> red: array<St, ${wg}>;
 @compute @workgroup_size(${wg}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let row = wid.x + wid.y * nwg.x;
-  if (row >= params[0]) { return; } // uniform: the whole workgroup leaves
-  ${pre}
-  var st = stInit();
-  for (var k = lid; k < d; k += WGS) { st = stAcc(st, in0[base + elemOff(k)], k); }
-  ${TREE}
-  ${after('lid == 0u')}
-  ${write('lid', 'd', 'WGS')}
+  let lane = lid % TPR; let seg = lid / TPR;
+  let row = (wid.x + wid.y * nwg.x) * ${rpw}u + seg;
+  let live = row < params[0];
+  // rows past the end fold nothing but still reach every barrier
+  let d = select(0u, params[1], live);
+  let pa = bitcast<f32>(params[2]); let pb = bitcast<f32>(params[3]);
+  let base = rowBase(row);
+  var acc = accInit();
+  for (var k = lane; k < d; k += TPR) { acc = accAdd(acc, in0[base + elemOff(k)], k); }
+  red[lid] = accSt(acc);
+  workgroupBarrier();
+  for (var h = TPR / 2u; h > 0u; h >>= 1u) {
+    if (lane < h) { red[lid] = stComb(red[lid], red[lid + h]); }
+    workgroupBarrier();
+  }
+  let st = red[seg * TPR];
+  ${after('lane == 0u && live')}
+  ${write('lane', 'd', 'TPR')}
 }`,
-      inputs: job.inputs, outputs: job.outputs, params, workgroups: grid(job.rows, 1, maxDim),
+      inputs: job.inputs, outputs: job.outputs, params, workgroups: grid(Math.ceil(job.rows / rpw), 1, maxDim),
     });
     return;
   }
@@ -221,8 +257,9 @@ const WGS = ${wg}u;
 var<workgroup> red: array<St, ${wg}>;
 @compute @workgroup_size(${wg}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   ${chunkHead('')}
-  var st = stInit();
-  for (var k = k0 + lid; k < k1; k += WGS) { st = stAcc(st, in0[base + elemOff(k)], k); }
+  var acc = accInit();
+  for (var k = k0 + lid; k < k1; k += WGS) { acc = accAdd(acc, in0[base + elemOff(k)], k); }
+  var st = accSt(acc);
   ${TREE}
   if (lid == 0u) { let o = wgi * 4u; out0[o] = bitcast<u32>(st.a); out0[o + 1u] = bitcast<u32>(st.b); out0[o + 2u] = bitcast<u32>(st.c); out0[o + 3u] = st.i; }
 }`,

@@ -1,0 +1,62 @@
+// Shared declarations of the addon: the kernel launch ABI and the kernel registry.
+//
+// A kernel is launched by name with three flat parameter lists, the same shape as a Step of the
+// static program (../../docs/architecture.md): integer params, float params, and bindings (device
+// pointers, nullptr where an optional tensor is absent). The TypeScript side builds these lists
+// (backends/native/kernels.ts); each launcher checks their lengths before touching memory.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace twinfer {
+
+struct LaunchArgs {
+  int code;  // which variant of the launcher (e.g. the unary function), from the registry entry
+  const std::vector<int64_t>& i;
+  const std::vector<float>& f;
+  const std::vector<void*>& ptr;
+  cudaStream_t stream;
+};
+
+using LaunchFn = void (*)(const LaunchArgs&);
+
+struct KernelEntry {
+  LaunchFn fn;
+  int code;
+};
+
+// Kernel name -> launcher. Filled once by the register* functions below (one per source file).
+using Registry = std::map<std::string, KernelEntry>;
+
+void registerElementwise(Registry& r);
+void registerGemm(Registry& r);
+void registerConv(Registry& r);
+
+// "cudaErrorInsufficientDriver (35): CUDA driver version is insufficient for CUDA runtime version"
+std::string cudaErrorText(cudaError_t e);
+
+// Throws std::runtime_error with cudaErrorText when e is not cudaSuccess.
+void check(cudaError_t e, const char* what);
+
+// A parameter-list length check for launchers: throws naming the kernel.
+void needArgs(const char* kernel, const LaunchArgs& a, size_t ni, size_t nf, size_t nptr);
+
+// Throws when one of the listed bindings (indices into a.ptr) is null.
+void requirePtrs(const char* kernel, const LaunchArgs& a, std::initializer_list<int> required);
+
+// A unary-function code from a parameter list, checked against the table (throws when unknown).
+int checkFn(const char* kernel, int64_t code);
+
+// Unary functions shared by the element-wise kernels and the GEMM / conv epilogues, in the order of
+// the enum in activation.cuh. The addon exports this list so TypeScript never hard-codes the codes.
+extern const char* const kFunctionNames[];
+extern const int kFunctionCount;
+
+}  // namespace twinfer

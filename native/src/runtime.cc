@@ -1,0 +1,217 @@
+// Device probing, optional libraries and the execution context. See runtime.h.
+#include "runtime.h"
+
+#include <dlfcn.h>
+
+#include <stdexcept>
+
+#ifndef TWINFER_HAVE_CUBLASLT
+#define TWINFER_HAVE_CUBLASLT 0
+#endif
+#ifndef TWINFER_HAVE_CUDNN
+#define TWINFER_HAVE_CUDNN 0
+#endif
+
+namespace twinfer {
+
+std::string cudaErrorText(cudaError_t e) {
+  return std::string(cudaGetErrorName(e)) + " (" + std::to_string(static_cast<int>(e)) + "): " + cudaGetErrorString(e);
+}
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaErrorText(e));
+}
+
+void needArgs(const char* kernel, const LaunchArgs& a, size_t ni, size_t nf, size_t nptr) {
+  if (a.i.size() != ni || a.f.size() != nf || a.ptr.size() != nptr) {
+    throw std::runtime_error(std::string(kernel) + ": expected " + std::to_string(ni) + " ints, " + std::to_string(nf) + " floats, " +
+                             std::to_string(nptr) + " bindings; got " + std::to_string(a.i.size()) + ", " + std::to_string(a.f.size()) + ", " +
+                             std::to_string(a.ptr.size()));
+  }
+}
+
+void requirePtrs(const char* kernel, const LaunchArgs& a, std::initializer_list<int> required) {
+  for (int i : required) {
+    if (!a.ptr.at(static_cast<size_t>(i))) throw std::runtime_error(std::string(kernel) + ": binding " + std::to_string(i) + " is required");
+  }
+}
+
+int checkFn(const char* kernel, int64_t code) {
+  if (code < 0 || code >= kFunctionCount) throw std::runtime_error(std::string(kernel) + ": unknown function code " + std::to_string(code));
+  return static_cast<int>(code);
+}
+
+const Registry& registry() {
+  static const Registry r = [] {
+    Registry x;
+    registerElementwise(x);
+    registerGemm(x);
+    registerConv(x);
+    return x;
+  }();
+  return r;
+}
+
+namespace {
+
+// Optional libraries are opened at run time, never linked: the addon loads and runs without them.
+std::string openFirst(std::initializer_list<const char*> names) {
+  for (const char* n : names) {
+    if (dlopen(n, RTLD_LAZY | RTLD_LOCAL)) return n;  // kept open for the process (later providers)
+  }
+  return "";
+}
+
+}  // namespace
+
+Probe probe() {
+  Probe p{};
+  cudaRuntimeGetVersion(&p.runtimeVersion);
+  if (cudaDriverGetVersion(&p.driverVersion) != cudaSuccess) p.driverVersion = 0;
+  p.libraries.push_back({"cublasLt", TWINFER_HAVE_CUBLASLT != 0, openFirst({"libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so"})});
+  p.libraries.push_back({"cudnn", TWINFER_HAVE_CUDNN != 0, openFirst({"libcudnn.so.9", "libcudnn.so"})});
+  int count = 0;
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess) {
+    p.available = false;
+    p.errorCode = static_cast<int>(e);
+    p.error = cudaErrorText(e);
+    cudaGetLastError();  // clear the sticky-free error so later calls start clean
+    return p;
+  }
+  for (int d = 0; d < count; d++) {
+    cudaDeviceProp prop{};
+    if (cudaGetDeviceProperties(&prop, d) != cudaSuccess) continue;
+    DeviceInfo info{d, prop.name, prop.major, prop.minor, prop.totalGlobalMem, prop.multiProcessorCount, false, ""};
+    if (cudaSetDevice(d) == cudaSuccess) {
+      const cudaError_t k = kernelImageCheck();
+      info.kernelImage = k == cudaSuccess;
+      if (!info.kernelImage) info.kernelImageError = cudaErrorText(k);
+      cudaGetLastError();
+    }
+    p.devices.push_back(info);
+  }
+  bool any = false;
+  for (const auto& d : p.devices) any = any || d.kernelImage;
+  p.available = any;
+  if (count == 0) {
+    p.error = "no CUDA device";
+  } else if (!any) {
+    p.error = "no device can run this build's kernels (" + p.devices[0].kernelImageError + "); rebuild with TWINFER_CUDA_ARCHS=" +
+              std::to_string(p.devices[0].major) + std::to_string(p.devices[0].minor);
+  }
+  return p;
+}
+
+Context::Context(int device) : device_(device) {
+  use();
+  check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+}
+
+Context::~Context() {
+  try {
+    dispose();
+  } catch (...) {
+  }
+}
+
+void Context::use() {
+  if (disposed_) throw std::runtime_error("CUDA context was disposed");
+  check(cudaSetDevice(device_), "cudaSetDevice");
+}
+
+const Context::Buffer& Context::buffer(uint32_t id) const {
+  if (id >= buffers_.size() || !buffers_[id].ptr) throw std::runtime_error("unknown device buffer " + std::to_string(id));
+  return buffers_[id];
+}
+
+uint32_t Context::alloc(size_t bytes) {
+  use();
+  void* p = nullptr;
+  check(cudaMalloc(&p, bytes ? bytes : 4), "cudaMalloc");
+  allocated_ += bytes;
+  if (!freeIds_.empty()) {
+    const uint32_t id = freeIds_.back();
+    freeIds_.pop_back();
+    buffers_[id] = {p, bytes};
+    return id;
+  }
+  buffers_.push_back({p, bytes});
+  return static_cast<uint32_t>(buffers_.size() - 1);
+}
+
+void Context::free(uint32_t id) {
+  const Buffer b = buffer(id);
+  use();
+  // Work queued on the stream may still read the buffer: cudaFree waits for the device.
+  check(cudaFree(b.ptr), "cudaFree");
+  allocated_ -= b.bytes;
+  buffers_[id] = {nullptr, 0};
+  freeIds_.push_back(id);
+}
+
+size_t Context::bytes(uint32_t id) const { return buffer(id).bytes; }
+
+void Context::upload(uint32_t id, size_t offset, const void* src, size_t n) {
+  const Buffer& b = buffer(id);
+  if (offset > b.bytes || n > b.bytes - offset) throw std::runtime_error("upload out of the buffer's bounds");
+  use();
+  // From pageable memory: returns once the source has been staged, so the caller may reuse it.
+  check(cudaMemcpyAsync(static_cast<char*>(b.ptr) + offset, src, n, cudaMemcpyHostToDevice, stream_), "upload");
+}
+
+void Context::download(uint32_t id, size_t offset, void* dst, size_t n) {
+  const Buffer& b = buffer(id);
+  if (offset > b.bytes || n > b.bytes - offset) throw std::runtime_error("download out of the buffer's bounds");
+  use();
+  check(cudaMemcpyAsync(dst, static_cast<const char*>(b.ptr) + offset, n, cudaMemcpyDeviceToHost, stream_), "download");
+  check(cudaStreamSynchronize(stream_), "download (stream)");
+}
+
+void Context::launch(const std::string& kernel, const std::vector<int64_t>& ints, const std::vector<float>& floats, const std::vector<Binding>& bindings) {
+  const auto& reg = registry();
+  const auto it = reg.find(kernel);
+  if (it == reg.end()) throw std::runtime_error("unknown CUDA kernel '" + kernel + "'");
+  std::vector<void*> ptrs;
+  ptrs.reserve(bindings.size());
+  for (const auto& b : bindings) {
+    if (b.buffer < 0) {
+      ptrs.push_back(nullptr);
+      continue;
+    }
+    const Buffer& buf = buffer(static_cast<uint32_t>(b.buffer));
+    if (b.offset < 0 || static_cast<size_t>(b.offset) > buf.bytes) throw std::runtime_error(kernel + ": binding offset outside its buffer");
+    ptrs.push_back(static_cast<char*>(buf.ptr) + b.offset);
+  }
+  use();
+  it->second.fn(LaunchArgs{it->second.code, ints, floats, ptrs, stream_});
+  check(cudaGetLastError(), kernel.c_str());
+}
+
+void Context::synchronize() {
+  use();
+  check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+}
+
+void Context::memInfo(size_t* freeBytes, size_t* totalBytes) {
+  use();
+  check(cudaMemGetInfo(freeBytes, totalBytes), "cudaMemGetInfo");
+}
+
+void Context::dispose() {
+  if (disposed_) return;
+  cudaSetDevice(device_);
+  if (stream_) cudaStreamSynchronize(stream_);
+  for (auto& b : buffers_) {
+    if (b.ptr) cudaFree(b.ptr);
+    b = {nullptr, 0};
+  }
+  buffers_.clear();
+  freeIds_.clear();
+  allocated_ = 0;
+  if (stream_) cudaStreamDestroy(stream_);
+  stream_ = nullptr;
+  disposed_ = true;
+}
+
+}  // namespace twinfer
