@@ -101,6 +101,7 @@ export class Arena {
 const PAR_MIN_WORK = 1 << 21;
 
 let arenaWasm: Arena | undefined;
+let arenaShared = false;
 let arenaJs: Arena | undefined;
 let preferWasm = true;
 
@@ -125,7 +126,8 @@ export function arena(): Arena {
   if (preferWasm) {
     // a shared memory once a thread host is installed (src/node-threads.ts)
     const shared = cpuThreadsAvailable();
-    if (arenaWasm && arenaWasm.shared !== shared && (shared || arenaWasm.shared)) arenaWasm = undefined;
+    if (arenaWasm && arenaShared !== shared) arenaWasm = undefined;
+    arenaShared = shared;
     arenaWasm ??= new Arena(true, shared);
     if (arenaWasm.wasm) return arenaWasm;
   }
@@ -214,6 +216,8 @@ export function gemmCore(
   bSrc: number, bK: Int32Array, bN: Int32Array,
   out: Float32Array | null, outOff: number, ldo: number, ep: Epilogue = {},
 ): void {
+  const threads = K > 0 ? ar.threadsFor(M * N * K) : 1;
+  if (threads > 1) { gemmCoreParallel(ar, threads, M, N, K, A, bSrc, bK, bN, out, outOff, ldo, ep); return; }
   const mark = ar.top;
   const Mp = Math.ceil(M / MR) * MR;
   const Np = Math.ceil(N / NR) * NR;
@@ -266,6 +270,75 @@ export function gemmCore(
     }
     if (!direct) writeOut(f32, cbuf >> 2, ncp, M, nc, jc, out ?? f32, outOff, ldo, inKernel ? {} : ep);
   }
+  ar.top = mark;
+}
+
+/**
+ * gemmCore on several threads (K > 0, shared wasm arena): the padded C is cut into column chunks
+ * (then, for few columns, row chunks); each task packs its own columns of B (into the taking
+ * thread's scratch) and runs the micro-kernel over its rows, every k block, as gemmCore does for
+ * one NC block. C lands in an arena block (or the caller's, with `direct`), then is written out.
+ * Each element is summed in the same order as on one thread, so results do not depend on the
+ * thread count.
+ */
+function gemmCoreParallel(
+  ar: Arena, threads: number, M: number, N: number, K: number, A: GemmA,
+  bSrc: number, bK: Int32Array, bN: Int32Array,
+  out: Float32Array | null, outOff: number, ldo: number, ep: Epilogue,
+): void {
+  const mark = ar.top;
+  const Mp = Math.ceil(M / MR) * MR;
+  const Np = Math.ceil(N / NR) * NR;
+  const { nkb, kcMax } = kBlocks(K);
+  const ldbDirect = directB(bK, bN, N) ? bK[1]! - bK[0]! : 0;
+  const bKp = ldbDirect ? 0 : ar.table(bK), bNp = ldbDirect ? 0 : ar.table(padTable(bN, Np));
+  const apack = 'packed' in A ? A.packed : packA(ar, M, K, A.src, A.k, A.m);
+  const direct = out === null && ep.direct === true && (ep.alpha ?? 1) === 1 && !ep.c;
+  const cbuf = direct ? 0 : ar.alloc(Mp * Np * 4);
+  const cb = direct ? outOff * 4 : cbuf, ldc = direct ? ldo * 4 : Np * 4;
+  const inKernel = (ep.alpha ?? 1) === 1 && !ep.c;
+  const actFlag = inKernel && ep.act ? ep.act.flag : 0;
+  const p0 = ep.act?.p0 ?? 0, p1 = ep.act?.p1 ?? 0, as = ep.act?.s ?? 1, at = ep.act?.t ?? 0;
+  const hasBias = inKernel && ep.rowBias !== undefined;
+  let biasp = 0;
+  if (hasBias) {
+    biasp = ar.alloc(Mp * 4);
+    const rb = ep.rowBias!, rbo = ep.rowBiasOff ?? 0, bf = ar.f32, b0 = biasp >> 2;
+    for (let m = 0; m < Mp; m++) bf[b0 + m] = m < M ? rb[rbo + m]! : 0;
+  }
+  // tasks: up to 4 per thread (dynamic claiming evens out uneven threads), each >= PAR_MIN_WORK / 2
+  const P = Np / NR, Q = Mp / MR;
+  const want = Math.max(threads, Math.min(4 * threads, Math.floor((2 * M * N * K) / PAR_MIN_WORK)));
+  let tn = Math.max(Math.min(P, want), Math.ceil(Np / NC));
+  const cw = Math.ceil(P / tn) * NR;
+  tn = Math.ceil(Np / cw);
+  let tm = Math.min(Q, Math.ceil(want / tn));
+  const rh = Math.ceil(Q / tm) * MR;
+  tm = Math.ceil(Mp / rh);
+  const slotBytes = ldbDirect ? 0 : (Math.max(kcMax, 1) * cw * 4 + 127) & ~63;
+  const slots = ldbDirect ? 0 : ar.alloc(slotBytes * threads);
+  const job = new ParJob(slotBytes);
+  for (let j0 = 0; j0 < Np; j0 += cw) {
+    const ncp = Math.min(cw, Np - j0);
+    for (let i0 = 0; i0 < Mp; i0 += rh) {
+      const i1 = Math.min(Mp, i0 + rh);
+      job.task();
+      for (let kb = 0, k0 = 0; kb < nkb; kb++) {
+        const kc = Math.min(kcMax, K - k0);
+        const flags = (kb > 0 ? ACCUMULATE : 0) | (kb === 0 && hasBias ? ROW_BIAS : 0) | (kb === nkb - 1 ? actFlag : 0);
+        let bp = slots, rel = 0b10; // macro's bp is the taking thread's scratch
+        if (ldbDirect) { bp = bSrc + bK[k0]! + bN[j0]!; rel = 0; }
+        else job.call('pack8', 0b100000, bSrc, bKp + k0 * 4, bNp + j0 * 4, kc, ncp, slots);
+        for (let ic = i0; ic < i1; ic += MC) {
+          const mcp = Math.min(MC, i1 - ic);
+          job.call('macro', rel, apack + (Mp * k0 + ic * kc) * 4, bp, cb + ic * ldc + j0 * 4, mcp, ncp, kc, ldc, flags, biasp + ic * 4, p0, p1, as, at, ldbDirect);
+        }
+        k0 += kc;
+      }
+    }
+  }
+  ar.run(job, threads);
+  if (!direct) writeOut(ar.f32, cbuf >> 2, Np, M, N, 0, out ?? ar.f32, outOff, ldo, inKernel ? {} : ep);
   ar.top = mark;
 }
 
