@@ -2,6 +2,7 @@
 import { setModelLoader } from './api/loader.js';
 import { loadModelFile } from './node-fs.js';
 import './node-gpu.js';
+import './node-native.js';
 import './node-threads.js';
 
 setModelLoader(loadModelFile);

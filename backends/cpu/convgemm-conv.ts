@@ -17,6 +17,7 @@ import { arena, gemmCore, packA, sgemm, strideTable, type Arena, type Epilogue }
 import { DW_UNROLLED } from './convgemm-wasm.js';
 import { ACT_CLIP, actInPlace, actScalar, type Activation } from './convgemm-act.js';
 import { convWinogradF32, winogradApplies } from './convgemm-winograd.js';
+import { ParJob } from './convgemm-threads.js';
 
 /** Window geometry on exactly three spatial axes. */
 export interface Geom3 {
@@ -166,6 +167,12 @@ function convDepthwiseF32(a: ConvArgs): void {
   f.set(w.subarray(0, M * KK), wp >> 2);
   if (bias) f.set(bias.subarray(0, M), bp >> 2); else f.fill(0, bp >> 2, (bp >> 2) + M);
   const inner = plane + (ph * Wp + pw) * 4;
+  const threads = dwFn ? ar.threadsFor(M * OS * KK) : 1;
+  if (threads > 1) {
+    depthwiseParallel(ar, a, threads, { xs, wp, bp, Hp, Wp, ow8 });
+    ar.top = mark;
+    return;
+  }
   for (let n = 0; n < N; n++) {
     f.set(x.subarray(n * C * IS, (n + 1) * C * IS), xs >> 2);
     for (let c = 0; c < C; c++) {
@@ -182,6 +189,49 @@ function convDepthwiseF32(a: ConvArgs): void {
     y.set(out, n * M * OS);
   }
   ar.top = mark;
+}
+
+/**
+ * convDepthwiseF32 on several threads: tasks of consecutive channels, each thread padding its
+ * channel into its own plane. Channels get separate output blocks (an 8-wide spill past a
+ * channel's last row must not land on a neighbour another thread computes), copied out one by one.
+ */
+function depthwiseParallel(
+  ar: Arena, a: ConvArgs, threads: number,
+  l: { xs: number; wp: number; bp: number; Hp: number; Wp: number; ow8: number },
+): void {
+  const { x, batch: N, channels: C, outChannels: M, g, y, act } = a;
+  const Mg = M / C;
+  const { ih, iw, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw } = g;
+  const { xs, wp, bp, Hp, Wp, ow8 } = l;
+  const IS = ih * iw, OS = oh * ow, KK = kh * kw;
+  const fn = `dw${sw}k${DW_UNROLLED.includes(kw) ? kw : 0}`;
+  const planeBytes = (Hp * Wp * 4 + 127) & ~63;
+  const planes = ar.alloc(planeBytes * threads);
+  const OSp = (OS + 31) & ~15; // floats per output channel, with room for the spill
+  const ys = ar.alloc(M * OSp * 4);
+  const f = ar.f32;
+  f.fill(0, planes >> 2, (planes + planeBytes * threads) >> 2);
+  const inner = planes + (ph * Wp + pw) * 4;
+  const tasks = Math.min(C, 4 * threads), per = Math.ceil(C / tasks);
+  const job = new ParJob(planeBytes);
+  for (let c0 = 0; c0 < C; c0 += per) {
+    job.task();
+    for (let c = c0; c < Math.min(C, c0 + per); c++) {
+      job.call('copy2d', 0b100, xs + c * IS * 4, iw * 4, inner, Wp * 4, ih, iw * 4);
+      for (let mm = 0; mm < Mg; mm++) {
+        const m = c * Mg + mm;
+        job.call(fn, 0b1, planes, sh * Wp * 4, ys + m * OSp * 4, oh, ow8, ow * 4, wp + m * KK * 4, kh, kw, dh * Wp * 4, dw * 4, bp + m * 4,
+          act?.flag ?? 0, act?.p0 ?? 0, act?.p1 ?? 0, act?.s ?? 1, act?.t ?? 0);
+      }
+    }
+  }
+  for (let n = 0; n < N; n++) {
+    ar.f32.set(x.subarray(n * C * IS, (n + 1) * C * IS), xs >> 2);
+    ar.run(job, threads);
+    const fo = ar.f32, y0 = ys >> 2;
+    for (let m = 0; m < M; m++) y.set(fo.subarray(y0 + m * OSp, y0 + m * OSp + OS), (n * M + m) * OS);
+  }
 }
 
 /** Scalar twin of the wasm depthwise kernels (any column stride sx; writes exactly `ow4` columns). */

@@ -11,7 +11,8 @@
  * more than im2col's reordering but far inside what float32 models tolerate.
  */
 import type { ConvArgs, Geom3 } from './convgemm-conv.js';
-import { arena, gemmCore, packA, strideTable, type Arena } from './gemm.js';
+import { arena, gemmCore, kBlocks, MC, packA, strideTable, type Arena } from './gemm.js';
+import { ParJob } from './convgemm-threads.js';
 
 /** Output pixels from which Winograd beats im2col (the weight transform and tile padding cost). */
 const MIN_PIXELS = 1024;
@@ -89,6 +90,16 @@ function transformedWeights(w: Float32Array, M: number, C: number): Float32Array
   return U;
 }
 
+/** Tile rows per chunk: CHUNK_TILES tiles, or with threads, chunks enough for each (>= 64 tiles). */
+function chunkRows(TH: number, tw4: number, threads: number): number {
+  let cty = Math.max(1, Math.min(TH, Math.round(CHUNK_TILES / tw4)));
+  if (threads > 1) {
+    const nch = Math.min(Math.max(Math.ceil(TH / cty), 2 * threads), Math.max(1, Math.floor((TH * tw4) / 64)));
+    cty = Math.ceil(TH / nch);
+  }
+  return cty;
+}
+
 export function convWinogradF32(a: ConvArgs): void {
   const { x, batch: N, channels: C, w, outChannels: M, bias, g, y } = a;
   const ar = arena();
@@ -98,19 +109,26 @@ export function convWinogradF32(a: ConvArgs): void {
   const TH = Math.ceil(oh / 4), TW = Math.ceil(ow / 4), tw4 = Math.ceil(TW / 4) * 4;
   const Hp = 4 * TH + 2, Wp = 4 * tw4 + 4, PS = Hp * Wp;
   const OHp = 4 * TH, OWp = 4 * tw4, IS = ih * iw, OS = oh * ow;
-  const cty = Math.max(1, Math.min(TH, Math.round(CHUNK_TILES / tw4)));
+  let threads = ar.threadsFor(4 * M * C * TH * tw4 * 16);
+  const cty = chunkRows(TH, tw4, threads);
+  if (Math.ceil(TH / cty) < 2) threads = 1;
   const TcMax = cty * tw4;
   const up = ar.alloc(36 * M * C * 4);
   const biasp = ar.alloc(M * 4);
   const xs = ar.alloc(C * IS * 4);
   const xp = ar.alloc(C * PS * 4);
-  const t1 = ar.alloc(6 * (4 * tw4 + 8) * 4);
-  const vb = ar.alloc(36 * C * TcMax * 4);
-  // GEMM results, written in place by the kernel: rows padded to 4, tiles to 8 (see gemmCore direct)
+  // per-chunk scratch (one per thread): t1, the transformed input vb, the GEMM results mb (written
+  // in place by the kernel: rows padded to 4, tiles to 8, see gemmCore direct)
   const Mp = Math.ceil(M / 4) * 4;
-  const mb = ar.alloc(36 * Mp * (Math.ceil(TcMax / 8) * 8) * 4);
-  const ob = ar.alloc(M * OHp * OWp * 4);
+  const al = (n: number): number => (n + 127) & ~63;
+  const t1Bytes = al(6 * (4 * tw4 + 8) * 4), vbBytes = al(36 * C * TcMax * 4), mbBytes = al(36 * Mp * (Math.ceil(TcMax / 8) * 8) * 4);
+  const slotBytes = t1Bytes + vbBytes + mbBytes;
+  const t1 = ar.alloc(slotBytes * threads);
+  const vb = t1 + t1Bytes, mb = vb + vbBytes;
+  // the transform writes 4x4 tiles in groups of 4: straight into the output when they fit it exactly
+  const exact = OHp === oh && OWp === ow;
   const ys = ar.alloc(M * OS * 4);
+  const ob = exact ? ys : ar.alloc(M * OHp * OWp * 4);
   let f = ar.f32;
   f.set(transformedWeights(w, M, C), up >> 2);
   if (bias) f.set(bias.subarray(0, M), biasp >> 2);
@@ -120,11 +138,32 @@ export function convWinogradF32(a: ConvArgs): void {
   for (let xi = 0; xi < 36; xi++) upk.push(packA(ar, M, C, up + xi * M * C * 4, aK, aM));
   const flags = (bias ? 2 : 0) | (a.act?.flag ?? 0);
   const p0 = a.act?.p0 ?? 0, p1 = a.act?.p1 ?? 0, as = a.act?.s ?? 1, at = a.act?.t ?? 0;
+  const job = threads > 1 ? new ParJob(slotBytes) : undefined;
+  if (job) {
+    // one task per chunk of tile rows: input transform, 36 GEMMs (B read in place), output transform
+    const { nkb, kcMax } = kBlocks(C);
+    for (let ty0 = 0; ty0 < TH; ty0 += cty) {
+      const nty = Math.min(cty, TH - ty0), Tc = nty * tw4, Tcp = Math.ceil(Tc / 8) * 8;
+      job.task().call('wino_in', 0b11000000, xp + 4 * ty0 * Wp * 4, Wp * 4, C, PS * 4, nty, tw4, t1, vb, C * Tc * 4, Tc * 4);
+      for (let xi = 0; xi < 36; xi++) {
+        for (let kb = 0, k0 = 0; kb < nkb; kb++) {
+          const kc = Math.min(kcMax, C - k0);
+          for (let ic = 0; ic < Mp; ic += MC) {
+            job.call('macro', 0b110, upk[xi]! + (Mp * k0 + ic * kc) * 4, vb + (xi * C + k0) * Tc * 4, mb + (xi * Mp + ic) * Tcp * 4,
+              Math.min(MC, Mp - ic), Tcp, kc, Tcp * 4, kb > 0 ? 1 : 0, 0, 0, 0, 1, 0, Tc * 4);
+          }
+          k0 += kc;
+        }
+      }
+      job.call('wino_out', 0b1, mb, Mp * Tcp * 4, Tcp * 4, M, nty, tw4, ob + 4 * ty0 * OWp * 4, OWp * 4, OHp * OWp * 4, biasp, flags, p0, p1, as, at);
+    }
+  }
   for (let n = 0; n < N; n++) {
     f = ar.f32;
     f.set(x.subarray(n * C * IS, (n + 1) * C * IS), xs >> 2);
     for (let c = 0; c < C; c++) wasm.copy2d(xs + c * IS * 4, iw * 4, xp + (c * PS + ph * Wp + pw) * 4, Wp * 4, ih, iw * 4);
-    for (let ty0 = 0; ty0 < TH; ty0 += cty) {
+    if (job) ar.run(job, threads);
+    else for (let ty0 = 0; ty0 < TH; ty0 += cty) {
       const nty = Math.min(cty, TH - ty0), Tc = nty * tw4;
       wasm.wino_in(xp + 4 * ty0 * Wp * 4, Wp * 4, C, PS * 4, nty, tw4, t1, vb, C * Tc * 4, Tc * 4);
       const bK = strideTable(C, Tc), bN = strideTable(Tc, 1);
@@ -134,7 +173,7 @@ export function convWinogradF32(a: ConvArgs): void {
       }
       wasm.wino_out(mb, Mp * Tcp * 4, Tcp * 4, M, nty, tw4, ob + 4 * ty0 * OWp * 4, OWp * 4, OHp * OWp * 4, biasp, flags, p0, p1, as, at);
     }
-    for (let m = 0; m < M; m++) wasm.copy2d(ob + m * OHp * OWp * 4, OWp * 4, ys + m * OS * 4, ow * 4, oh, ow * 4);
+    if (!exact) for (let m = 0; m < M; m++) wasm.copy2d(ob + m * OHp * OWp * 4, OWp * 4, ys + m * OS * 4, ow * 4, oh, ow * 4);
     f = ar.f32;
     y.set(f.subarray(ys >> 2, (ys >> 2) + M * OS), n * M * OS);
   }

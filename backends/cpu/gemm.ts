@@ -20,7 +20,7 @@ import { ACT_MASK, actScalar, type Activation } from './convgemm-act.js';
 import { cpuThreads, cpuThreadsAvailable, jobBytes, ParJob, runJob } from './convgemm-threads.js';
 
 const KC = 256;  // k block: a B panel (KC x NR floats = 8 KiB) stays in L1
-const MC = 256;  // m block: an A block (MC x KC floats = 256 KiB) stays in L2
+export const MC = 256;  // m block: an A block (MC x KC floats = 256 KiB) stays in L2
 const NC = 2048; // n block: bounds the packed B block (KC x NC floats = 2 MiB) and the C block
 
 /**
@@ -179,7 +179,7 @@ const w0 = (ar: Arena): boolean => ar.wasm !== null;
 /** A of gemmCore: a source in the arena with its offset tables, or one packA() already packed. */
 export type GemmA = { src: number; k: Int32Array; m: Int32Array } | { packed: number };
 
-function kBlocks(K: number): { nkb: number; kcMax: number } {
+export function kBlocks(K: number): { nkb: number; kcMax: number } {
   const nkb = Math.max(1, Math.ceil(K / KC));
   return { nkb, kcMax: Math.ceil(K / nkb) };
 }

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { SHARED } from './conformance.js';
 import { findSchema } from '../ir/ops/index.js';
 import { findCpuKernel } from '../../backends/cpu/ops/index.js';
+import { findGpuKernel } from '../../backends/webgpu/ops/index.js';
 
 export function renderOperatorsDoc(): string {
   const lines = fs.readFileSync(path.join(SHARED, 'ops.txt'), 'utf8').split('\n');
@@ -14,7 +15,9 @@ export function renderOperatorsDoc(): string {
     'a test fails when this file is stale. One row per op of `../shared/ops.txt` (ONNX default domain),',
     'in the internal form of the latest opset (older forms are upgraded at import).',
     '',
-    '✅ kernel present · — not implemented (partitioning falls back to the next backend, ending with cpu)',
+    '✅ kernel present · — not implemented (partitioning falls back to the next backend, ending with cpu).',
+    'A WebGPU kernel may still decline particular dtypes or attributes (string, float8e8m0, training modes,',
+    'blocked quantization...); those nodes fall back too, and `twinfer inspect` / the session log say which.',
     '',
   ];
   for (const raw of lines) {
@@ -29,11 +32,12 @@ export function renderOperatorsDoc(): string {
     const schema = sch ? '✅' : '—';
     // An op the importer rewrites into another (Upsample -> Resize) runs as that op.
     const cpu = findCpuKernel(l) ? '✅' : sch?.upgrade ? '✅ (rewritten at import)' : '—';
-    out.push(`| ${l} | ${schema} | ${cpu} | — | — |`);
+    const gpu = findGpuKernel(l) ? '✅' : sch?.upgrade && !findCpuKernel(l) ? '✅ (rewritten at import)' : '—';
+    out.push(`| ${l} | ${schema} | ${cpu} | ${gpu} | — |`);
   }
   out.push('', '## twinfer fused ops (made by the optimizer, `src/passes`)', '', '| op | schema | cpu | webgpu | cuda |', '| --- | --- | --- | --- | --- |');
   for (const op of ['FusedConv', 'FusedConvTranspose', 'FusedGemm', 'FusedMatMul']) {
-    out.push(`| twinfer.${op} | ${findSchema('twinfer', op) ? '✅' : '—'} | ${findCpuKernel(`twinfer.${op}`) ? '✅' : '—'} | — | — |`);
+    out.push(`| twinfer.${op} | ${findSchema('twinfer', op) ? '✅' : '—'} | ${findCpuKernel(`twinfer.${op}`) ? '✅' : '—'} | ${findGpuKernel(`twinfer.${op}`) ? '✅' : '—'} | — |`);
   }
   return out.join('\n') + '\n';
 }

@@ -125,8 +125,8 @@ function splitRows(job: RowJob): number {
   return job.rows < 1024 && job.d >= 2 * CHUNK ? Math.ceil(job.d / CHUNK) : 1;
 }
 
-/** Threads per row in group mode: about 8 elements each, 32 to 256. */
-function rowWg(ctx: GpuKernelContext, d: number): number {
+/** Threads per row (a team) in group mode: about 8 elements each, 32 to 256. */
+function teamSize(ctx: GpuKernelContext, d: number): number {
   let wg = 32;
   while (wg < 256 && wg * 8 < d) wg *= 2;
   return Math.min(wg, ctx.gpu.ctx.caps.maxComputeInvocationsPerWorkgroup);
@@ -206,7 +206,7 @@ ${FLAT_INDEX()}
   if (chunks === 1) {
     // TPR threads per row; a 256-thread workgroup holds 256 / TPR rows (short rows would otherwise
     // launch one small workgroup each, and the launch rate, not memory, would set the pace)
-    const tpr = rowWg(ctx, job.d);
+    const tpr = teamSize(ctx, job.d);
     const wg = Math.max(tpr, Math.min(256, ctx.gpu.ctx.caps.maxComputeInvocationsPerWorkgroup));
     const rpw = wg / tpr;
     await ctx.gpu.run({
@@ -243,12 +243,12 @@ var<workgroup> red: array<St, ${wg}>;
   // split: partial statistics per chunk (4 words each), then merge + write per chunk
   const wg = Math.min(256, ctx.gpu.ctx.caps.maxComputeInvocationsPerWorkgroup);
   const part = ctx.gpu.alloc('uint32', [job.rows * chunks * 4]);
-  const chunkHead = (extra: string) => `let wgi = wid.x + wid.y * nwg.x;
+  const chunkHead = `let wgi = wid.x + wid.y * nwg.x;
   let chunks = params[8];
   let row = wgi / chunks; let chunk = wgi % chunks;
   if (row >= params[0]) { return; } // uniform: the whole workgroup leaves
   ${pre}
-  let k0 = chunk * params[9]; let k1 = min(d, k0 + params[9]);${extra}`;
+  let k0 = chunk * params[9]; let k1 = min(d, k0 + params[9]);`;
   await ctx.gpu.run({
     name: `${job.name}/stats`, cacheKey: `${key}:split-stats:wg${wg}`,
     wgsl: () => `${bindings(['f32'], ['u32'])}
@@ -256,7 +256,7 @@ ${fns}
 const WGS = ${wg}u;
 var<workgroup> red: array<St, ${wg}>;
 @compute @workgroup_size(${wg}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  ${chunkHead('')}
+  ${chunkHead}
   var acc = accInit();
   for (var k = k0 + lid; k < k1; k += WGS) { acc = accAdd(acc, in0[base + elemOff(k)], k); }
   var st = accSt(acc);
@@ -272,7 +272,7 @@ var<workgroup> red: array<St, ${wg}>;
 ${fns}
 const WGS = ${wg}u;
 @compute @workgroup_size(${wg}) fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  ${chunkHead('')}
+  ${chunkHead}
   // every thread merges the row's few partials itself, in row order (argmax ties: first wins)
   var st = stInit();
   for (var c = 0u; c < chunks; c++) {

@@ -1,0 +1,57 @@
+/**
+ * The CUDA kernel contract, after the WebGPU one (backends/webgpu/kernel.ts): device-resident
+ * inputs, output types already inferred by the IR; a kernel allocates its outputs and launches
+ * native kernels by name with flat parameter lists (the Step shape of the static program).
+ */
+import type { Node, ValueType } from '../../src/ir/graph.js';
+import type { HostTensor } from '../../src/ir/tensor.js';
+import type { CudaContext } from './device.js';
+import type { CudaTensor } from './tensor.js';
+
+/** What a kernel may ask of the executor while it runs. */
+export interface CudaRunner {
+  readonly cuda: CudaContext;
+  /** A float32 device tensor from the executor's pool. */
+  alloc(dims: readonly number[]): CudaTensor;
+  /** Queues a native kernel on the context's stream; absent optional tensors are undefined. */
+  launch(kernel: string, ints: readonly number[], floats: readonly number[], bindings: readonly (CudaTensor | undefined)[]): void;
+  /** Function code of a unary function / activation in the addon's table (throws when unknown). */
+  fn(name: string): number;
+}
+
+export interface CudaKernelContext {
+  node: Node;
+  /** One per node input (undefined where omitted, or where the input is in hostInputs). */
+  inputs: (CudaTensor | undefined)[];
+  /** Host copy of input i (always there for hostInputs). */
+  host(i: number): HostTensor | undefined;
+  /** Concrete output types from the op schema. */
+  outputTypes: ValueType[];
+  cuda: CudaRunner;
+}
+
+export interface CudaKernel {
+  /** Inputs read on the host (Clip's min / max ...): never uploaded. */
+  hostInputs?: readonly number[];
+  /**
+   * Why this node cannot run on CUDA (undefined when it can). Types are the inferred ones; the
+   * backend has already checked that every device tensor is float32. `have` says whether the addon
+   * has a kernel or function of that name.
+   */
+  unsupported?(node: Node, inputs: (ValueType | undefined)[], outputs: (ValueType | undefined)[], have: (name: string) => boolean): string | undefined;
+  run(ctx: CudaKernelContext): (CudaTensor | undefined)[];
+}
+
+export type CudaKernelRegistry = Record<string, CudaKernel>;
+
+export function outDims(ctx: CudaKernelContext, i = 0): number[] {
+  const s = ctx.outputTypes[i]?.shape;
+  if (!s || s.some((d) => typeof d !== 'number')) throw new Error(`output ${i} of ${ctx.node.opType} has no concrete shape`);
+  return s as number[];
+}
+
+export function din(ctx: CudaKernelContext, i: number): CudaTensor {
+  const t = ctx.inputs[i];
+  if (!t) throw new Error(`${ctx.node.opType}: input ${i} is required on the device`);
+  return t;
+}
