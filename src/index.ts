@@ -6,3 +6,7 @@ export { TwinferError, type TwinferErrorCode } from './errors.js';
 export { importModel } from './onnx/import.js';
 export { exportModel } from './onnx/export.js';
 export { Graph } from './ir/graph.js';
+export { calibrate, type CalibrateOptions, type CalibrationProgress, type CalibrationFeeds, type CalibrationBatch } from './quant/calibrate.js';
+export { CalibrationTable, type CalibrationEntry } from './quant/table.js';
+export type { CalibrationAlgo } from './quant/calibrators.js';
+export { parsePreprocessSpec, type PreprocessSpec, type RgbaImage } from './quant/preprocess.js';

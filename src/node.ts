@@ -9,3 +9,4 @@ setModelLoader(loadModelFile);
 
 export * from './index.js';
 export { loadModelFile } from './node-fs.js';
+export { calibrationFeedsFromDir, readCalibrationTable, writeCalibrationTable, decodeImage, type DirFeeds, type DirFeedsOptions } from './quant/node-data.js';

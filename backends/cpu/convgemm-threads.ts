@@ -297,6 +297,11 @@ export function stopCpuThreads(): void {
   pool = undefined;
 }
 
+let jobsRun = 0;
+
+/** Parallel jobs run so far (tests: which paths went parallel). */
+export function cpuJobCount(): number { return jobsRun; }
+
 /** Number of worker threads started (tests). */
 export function cpuWorkerCount(): number {
   return pool ? (pool as unknown as { workers: unknown[] }).workers.length : 0;
@@ -324,6 +329,7 @@ export function runJob(wasm: GemmWasm, F: Float64Array, at: number, job: ParJob,
   F.set(job.words, base + nt + 3);
   if (pool && (pool.wasm !== wasm || pool.broken)) stopCpuThreads();
   pool ??= new Pool(wasm, host!);
+  jobsRun++;
   try {
     pool.run(F, at, nt, Math.min(threads, MAX_THREADS));
   } catch (e) {

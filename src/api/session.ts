@@ -10,6 +10,7 @@ import { checkGraph } from '../ir/checker.js';
 import { inferGraph } from '../ir/infer.js';
 import { TwinferError, asTwinferError } from '../errors.js';
 import { runCpuNode } from '../../backends/cpu/executor.js';
+import { setCpuThreads } from '../../backends/cpu/convgemm-threads.js';
 import { planExecution, type BackendName, type Executor, type ExecutionPlan } from '../engine/plan.js';
 import { optimize, type OptLevel, type OptimizeReport } from '../passes/index.js';
 import { loadModel, type LoadedModel } from './loader.js';
@@ -30,6 +31,11 @@ export interface SessionOptions {
   log?: (message: string) => void;
   /** Graph optimization: 0 none, 1 safe folding and clean-up, 2 everything (default). */
   optimizationLevel?: OptLevel;
+  /**
+   * Threads for the CPU backend's convolutions and matrix products (Node only; browsers run one).
+   * Default: TWINFER_CPU_THREADS, else min(available cores, 8).
+   */
+  cpuThreads?: number;
 }
 
 export interface InputMetadata { name: string; type: string | undefined; shape: (number | string)[] | undefined }
@@ -50,6 +56,7 @@ export class InferenceSession {
   readonly optimizeReport: OptimizeReport;
   private readonly executor: Executor;
   private readonly inputs: Map<string, ValueInfo>;
+  private cpuThreads: number | undefined;
 
   private constructor(graph: Graph, plan: ExecutionPlan, report: OptimizeReport) {
     this.graph = graph;
@@ -71,12 +78,16 @@ export class InferenceSession {
     else if (model instanceof Uint8Array) bytes = model;
     else if (model instanceof ArrayBuffer) bytes = new Uint8Array(model);
     else throw new TwinferError('INVALID_ARGUMENT', 'model must be a path, URL, Uint8Array or ArrayBuffer');
+    const threads = options.cpuThreads;
+    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new TwinferError('INVALID_ARGUMENT', `cpuThreads must be a positive integer, got ${String(threads)}`);
     const level = options.optimizationLevel ?? 2;
     if (![0, 1, 2].includes(level)) throw new TwinferError('INVALID_ARGUMENT', `optimizationLevel must be 0, 1 or 2, got ${String(level)}`);
     const { graph, report } = optimizeGraph(buildGraph(bytes, loaded), level);
     const planOpts = { ...(options.minSubgraphSize !== undefined ? { minSubgraphSize: options.minSubgraphSize } : {}), ...(options.log ? { log: options.log } : {}) };
     const plan = await planExecution(graph, prefs, planOpts);
-    return new InferenceSession(graph, plan, report);
+    const session = new InferenceSession(graph, plan, report);
+    session.cpuThreads = threads;
+    return session;
   }
 
   get inputMetadata(): InputMetadata[] {
@@ -91,6 +102,7 @@ export class InferenceSession {
     }
     let out: Map<string, HostTensor>;
     try {
+      setCpuThreads(this.cpuThreads);
       out = await this.executor.run(hostFeeds, wanted);
     } catch (e) {
       throw asTwinferError(e, 'RUNTIME');

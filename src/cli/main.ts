@@ -7,12 +7,14 @@ import type { OptLevel } from '../passes/index.js';
 import { inspectModel, formatInspect, inspectOptimized, formatOptimized } from './inspect.js';
 import { runModel, formatRun } from './run.js';
 import { listCases, runCase, summarize, type CaseResult } from './onnx-test.js';
+import { calibrateCommand, CALIBRATE_USAGE } from './calibrate.js';
 
 const USAGE = `usage:
   twinfer inspect MODEL [--optimize [--opt-level N] [--shape NAME=1x3x224x224]...] [--json]
   twinfer run MODEL [--backend B] [--opt-level N] [--input NAME=FILE]... [--input-dir DIR] [--shape NAME=1x3x224x224]...
                     [--output-dir DIR] [--iterations N] [--warmup N] [--seed N] [--json]
   twinfer onnx-test DIR... [--backend B] [--opt-level N] [--filter REGEX] [--rtol 1e-3] [--atol 1e-5] [--json]
+${CALIBRATE_USAGE}
 backends: cpu, webgpu; a comma list is a preference order with fallback, e.g. --backend webgpu,cpu
 (cuda, tensorrt: not in this build yet)`;
 
@@ -73,6 +75,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(a.flags.has('json') ? JSON.stringify(r, null, 2) : formatRun(r));
     return 0;
   }
+  if (cmd === 'calibrate') return calibrateCommand(rest);
   if (cmd === 'onnx-test') {
     const a = parseArgs(rest, ['backend', 'filter', 'rtol', 'atol', 'opt-level'], ['json']);
     if (a.positional.length === 0) throw new TwinferError('INVALID_ARGUMENT', 'onnx-test takes at least one DIR');

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { buildGraph, optimizeGraph } from '../api/session.js';
 import type { OptLevel } from '../passes/index.js';
 import { loadModelFile } from '../node-fs.js';
+import '../node-gpu.js'; // Dawn as the WebGPU provider for --backend webgpu
 import { planExecution, type BackendName, type Executor } from '../engine/plan.js';
 import { compareTensors } from '../testing/compare.js';
 import { TwinferError } from '../errors.js';

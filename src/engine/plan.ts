@@ -10,6 +10,9 @@ import { CpuExecutor } from '../../backends/cpu/executor.js';
 import { findCpuKernel } from '../../backends/cpu/ops/index.js';
 import { acquireGpu, type GpuContext } from '../../backends/webgpu/device.js';
 import { gpuSupports } from '../../backends/webgpu/support.js';
+import { acquireCuda, type CudaContext } from '../../backends/native/device.js';
+import { cudaSupports } from '../../backends/native/support.js';
+import { NativeExecutor } from '../../backends/native/executor.js';
 import { partition, type Partition, type PartitionBackend } from '../partition/partition.js';
 import { HybridExecutor } from './hybrid-executor.js';
 
@@ -26,6 +29,7 @@ export interface ExecutionPlan {
   /** Backends that run at least one node, in preference order. */
   backends: BackendName[];
   gpu?: GpuContext;
+  cuda?: CudaContext;
   /** One line: what runs where and what fell back. */
   summary: string;
 }
@@ -44,17 +48,30 @@ export async function planExecution(g: Graph, prefs: readonly BackendName[], opt
   for (const b of prefs) if (!KNOWN_BACKENDS.includes(b)) throw new TwinferError('INVALID_ARGUMENT', `unknown backend '${b}' (known: ${KNOWN_BACKENDS.join(', ')})`);
   const usable: PartitionBackend[] = [];
   let gpu: GpuContext | undefined;
+  let cuda: CudaContext | undefined;
   const skipped: string[] = [];
+  const types = (vs: string[]) => vs.map((v) => (v ? g.types.get(v) : undefined));
   for (const b of prefs) {
     if (b === 'cpu') usable.push(cpuBackend());
     else if (b === 'webgpu') {
       try {
         gpu = await acquireGpu();
         const caps = gpu.caps;
-        const types = (vs: string[]) => vs.map((v) => (v ? g.types.get(v) : undefined));
         usable.push({ name: 'webgpu', supports: (n) => gpuSupports(n, types(n.inputs), types(n.outputs), caps, (i) => (n.inputs[i] ? g.initializers.get(n.inputs[i]!) : undefined)) });
       } catch (e) { skipped.push(`webgpu (${(e as Error).message})`); }
+    } else if (b === 'cuda') {
+      try {
+        const c = (cuda = await acquireCuda());
+        usable.push({ name: 'cuda', supports: (n) => cudaSupports(n, types(n.inputs), types(n.outputs), c) });
+      } catch (e) { skipped.push(`cuda (${(e as Error).message})`); }
     } else skipped.push(`${b} (not in this build)`);
+  }
+  // The CUDA executor runs cuda and cpu nodes only: of webgpu and cuda, the one listed first stays.
+  if (gpu && cuda) {
+    const drop = prefs.indexOf('webgpu') < prefs.indexOf('cuda') ? 'cuda' : 'webgpu';
+    usable.splice(usable.findIndex((u) => u.name === drop), 1);
+    skipped.push(`${drop} (webgpu and cuda do not share one plan yet)`);
+    if (drop === 'cuda') cuda = undefined; else gpu = undefined;
   }
   if (skipped.length) opts.log?.(`twinfer: backends unavailable: ${skipped.join('; ')}`);
   if (usable.length === 0) throw new TwinferError('INVALID_ARGUMENT', `none of the backends [${prefs.join(', ')}] is available here: ${skipped.join('; ')}`);
@@ -71,6 +88,6 @@ export async function planExecution(g: Graph, prefs: readonly BackendName[], opt
   const allCpu = used.every((b) => b === 'cpu');
   const executor: Executor = allCpu
     ? (() => { const c = new CpuExecutor(g); return { run: async (f, names) => c.run(f, names) }; })()
-    : new HybridExecutor(g, part.assignment, gpu);
-  return { executor, partition: part, backends: used, ...(gpu ? { gpu } : {}), summary };
+    : used.includes('cuda') ? new NativeExecutor(g, part.assignment, cuda!) : new HybridExecutor(g, part.assignment, gpu);
+  return { executor, partition: part, backends: used, ...(gpu ? { gpu } : {}), ...(cuda ? { cuda } : {}), summary };
 }
