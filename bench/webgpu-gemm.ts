@@ -14,7 +14,7 @@ import type { Node } from '../src/ir/graph.js';
 import { seededRandom } from '../src/cli/run.js';
 
 const arg = (k: string, d: number) => { const i = process.argv.indexOf(`--${k}`); return i > 0 ? Number(process.argv[i + 1]) : d; };
-const size = arg('size', 4096), reps = arg('reps', 10);
+const size = arg('size', 4096), reps = arg('reps', 30);
 
 const ctx = await acquireGpu();
 const runner = new GpuRunner(ctx, new BufferPool(ctx.device), new PipelineCache(ctx.device));
@@ -53,7 +53,9 @@ const peerOnce = async () => {
 };
 
 async function timeIt(fn: () => Promise<void>): Promise<number> {
-  await fn(); await runner.finish();
+  // Warm up for a second of GPU work first: an idle GPU runs at low clocks for the first runs.
+  const w0 = performance.now();
+  while (performance.now() - w0 < 1000) { for (let i = 0; i < 4; i++) await fn(); await runner.finish(); }
   const t0 = performance.now();
   for (let i = 0; i < reps; i++) await fn();
   await runner.finish();

@@ -39,7 +39,8 @@ for (const [c, hw, count] of LAYERS) {
   };
   const time = async (policy: 'off' | 'force') => {
     setWinogradPolicy(policy);
-    await once(); await runner.finish();
+    const w0 = performance.now(); // warm up (GPU clocks, pipelines, the Winograd weight cache)
+    while (performance.now() - w0 < 500) { for (let i = 0; i < 4; i++) await once(); await runner.finish(); }
     const t0 = performance.now();
     for (let i = 0; i < reps; i++) await once();
     await runner.finish();

@@ -11,8 +11,9 @@
  *                                    of the GPUs nvidia-smi lists, else 80 alone (a short CI build;
  *                                    its PTX also runs on newer GPUs).
  *
- * nvcc is looked for in CUDACXX, CUDA_HOME, CUDA_PATH, /usr/local/cuda, then PATH. Set
- * TWINFER_SKIP_NATIVE=1 to skip the install-time build altogether.
+ * nvcc is looked for in TWINFER_NVCC ('none': act as if there were none, which tests use), CUDACXX,
+ * CUDA_HOME, CUDA_PATH, /usr/local/cuda, then PATH. TWINFER_SKIP_NATIVE=1 skips the install-time
+ * build altogether.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -27,11 +28,14 @@ const auto = process.argv.includes('--if-cuda');
 const say = (msg) => console.log(`twinfer: ${msg}`);
 
 function findNvcc() {
-  const cands = [];
-  if (process.env.CUDACXX) cands.push(process.env.CUDACXX);
-  for (const v of ['CUDA_HOME', 'CUDA_PATH']) if (process.env[v]) cands.push(path.join(process.env[v], 'bin', 'nvcc'));
-  cands.push('/usr/local/cuda/bin/nvcc');
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) if (dir) cands.push(path.join(dir, 'nvcc'));
+  const forced = process.env.TWINFER_NVCC;
+  const cands = forced ? [forced].filter((p) => p !== 'none') : [];
+  if (!forced && process.env.CUDACXX) cands.push(process.env.CUDACXX);
+  if (!forced) {
+    for (const v of ['CUDA_HOME', 'CUDA_PATH']) if (process.env[v]) cands.push(path.join(process.env[v], 'bin', 'nvcc'));
+    cands.push('/usr/local/cuda/bin/nvcc');
+    for (const dir of (process.env.PATH ?? '').split(path.delimiter)) if (dir) cands.push(path.join(dir, 'nvcc'));
+  }
   return cands.find((p) => { try { fs.accessSync(p, fs.constants.X_OK); return fs.statSync(p).isFile(); } catch { return false; } });
 }
 

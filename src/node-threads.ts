@@ -21,7 +21,7 @@ function defaultThreads(): number {
 setCpuThreadHost({
   defaultThreads,
   spawn(source, data, onExit) {
-    const w = new Worker(source, { eval: true, workerData: data });
+    const w = new Worker(`'use strict';\nconst { workerData } = require('node:worker_threads');\n${source}`, { eval: true, workerData: data });
     let stopping = false;
     w.unref();
     w.on('error', (e) => { if (!stopping) onExit(`error: ${e.message}`); });

@@ -208,7 +208,7 @@ function depthwiseParallel(
   const fn = `dw${sw}k${DW_UNROLLED.includes(kw) ? kw : 0}`;
   const planeBytes = (Hp * Wp * 4 + 127) & ~63;
   const planes = ar.alloc(planeBytes * threads);
-  const OSp = OS; // floats per output channel, with room for the spill
+  const OSp = (OS + 31) & ~15; // floats per output channel, with room for the spill
   const ys = ar.alloc(M * OSp * 4);
   const f = ar.f32;
   f.fill(0, planes >> 2, (planes + planeBytes * threads) >> 2);

@@ -32,9 +32,9 @@ export interface CpuThreadHost {
   /** Threads (the caller included) when nothing else says: Node uses min(availableParallelism, 8). */
   defaultThreads(): number;
   /**
-   * Starts a worker thread evaluating `source` (a CommonJS script that reads `workerData` from
-   * node:worker_threads) with `data`; the worker must not keep the process alive. `onExit` is
-   * called when it ends for any reason other than terminate().
+   * Starts a worker thread evaluating `source` (a script that expects `data` in a variable
+   * `workerData`); the worker must not keep the process alive. `onExit` is called when it ends
+   * for any reason other than terminate().
    */
   spawn(source: string, data: WorkerData, onExit: (reason: string) => void): { terminate(): void };
 }
@@ -135,9 +135,7 @@ const ARGS = 17; // the most arguments an export takes
  * The worker's script (CommonJS, evaluated by the host). It mirrors runTask() below; it calls
  * into its own instance of the module over the shared memory.
  */
-const WORKER_SOURCE = `'use strict';
-const { workerData } = require('node:worker_threads');
-const { module, memory, ctl: ctlBuf, names, slot } = workerData;
+const WORKER_SOURCE = `const { module, memory, ctl: ctlBuf, names, slot } = workerData;
 const ctl = new Int32Array(ctlBuf);
 const ex = new WebAssembly.Instance(module, { env: { mem: memory } }).exports;
 const fns = names.map((n) => ex[n]);
@@ -175,9 +173,10 @@ for (;;) {
       const fault = Atomics.exchange(ctl, ${FAULT}, 0);
       if (fault === 1) throw new Error('injected fault');
       if (fault === 2) Atomics.wait(ctl, ${FAULT}, 0);
-      if (fault === 3) process.exit(1);
+      if (fault === 3) throw Object.assign(new Error('exit'), { exit: true });
       runTask(t);
     } catch (e) {
+      if (e && e.exit) throw e; // test fault: the worker ends holding its task
       fail(e);
     }
     if (Atomics.add(ctl, ${DONE}, 1) + 1 === nt) Atomics.notify(ctl, ${DONE});

@@ -25,6 +25,20 @@ interface Step {
   release: string[];
   hostInputs: Set<number>;
   dimsOnly: Set<number>;
+  /** Output types of the last run and the key of what inference read to produce them. */
+  memo?: { key: string; types: ValueType[] };
+}
+
+/** What shape inference can depend on: input dims, and the values of small host inputs. */
+function inferenceKey(types: (ValueType | undefined)[], hosts: (HostTensor | undefined)[]): string {
+  let k = '';
+  types.forEach((t, i) => {
+    k += t ? (t.shape as number[]).join(',') : '_';
+    const h = hosts[i];
+    if (h && h.size <= 64) k += `=${Array.prototype.join.call(h.data, ',')}`;
+    k += '|';
+  });
+  return k;
 }
 
 export class HybridExecutor {
@@ -90,7 +104,13 @@ export class HybridExecutor {
             const t = s.host ?? s.gpu!;
             return { dtype: t.dtype, shape: t.dims.slice() };
           });
-          const outputTypes = inferNode(n, st.opset, types, (i) => hosts[i]);
+          const key = inferenceKey(types, hosts);
+          let outputTypes: ValueType[];
+          if (st.memo?.key === key) outputTypes = st.memo.types;
+          else {
+            outputTypes = inferNode(n, st.opset, types, (i) => hosts[i]);
+            if (!outputTypes.some((t) => t.shape?.some((d) => typeof d !== 'number'))) st.memo = { key, types: outputTypes };
+          }
           const inputs = n.inputs.map((v, i) => (v && !st.hostInputs.has(i) && !st.dimsOnly.has(i) ? gpuOf(v) : undefined));
           const kernel = findGpuKernel(schemaKey(n.domain, n.opType))!;
           let outs: (GpuTensor | undefined)[];

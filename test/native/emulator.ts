@@ -1,0 +1,200 @@
+/**
+ * Test helper: a JavaScript stand-in for the native addon that implements the same launch ABI as
+ * native/src/*.cu (parameter lists, bindings, function codes) with plain loops. It lets the CUDA
+ * backend's TypeScript side (support, lowering, executor, crossings) run end to end on a machine
+ * without a GPU; the CUDA kernels themselves are compared on the GPU machine by kernels.test.ts.
+ *
+ * The function and binary-op tables are read from native/src/functions.h, so the codes cannot drift
+ * from the C++ (and addon.test.ts checks the built addon against the same header).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { NativeAddon, NativeContext, NativeProbe } from '../../backends/native/addon.js';
+
+const header = fs.readFileSync(path.resolve('native/src/functions.h'), 'utf8');
+
+function xlist(macro: string): string[] {
+  const start = header.indexOf(`#define ${macro}(X)`);
+  if (start < 0) throw new Error(`${macro} not found in functions.h`);
+  const body = header.slice(start).split('\n').slice(1);
+  const names: string[] = [];
+  for (const line of body) {
+    const m = /^\s*X\((\w+)\)/.exec(line);
+    if (!m) break;
+    names.push(m[1]!);
+  }
+  return names;
+}
+
+export const FUNCTION_NAMES = xlist('TWINFER_FUNCTIONS');
+export const BINARY_NAMES = xlist('TWINFER_BINARY');
+
+function erf(x: number): number {
+  // Abramowitz-Stegun 7.1.26 refined by one Newton step is plenty for f32 comparisons.
+  const t = 1 / (1 + 0.3275911 * Math.abs(x));
+  const y = 1 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  return x >= 0 ? y : -y;
+}
+const softplus = (x: number) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
+const rint = (x: number) => { const r = Math.round(x); return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r; };
+
+const FNS: Record<string, (x: number, a: number, b: number) => number> = {
+  Identity: (x) => x, Relu: (x) => (x > 0 ? x : x !== x ? x : 0), Sigmoid: (x) => 1 / (1 + Math.exp(-x)), Tanh: Math.tanh,
+  HardSwish: (x) => x * Math.min(Math.max(x / 6 + 0.5, 0), 1), Silu: (x) => x / (1 + Math.exp(-x)),
+  LeakyRelu: (x, a) => (x < 0 ? a * x : x), Elu: (x, a) => (x >= 0 ? x : a * Math.expm1(x)),
+  Gelu: (x) => 0.5 * x * (1 + erf(x * Math.SQRT1_2)),
+  GeluTanh: (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))),
+  Clip: (x, a, b) => (x !== x ? x : Math.min(Math.max(x, a), b)), HardSigmoid: (x, a, b) => Math.min(Math.max(a * x + b, 0), 1),
+  Affine: (x, a, b) => a * x + b, Abs: Math.abs, Neg: (x) => -x, Exp: Math.exp, Log: Math.log, Sqrt: Math.sqrt,
+  Reciprocal: (x) => 1 / x, Floor: Math.floor, Ceil: Math.ceil, Round: rint, Sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : x),
+  Sin: Math.sin, Cos: Math.cos, Tan: Math.tan, Asin: Math.asin, Acos: Math.acos, Atan: Math.atan, Sinh: Math.sinh, Cosh: Math.cosh,
+  Asinh: Math.asinh, Acosh: Math.acosh, Atanh: Math.atanh, Erf: erf, Softplus: softplus, Softsign: (x) => x / (1 + Math.abs(x)),
+  Mish: (x) => x * Math.tanh(softplus(x)), Selu: (x, a, g) => (x > 0 ? g * x : g * a * Math.expm1(x)),
+  Celu: (x, a) => (x > 0 ? x : a * Math.expm1(x / a)), ThresholdedRelu: (x, a) => (x > a ? x : 0),
+};
+
+const BIN: Record<string, (x: number, y: number) => number> = {
+  Add: (x, y) => x + y, Sub: (x, y) => x - y, Mul: (x, y) => x * y, Div: (x, y) => x / y, Pow: Math.pow,
+  Max: (x, y) => (x >= y || x !== x ? x : y), Min: (x, y) => (x <= y || x !== x ? x : y), PRelu: (x, y) => (x < 0 ? x * y : x),
+};
+
+function need(kernel: string, ints: Float64Array, floats: Float32Array, ptrs: unknown[], ni: number, nf: number, np: number): void {
+  if (ints.length !== ni || floats.length !== nf || ptrs.length !== np) {
+    throw new Error(`${kernel}: expected ${ni} ints, ${nf} floats, ${np} bindings; got ${ints.length}, ${floats.length}, ${ptrs.length}`);
+  }
+}
+
+type F32 = Float32Array | undefined;
+
+function fn(code: number): (x: number, a: number, b: number) => number {
+  const name = FUNCTION_NAMES[code];
+  if (name === undefined) throw new Error(`unknown function code ${code}`);
+  return FNS[name]!;
+}
+
+const launchers: Record<string, (code: number, i: Float64Array, f: Float32Array, p: F32[]) => void> = {
+  unary(code, i, f, p) {
+    need('unary', i, f, p, 1, 2, 2);
+    const g = fn(code), x = p[0]!, y = p[1]!;
+    for (let k = 0; k < i[0]!; k++) y[k] = g(x[k]!, f[0]!, f[1]!);
+  },
+  binary(code, i, f, p) {
+    const rank = i[1]!;
+    need('binary', i, f, p, 2 + 3 * rank, 0, 3);
+    const op = BIN[BINARY_NAMES[code]!]!, a = p[0]!, b = p[1]!, y = p[2]!;
+    const dims = i.subarray(2, 2 + rank), as = i.subarray(2 + rank, 2 + 2 * rank), bs = i.subarray(2 + 2 * rank, 2 + 3 * rank);
+    for (let k = 0; k < i[0]!; k++) {
+      let rem = k, ia = 0, ib = 0;
+      for (let d = rank - 1; d >= 0; d--) { const c = rem % dims[d]!; rem = Math.floor(rem / dims[d]!); ia += c * as[d]!; ib += c * bs[d]!; }
+      y[k] = op(a[ia]!, b[ib]!);
+    }
+  },
+  gemm(_code, i, f, p) {
+    need('gemm', i, f, p, 23, 6, 5);
+    const [M, N, K, tA, tB, lda, ldb] = [i[0]!, i[1]!, i[2]!, i[3]!, i[4]!, i[5]!, i[6]!];
+    const bd = i.subarray(7, 11), as = i.subarray(11, 15), bs = i.subarray(15, 19);
+    const [bsM, bsN, act, post] = [i[19]!, i[20]!, i[21]!, i[22]!];
+    const [alpha, beta, a0, a1, p0, p1] = f;
+    const A = p[0]!, B = p[1]!, C = p[2], Z = p[3], Y = p[4]!;
+    const fa = fn(act), fp = fn(post);
+    const batches = bd.reduce((x, y) => x * y, 1);
+    for (let z = 0; z < batches; z++) {
+      let rem = z, ao = 0, bo = 0;
+      for (let d = 3; d >= 0; d--) { const c = rem % bd[d]!; rem = Math.floor(rem / bd[d]!); ao += c * as[d]!; bo += c * bs[d]!; }
+      for (let m = 0; m < M; m++) {
+        for (let n = 0; n < N; n++) {
+          let acc = 0;
+          for (let k = 0; k < K; k++) acc += A[ao + (tA ? k * lda + m : m * lda + k)]! * B[bo + (tB ? n * ldb + k : k * ldb + n)]!;
+          let v = alpha! * acc;
+          if (C) v += beta! * C[m * bsM + n * bsN]!;
+          const yi = z * M * N + m * N + n;
+          v = fa(v, a0!, a1!);
+          if (Z) v += Z[yi]!;
+          Y[yi] = fp(v, p0!, p1!);
+        }
+      }
+    }
+  },
+  conv2d(_code, i, f, p) {
+    need('conv2d', i, f, p, 18, 4, 5);
+    const [N, C, H, W, K, P, Q, R, S, sh, sw, ph, pw, dh, dw, G, act, post] = Array.from(i);
+    const X = p[0]!, Wt = p[1]!, B = p[2], Z = p[3], Y = p[4]!;
+    const fa = fn(act!), fp = fn(post!);
+    const Cg = C! / G!, Mg = K! / G!;
+    for (let b = 0; b < N!; b++) for (let k = 0; k < K!; k++) {
+      const g = Math.floor(k / Mg);
+      for (let y = 0; y < P!; y++) for (let x = 0; x < Q!; x++) {
+        let acc = 0;
+        for (let c = 0; c < Cg; c++) for (let r = 0; r < R!; r++) for (let s = 0; s < S!; s++) {
+          const h = y * sh! - ph! + r * dh!, w = x * sw! - pw! + s * dw!;
+          if (h < 0 || h >= H! || w < 0 || w >= W!) continue;
+          acc += X[((b * C! + g * Cg + c) * H! + h) * W! + w]! * Wt[((k * Cg + c) * R! + r) * S! + s]!;
+        }
+        const yi = ((b * K! + k) * P! + y) * Q! + x;
+        let v = B ? acc + B[k]! : acc;
+        v = fa(v, f[0]!, f[1]!);
+        if (Z) v += Z[yi]!;
+        Y[yi] = fp(v, f[2]!, f[3]!);
+      }
+    }
+  },
+};
+
+export const EMULATED_KERNELS = [...FUNCTION_NAMES.map((n) => `unary/${n}`), ...BINARY_NAMES.map((n) => `binary/${n}`), 'gemm', 'conv2d'];
+
+class EmulatedContext implements NativeContext {
+  private readonly buffers = new Map<number, ArrayBuffer>();
+  private next = 0;
+  launches: string[] = [];
+  alloc(bytes: number): number { this.buffers.set(this.next, new ArrayBuffer(Math.max(4, bytes))); return this.next++; }
+  free(id: number): void { if (!this.buffers.delete(id)) throw new Error(`unknown device buffer ${id}`); }
+  bytes(id: number): number { return this.buf(id).byteLength; }
+  private buf(id: number): ArrayBuffer { const b = this.buffers.get(id); if (!b) throw new Error(`unknown device buffer ${id}`); return b; }
+  upload(id: number, off: number, data: ArrayBufferView | ArrayBuffer): void {
+    const src = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const dst = this.buf(id);
+    if (off + src.length > dst.byteLength) throw new Error('upload out of the buffer\'s bounds');
+    new Uint8Array(dst, off).set(src);
+  }
+  download(id: number, off: number, bytes: number): ArrayBuffer {
+    const b = this.buf(id);
+    if (off + bytes > b.byteLength) throw new Error('download out of the buffer\'s bounds');
+    return b.slice(off, off + bytes);
+  }
+  launch(kernel: string, ints: Float64Array, floats: Float32Array, bindings: Float64Array): void {
+    if (!(ints instanceof Float64Array) || !(floats instanceof Float32Array) || !(bindings instanceof Float64Array)) throw new Error('launch: typed arrays expected');
+    const [family, name] = kernel.includes('/') ? kernel.split('/') as [string, string] : [kernel, ''];
+    const code = family === 'unary' ? FUNCTION_NAMES.indexOf(name) : family === 'binary' ? BINARY_NAMES.indexOf(name) : 0;
+    const run = launchers[family];
+    if (!run || code < 0) throw new Error(`unknown CUDA kernel '${kernel}'`);
+    const ptrs: F32[] = [];
+    for (let k = 0; k < bindings.length; k += 2) {
+      const id = bindings[k]!;
+      ptrs.push(id < 0 ? undefined : new Float32Array(this.buf(id), bindings[k + 1]!));
+    }
+    run(code, ints, floats, ptrs);
+    this.launches.push(kernel);
+  }
+  synchronize(): void {}
+  memInfo(): { free: number; total: number } { return { free: 1 << 30, total: 1 << 30 }; }
+  allocatedBytes(): number { let n = 0; for (const b of this.buffers.values()) n += b.byteLength; return n; }
+  dispose(): void { this.buffers.clear(); }
+  get liveBuffers(): number { return this.buffers.size; }
+}
+
+/** The emulated addon; `contexts` collects every context it opened (to inspect launches). */
+export function emulatedAddon(): NativeAddon & { contexts: EmulatedContext[] } {
+  const contexts: EmulatedContext[] = [];
+  const probe: NativeProbe = {
+    available: true, errorCode: 0, runtimeVersion: 13000, driverVersion: 13000, archs: 'emulated',
+    devices: [{ index: 0, name: 'twinfer test emulator', major: 0, minor: 0, totalMemory: 1 << 30, multiprocessors: 1, kernelImage: true }],
+    libraries: [],
+  };
+  return {
+    contexts,
+    probe: () => probe,
+    functions: () => FUNCTION_NAMES.slice(),
+    kernels: () => EMULATED_KERNELS.slice(),
+    Context: class extends EmulatedContext { constructor() { super(); contexts.push(this); } },
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * The CUDA backend's TypeScript side end to end on the emulated addon (test/native/emulator.ts:
+ * the kernels' launch ABI in plain loops): support, lowering to parameter lists, the executor's
+ * crossings between cuda and cpu nodes, weights uploaded once, pooled buffers. Runs everywhere;
+ * kernels.test.ts runs the same cases on the real addon where a GPU is present.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Graph } from '../../src/ir/graph.js';
+import { HostTensor } from '../../src/ir/tensor.js';
+import { exportModel } from '../../src/onnx/export.js';
+import { InferenceSession, Tensor } from '../../src/node.js';
+import { setNativeLoader, type NativeAddon } from '../../backends/native/addon.js';
+import { acquireCuda, resetCuda } from '../../backends/native/device.js';
+import { NativeExecutor } from '../../backends/native/executor.js';
+import { compareTensors } from '../../src/testing/compare.js';
+import { toHostTensor } from '../../src/api/tensor.js';
+import { randomTensor, seededRandom } from '../helpers/ort-single-op.js';
+import { ALL_CASES, checkOnCuda, label } from './cases.js';
+import { emulatedAddon } from './emulator.js';
+
+let addon: ReturnType<typeof emulatedAddon>;
+
+beforeAll(() => {
+  addon = emulatedAddon();
+  setNativeLoader(() => addon as NativeAddon);
+  resetCuda();
+});
+afterAll(() => { setNativeLoader(undefined); resetCuda(); });
+
+describe('CUDA lowering on the emulated addon matches the CPU backend', () => {
+  ALL_CASES.forEach((c, i) => {
+    it(label(c), async () => { await checkOnCuda(c, 100 + i); });
+  });
+});
+
+/** x -> Conv(+bias) -> Relu -> Softmax (no CUDA kernel) -> MatMul(W) -> Add(x2) -> out, plus a second output. */
+function chainModel(): Uint8Array {
+  const rand = seededRandom(7);
+  const g = new Graph();
+  g.opsets = { '': 21 };
+  g.inputs.push({ name: 'x', dtype: 'float32', shape: ['n', 3, 8, 8] }, { name: 'x2', dtype: 'float32', shape: [6] });
+  g.initializers.set('w', randomTensor('float32', [4, 3, 3, 3], rand));
+  g.initializers.set('b', randomTensor('float32', [4], rand));
+  g.initializers.set('m', randomTensor('float32', [8, 6], rand));
+  const node = (opType: string, inputs: string[], outputs: string[], attrs = {}) => g.nodes.push({ name: `${opType}_${g.nodes.length}`, opType, domain: '', inputs, outputs, attrs });
+  node('Conv', ['x', 'w', 'b'], ['c'], { pads: [1, 1, 1, 1] });
+  node('Relu', ['c'], ['r']);
+  node('Softmax', ['r'], ['s'], { axis: -1 });
+  node('MatMul', ['s', 'm'], ['mm']);
+  node('Add', ['mm', 'x2'], ['y']);
+  g.outputs = [{ name: 'y' }, { name: 'r' }];
+  return exportModel(g);
+}
+
+describe('the CUDA executor', () => {
+  it('runs cuda and cpu nodes together, uploading weights once and reusing buffers', async () => {
+    const model = chainModel();
+    const logs: string[] = [];
+    const sess = await InferenceSession.create(model, { backends: ['cuda', 'cpu'], minSubgraphSize: 1, optimizationLevel: 0, log: (m) => logs.push(m) });
+    const cpu = await InferenceSession.create(model, { backends: ['cpu'], optimizationLevel: 0 });
+    expect(sess.plan.backends).toEqual(['cuda', 'cpu']);
+    const where = sess.graph.nodes.map((n) => `${n.opType}:${sess.plan.partition.assignment.get(n)}`);
+    expect(where).toEqual(['Conv:cuda', 'Relu:cuda', 'Softmax:cpu', 'MatMul:cuda', 'Add:cuda']);
+    expect(logs.join('\n')).toMatch(/Softmax x1 \(no CUDA kernel for Softmax\)/);
+    const ctx = addon.contexts.at(-1)!;
+    const rand = seededRandom(3);
+    let buffersAfterFirst = 0;
+    for (const n of [2, 2, 1]) {
+      const feeds = { x: new Tensor('float32', randomTensor('float32', [n, 3, 8, 8], rand).data as Float32Array, [n, 3, 8, 8]), x2: new Tensor('float32', randomTensor('float32', [6], rand).data as Float32Array, [6]) };
+      const before = ctx.launches.length;
+      const got = await sess.run(feeds);
+      const want = await cpu.run(feeds);
+      for (const k of ['y', 'r']) {
+        const cmp = compareTensors(toHostTensor(got[k]!), toHostTensor(want[k]!), 1e-3, 1e-4);
+        expect(cmp.reason, k).toBeUndefined();
+      }
+      expect(ctx.launches.slice(before)).toEqual(['conv2d', 'unary/Relu', 'gemm', 'binary/Add']);
+      if (!buffersAfterFirst) buffersAfterFirst = ctx.liveBuffers;
+      else if (n === 2) expect(ctx.liveBuffers, 'a second run of the same shapes allocates nothing').toBe(buffersAfterFirst);
+    }
+  });
+
+  it('keeps the optimizer\'s fused ops on the device', async () => {
+    const rand = seededRandom(11);
+    const g = new Graph();
+    g.opsets = { '': 21 };
+    g.inputs.push({ name: 'x', dtype: 'float32', shape: [1, 4, 6, 6] });
+    g.initializers.set('w', randomTensor('float32', [4, 4, 3, 3], rand));
+    g.initializers.set('b', randomTensor('float32', [4], rand));
+    g.nodes.push({ name: 'conv', opType: 'Conv', domain: '', inputs: ['x', 'w', 'b'], outputs: ['c'], attrs: { pads: [1, 1, 1, 1] } });
+    g.nodes.push({ name: 'relu', opType: 'Relu', domain: '', inputs: ['c'], outputs: ['r'], attrs: {} });
+    g.nodes.push({ name: 'add', opType: 'Add', domain: '', inputs: ['r', 'x'], outputs: ['y'], attrs: {} });
+    g.outputs = [{ name: 'y' }];
+    const model = exportModel(g);
+    const sess = await InferenceSession.create(model, { backends: ['cuda'], minSubgraphSize: 1 });
+    expect(sess.graph.nodes.map((n) => n.opType)).toEqual(['FusedConv']);
+    const cpu = await InferenceSession.create(model, { backends: ['cpu'] });
+    const x = new Tensor('float32', randomTensor('float32', [1, 4, 6, 6], rand).data as Float32Array, [1, 4, 6, 6]);
+    const cmp = compareTensors(toHostTensor((await sess.run({ x })).y!), toHostTensor((await cpu.run({ x })).y!), 1e-3, 1e-4);
+    expect(cmp.reason).toBeUndefined();
+  });
+
+  it('leaves non-float32 nodes to the CPU with the reason', async () => {
+    const g = new Graph();
+    g.opsets = { '': 21 };
+    g.inputs.push({ name: 'a', dtype: 'int32', shape: [4] }, { name: 'b', dtype: 'int32', shape: [4] });
+    g.nodes.push({ name: 'add', opType: 'Add', domain: '', inputs: ['a', 'b'], outputs: ['y'], attrs: {} });
+    g.outputs = [{ name: 'y' }];
+    const logs: string[] = [];
+    const sess = await InferenceSession.create(exportModel(g), { backends: ['cuda', 'cpu'], minSubgraphSize: 1, log: (m) => logs.push(m) });
+    expect(sess.plan.backends).toEqual(['cpu']);
+    expect(logs.join('\n')).toMatch(/Add x1 \(input 0 is int32 \(float32 only on CUDA so far\)\)/);
+    const y = await sess.run({ a: new Tensor('int32', new Int32Array([1, 2, 3, 4]), [4]), b: new Tensor('int32', new Int32Array([5, 6, 7, 8]), [4]) });
+    expect(Array.from(y.y!.data as Int32Array)).toEqual([6, 8, 10, 12]);
+  });
+
+  it('frees every device buffer on dispose', async () => {
+    const cuda = await acquireCuda();
+    const g = new Graph();
+    g.opsets = { '': 21 };
+    g.inputs.push({ name: 'x', dtype: 'float32', shape: [3] });
+    g.initializers.set('k', new HostTensor('float32', [3], new Float32Array([1, 2, 3])));
+    g.nodes.push({ name: 'mul', opType: 'Mul', domain: '', inputs: ['x', 'k'], outputs: ['y'], attrs: {} });
+    g.outputs = [{ name: 'y' }];
+    const sess = await InferenceSession.create(exportModel(g), { backends: ['cuda'], minSubgraphSize: 1 });
+    const ctx = addon.contexts.at(-1)!;
+    const before = ctx.liveBuffers;
+    const y = await sess.run({ x: new Tensor('float32', new Float32Array([1, 1, 2]), [3]) });
+    expect(Array.from(y.y!.data as Float32Array)).toEqual([1, 2, 6]);
+    expect(ctx.liveBuffers).toBeGreaterThan(before);
+    (sess.plan.executor as NativeExecutor).dispose();
+    expect(ctx.liveBuffers).toBe(before);
+    expect(cuda.native).toBe(ctx);
+  });
+});
