@@ -30,16 +30,22 @@ for (const m of ppocrModels()) {
   console.log(`\n${m.name} ${m.dims.join('x')}  onnxruntime-node cpu: ${refMs.toFixed(1)} ms`);
   for (const b of CANDIDATES) {
     let s: InferenceSession;
-    try { s = await InferenceSession.create(m.file, { backends: [b] }); } catch (e) {
+    const logs: string[] = [];
+    try { s = await InferenceSession.create(m.file, { backends: b === 'cpu' ? ['cpu'] : [b, 'cpu'], log: (l) => logs.push(l) }); } catch (e) {
       console.log(`  ${b.padEnd(7)} unavailable: ${(e as Error).message}`);
       continue;
     }
+    if (!s.plan.backends.includes(b)) {
+      console.log(`  ${b.padEnd(7)} unavailable: ${logs.find((l) => l.includes('unavailable')) ?? 'no node runs there'}`);
+      continue;
+    }
+    const onB = [...s.plan.partition.assignment.values()].filter((x) => x === b).length;
     const feeds = { x: fromHostTensor(x) };
     const out = await s.run(feeds);
     const ms = await median(() => s.run(feeds));
     const name = s.outputNames[0]!;
     const c = compareTensors(toHostTensor(out[name]!), toHostTensor(refOut[name] as unknown as Tensor), 1e-3, 1e-4);
-    console.log(`  ${b.padEnd(7)} ${ms.toFixed(1).padStart(8)} ms  (${(ms / refMs).toFixed(2)}x ort)  agreement: max|diff| ${c.maxAbsErr.toExponential(2)} ${c.ok ? 'OK' : 'MISMATCH ' + c.reason}`);
+    console.log(`  ${b.padEnd(7)} ${ms.toFixed(1).padStart(8)} ms  (${(ms / refMs).toFixed(2)}x ort)  ${onB}/${s.graph.nodes.length} nodes  agreement: max|diff| ${c.maxAbsErr.toExponential(2)} ${c.ok ? 'OK' : 'MISMATCH ' + c.reason}`);
   }
   await ref.release();
 }

@@ -112,7 +112,7 @@ export function biasStrides(dims: readonly number[] | undefined, M: number, N: n
   const cm = dims.length === 2 ? dims[0]! : 1;
   const cn = dims.length >= 1 ? dims[dims.length - 1]! : 1;
   if ((cm !== 1 && cm !== M) || (cn !== 1 && cn !== N)) throw new Error(`bias [${dims.join(',')}] does not broadcast to [${M},${N}]`);
-  return [cm === 1 ? 0 : 1, cn === 1 ? 0 : 1];
+  return [cm === 1 ? 0 : cn, cn === 1 ? 0 : 1];
 }
 
 /** A fused activation: function name in the addon's table and its two parameters. */

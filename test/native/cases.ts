@@ -9,7 +9,8 @@
  * strides with dilations, 1-D convs, every fused activation.
  */
 import { expect } from 'vitest';
-import type { AttrValue } from '../../src/ir/graph.js';
+import { Graph, type AttrValue } from '../../src/ir/graph.js';
+import { exportModel } from '../../src/onnx/export.js';
 import type { HostTensor } from '../../src/ir/tensor.js';
 import { InferenceSession } from '../../src/node.js';
 import { fromHostTensor, toHostTensor } from '../../src/api/tensor.js';
@@ -124,4 +125,23 @@ export async function checkOnCuda(c: Case, seed: number): Promise<string> {
     }
   }
   return cuda.plan.summary;
+}
+
+/** x -> Conv(+bias) -> Relu -> Softmax (no CUDA kernel) -> MatMul(W) -> Add(x2) -> out, plus a second output. */
+export function chainModel(): Uint8Array {
+  const rand = seededRandom(7);
+  const g = new Graph();
+  g.opsets = { '': 21 };
+  g.inputs.push({ name: 'x', dtype: 'float32', shape: ['n', 3, 8, 8] }, { name: 'x2', dtype: 'float32', shape: [6] });
+  g.initializers.set('w', randomTensor('float32', [4, 3, 3, 3], rand));
+  g.initializers.set('b', randomTensor('float32', [4], rand));
+  g.initializers.set('m', randomTensor('float32', [8, 6], rand));
+  const node = (opType: string, inputs: string[], outputs: string[], attrs = {}) => g.nodes.push({ name: `${opType}_${g.nodes.length}`, opType, domain: '', inputs, outputs, attrs });
+  node('Conv', ['x', 'w', 'b'], ['c'], { pads: [1, 1, 1, 1] });
+  node('Relu', ['c'], ['r']);
+  node('Softmax', ['r'], ['s'], { axis: -1 });
+  node('MatMul', ['s', 'm'], ['mm']);
+  node('Add', ['mm', 'x2'], ['y']);
+  g.outputs = [{ name: 'y' }, { name: 'r' }];
+  return exportModel(g);
 }

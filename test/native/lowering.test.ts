@@ -15,7 +15,7 @@ import { NativeExecutor } from '../../backends/native/executor.js';
 import { compareTensors } from '../../src/testing/compare.js';
 import { toHostTensor } from '../../src/api/tensor.js';
 import { randomTensor, seededRandom } from '../helpers/ort-single-op.js';
-import { ALL_CASES, checkOnCuda, label } from './cases.js';
+import { ALL_CASES, chainModel, checkOnCuda, label } from './cases.js';
 import { emulatedAddon } from './emulator.js';
 
 let addon: ReturnType<typeof emulatedAddon>;
@@ -32,25 +32,6 @@ describe('CUDA lowering on the emulated addon matches the CPU backend', () => {
     it(label(c), async () => { await checkOnCuda(c, 100 + i); });
   });
 });
-
-/** x -> Conv(+bias) -> Relu -> Softmax (no CUDA kernel) -> MatMul(W) -> Add(x2) -> out, plus a second output. */
-function chainModel(): Uint8Array {
-  const rand = seededRandom(7);
-  const g = new Graph();
-  g.opsets = { '': 21 };
-  g.inputs.push({ name: 'x', dtype: 'float32', shape: ['n', 3, 8, 8] }, { name: 'x2', dtype: 'float32', shape: [6] });
-  g.initializers.set('w', randomTensor('float32', [4, 3, 3, 3], rand));
-  g.initializers.set('b', randomTensor('float32', [4], rand));
-  g.initializers.set('m', randomTensor('float32', [8, 6], rand));
-  const node = (opType: string, inputs: string[], outputs: string[], attrs = {}) => g.nodes.push({ name: `${opType}_${g.nodes.length}`, opType, domain: '', inputs, outputs, attrs });
-  node('Conv', ['x', 'w', 'b'], ['c'], { pads: [1, 1, 1, 1] });
-  node('Relu', ['c'], ['r']);
-  node('Softmax', ['r'], ['s'], { axis: -1 });
-  node('MatMul', ['s', 'm'], ['mm']);
-  node('Add', ['mm', 'x2'], ['y']);
-  g.outputs = [{ name: 'y' }, { name: 'r' }];
-  return exportModel(g);
-}
 
 describe('the CUDA executor', () => {
   it('runs cuda and cpu nodes together, uploading weights once and reusing buffers', async () => {
