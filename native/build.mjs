@@ -54,6 +54,12 @@ function main() {
     console.error(`twinfer: ${msg.replace('skipped', 'not built')}`);
     return 1;
   }
+  if (spawnSync('cmake', ['--version'], { stdio: 'ignore' }).status !== 0) {
+    const msg = 'native CUDA backend not built: CMake (3.18 or newer) not found';
+    if (auto) { say(msg.replace('not built', 'skipped')); return 0; }
+    console.error(`twinfer: ${msg}`);
+    return 1;
+  }
   let archs = process.env.TWINFER_CUDA_ARCHS ?? '';
   if (!archs && auto) archs = gpuArchs().join(';') || '80';
   const cmakeJs = path.join(path.dirname(fileURLToPath(import.meta.resolve('cmake-js/package.json'))), 'bin', 'cmake-js');

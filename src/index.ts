@@ -9,4 +9,4 @@ export { Graph } from './ir/graph.js';
 export { calibrate, type CalibrateOptions, type CalibrationProgress, type CalibrationFeeds, type CalibrationBatch } from './quant/calibrate.js';
 export { CalibrationTable, type CalibrationEntry } from './quant/table.js';
 export type { CalibrationAlgo } from './quant/calibrators.js';
-export { parsePreprocessSpec, type PreprocessSpec, type RgbaImage } from './quant/preprocess.js';
+export { parsePreprocessSpec, resolvePreprocess, imagesToTensor, type PreprocessSpec, type ResolvedPreprocess, type RgbaImage } from './quant/preprocess.js';

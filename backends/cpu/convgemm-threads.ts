@@ -297,9 +297,13 @@ export function stopCpuThreads(): void {
 }
 
 let jobsRun = 0;
+let jobsMs = 0;
 
 /** Parallel jobs run so far (tests: which paths went parallel). */
 export function cpuJobCount(): number { return jobsRun; }
+
+/** Wall time spent in parallel jobs so far, ms (profiling). */
+export function cpuJobMs(): number { return jobsMs; }
 
 /** Number of worker threads started (tests). */
 export function cpuWorkerCount(): number {
@@ -329,10 +333,13 @@ export function runJob(wasm: GemmWasm, F: Float64Array, at: number, job: ParJob,
   if (pool && (pool.wasm !== wasm || pool.broken)) stopCpuThreads();
   pool ??= new Pool(wasm, host!);
   jobsRun++;
+  const t0 = performance.now();
   try {
     pool.run(F, at, nt, Math.min(threads, MAX_THREADS));
   } catch (e) {
     if (pool?.broken) stopCpuThreads();
     throw e;
+  } finally {
+    jobsMs += performance.now() - t0;
   }
 }

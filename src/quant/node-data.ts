@@ -28,10 +28,10 @@ import { roundArrayToDtype } from '../ir/lowp.js';
 import { pb } from '../onnx/proto.js';
 import { tensorFromProto } from '../onnx/tensor-proto.js';
 import { parseNpy } from '../onnx/npy.js';
-import { Tensor, fromHostTensor } from '../api/tensor.js';
+import { fromHostTensor } from '../api/tensor.js';
 import { TwinferError, asTwinferError } from '../errors.js';
 import { dtypeMismatch, shapeMismatch } from './feeds.js';
-import { resolvePreprocess, writeImage, type PreprocessSpec, type RgbaImage } from './preprocess.js';
+import { imagesToTensor, resolvePreprocess, type PreprocessSpec, type RgbaImage } from './preprocess.js';
 import { CalibrationTable } from './table.js';
 import type { CalibrationBatch } from './calibrate.js';
 
@@ -172,18 +172,7 @@ function imageFeeds(dir: string, files: string[], inputs: readonly ValueInfo[], 
     async *[Symbol.asyncIterator]() {
       for (let k = 0; k < count; k++) {
         const names = files.slice(k * r.batch, (k + 1) * r.batch).map((f) => path.join(dir, f));
-        const images = names.map(decodeImage);
-        const w = r.width ?? images[0]!.width, h = r.height ?? images[0]!.height;
-        images.forEach((img, j) => {
-          if (r.width === undefined && (img.width !== w || img.height !== h)) throw invalid(`calibration image '${names[j]}' is ${img.width}x${img.height} but '${names[0]}' is ${w}x${h}: give a resize to batch them`);
-        });
-        const dims = r.layout === 'nchw' ? [r.batch, r.channels, h, w] : [r.batch, h, w, r.channels];
-        const symbols = new Map<string, number>();
-        const why = shapeMismatch(input.name, input.shape, dims, symbols);
-        if (why) throw invalid(`calibration image '${names[0]}' preprocessed to [${dims.join(',')}]: ${why}`);
-        const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
-        images.forEach((img, j) => writeImage(img, r, w, h, data, j));
-        yield { [input.name]: new Tensor('float32', data, dims) };
+        yield { [input.name]: imagesToTensor(names.map(decodeImage), r, input, names) };
       }
     },
   };

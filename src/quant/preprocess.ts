@@ -11,6 +11,8 @@
  */
 import type { ValueInfo } from '../ir/graph.js';
 import { TwinferError } from '../errors.js';
+import { Tensor } from '../api/tensor.js';
+import { shapeMismatch } from './feeds.js';
 
 export interface PreprocessSpec {
   /** [width, height]; default: the model input's fixed spatial size, else each image's own. */
@@ -181,4 +183,23 @@ export function writeImage(img: RgbaImage, r: ResolvedPreprocess, width: number,
       }
     }
   }
+}
+
+/**
+ * A batch of decoded images -> the input tensor (e.g. canvas ImageData in a browser). `names`
+ * label the images in messages (file names); sizes must agree unless the spec resizes.
+ */
+export function imagesToTensor(images: readonly RgbaImage[], r: ResolvedPreprocess, input: ValueInfo, names: readonly string[] = images.map((_, k) => `image ${k}`)): Tensor {
+  if (images.length === 0) throw new TwinferError('INVALID_ARGUMENT', 'no images to batch');
+  const w = r.width ?? images[0]!.width, h = r.height ?? images[0]!.height;
+  images.forEach((img, j) => {
+    if (r.width === undefined && (img.width !== w || img.height !== h)) throw new TwinferError('INVALID_ARGUMENT', `calibration image '${names[j]}' is ${img.width}x${img.height} but '${names[0]}' is ${w}x${h}: give a resize to batch them`);
+  });
+  const n = images.length;
+  const dims = r.layout === 'nchw' ? [n, r.channels, h, w] : [n, h, w, r.channels];
+  const why = shapeMismatch(input.name, input.shape, dims, new Map());
+  if (why) throw new TwinferError('INVALID_ARGUMENT', `calibration image '${names[0]}' preprocessed to [${dims.join(',')}]: ${why}`);
+  const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
+  images.forEach((img, j) => writeImage(img, r, w, h, data, j));
+  return new Tensor('float32', data, dims);
 }

@@ -213,9 +213,10 @@ describe('calibration data folders: images', () => {
     const [bgr] = await collect(calibrationFeedsFromDir(dir, input([1, 3, 1, 2]), { preprocess: { ...spec, mean: [30, 20, 10], bgr: true } }));
     expect(Array.from(bgr!.img!.data as Float32Array)).toEqual([0, 20, 0, 10, 0, 5]);
     // NHWC taken from the input shape; the default size is the input's own
-    const [nhwc] = await collect(calibrationFeedsFromDir(dir, input([1, 1, 2, 3]), { preprocess: { scale: 1, mean: [10, 20, 30], std: [2, 4, 8] } }));
-    expect(nhwc!.img!.dims).toEqual([1, 1, 2, 3]);
-    expect(Array.from(nhwc!.img!.data as Float32Array)).toEqual([0, 0, 0, 20, 10, 5]);
+    const [nhwc] = await collect(calibrationFeedsFromDir(dir, input([1, 2, 4, 3]), { preprocess: { scale: 1, mean: [10, 20, 30], std: [2, 4, 8] } }));
+    expect(nhwc!.img!.dims).toEqual([1, 2, 4, 3]);
+    const row = [0, 0, 0, 0, 0, 0, 20, 10, 5, 20, 10, 5];
+    expect(Array.from(nhwc!.img!.data as Float32Array)).toEqual([...row, ...row]);
     // default scale 1/255, one channel: luminance
     const [gray] = await collect(calibrationFeedsFromDir(dir, input([1, 1, 2, 4]), {}));
     expect((gray!.img!.data as Float32Array)[0]).toBeCloseTo((0.299 * 10 + 0.587 * 20 + 0.114 * 30) / 255, 6);
