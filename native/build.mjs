@@ -71,12 +71,14 @@ function main() {
   const logPath = path.join(out, 'build.log');
   const log = auto ? fs.openSync(logPath, 'w') : undefined;
   const stdio = log === undefined ? 'inherit' : ['ignore', log, log];
+  const addon = path.join(out, 'Release', 'twinfer_native.node');
   const t0 = Date.now();
   // Configure every time (cheap once cached) so a change of TWINFER_CUDA_ARCHS takes effect.
   for (const args of [['configure', ...common, ...defs], ['build', ...common, '-p', jobs]]) {
     const r = spawnSync(process.execPath, [cmakeJs, ...args], { cwd: root, stdio });
     if (r.status !== 0) {
       if (log !== undefined) fs.closeSync(log);
+      fs.rmSync(addon, { force: true }); // an older build must not be loaded in place of this one
       const msg = `native CUDA backend not built: cmake-js ${args[0]} failed${log !== undefined ? ` (log: ${path.relative(root, logPath)})` : ''}`;
       if (auto) { say(msg.replace('not built', 'skipped')); return 0; }
       console.error(`twinfer: ${msg}`);
@@ -84,7 +86,6 @@ function main() {
     }
   }
   if (log !== undefined) fs.closeSync(log);
-  const addon = path.join(out, 'Release', 'twinfer_native.node');
   if (!fs.existsSync(addon)) { console.error(`twinfer: build finished but ${addon} is missing`); return auto ? 0 : 1; }
   say(`native CUDA backend built in ${((Date.now() - t0) / 1000).toFixed(0)} s for ${archs ? `sm_${archs}` : 'the default architectures'}: ${path.relative(root, addon)}`);
   return 0;

@@ -268,6 +268,10 @@ export function convTransposeF32(a: ConvArgs): void {
   // stride == kernel, no pads or dilation (upsampling heads): the taps tile the output exactly
   const tiled = g.kd === 1 && g.id === 1 && g.sh === g.kh && g.sw === g.kw && g.dh === 1 && g.dw === 1
     && g.ph + g.pw + g.qh + g.qw === 0 && g.oh === g.ih * g.sh && g.ow === g.iw * g.sw;
+  if (tiled && g.kw === 2 && g.iw % 4 === 0) {
+    const ar = arena();
+    if (ar.wasm) { convTransposeUp2(ar, a); return; }
+  }
   if (colsScratch.length < rows * IS) colsScratch = new Float32Array(rows * IS);
   const cols = colsScratch;
   for (let n = 0; n < N; n++) {
@@ -283,6 +287,52 @@ export function convTransposeF32(a: ConvArgs): void {
     }
   }
   if (!tiled) actInPlace(y, a.act);
+}
+
+/**
+ * ConvTranspose whose taps tile the output, kernel width 2 = stride (upsampling heads), in the
+ * arena: per group a GEMM cols[(m, ky, kx)][pixel] = W_g^T X_g written in place, then the wasm
+ * interleave of the kx = 0 and 1 rows into output rows with bias and activation (both split over
+ * threads when worth it).
+ */
+function convTransposeUp2(ar: Arena, a: ConvArgs): void {
+  const { x, batch: N, channels: C, w, outChannels: M, group, bias, g, y, act } = a;
+  const Cg = C / group, Mg = M / group;
+  const { ih, iw, oh, ow, kh } = g;
+  const IS = ih * iw, OS = oh * ow, KK = kh * 2, rows = Mg * KK;
+  const mark = ar.top;
+  const Mp = Math.ceil(rows / 4) * 4, ISp = Math.ceil(IS / 8) * 8;
+  const wsrc = ar.alloc(C * rows * 4), xs = ar.alloc(C * IS * 4), cols = ar.alloc(Mp * ISp * 4);
+  const ys = ar.alloc(M * OS * 4), bp = ar.alloc(M * 4);
+  let f = ar.f32;
+  f.set(w.subarray(0, C * rows), wsrc >> 2);
+  if (bias) f.set(bias.subarray(0, M), bp >> 2); else f.fill(0, bp >> 2, (bp >> 2) + M);
+  const aK = strideTable(Cg, rows), aM = strideTable(rows, 1), bK = strideTable(Cg, IS), bN = strideTable(IS, 1);
+  const flags = act?.flag ?? 0, p0 = act?.p0 ?? 0, p1 = act?.p1 ?? 0, as = act?.s ?? 1, at = act?.t ?? 0;
+  const threads = ar.threadsFor(Mg * OS * 8);
+  for (let n = 0; n < N; n++) {
+    f = ar.f32;
+    f.set(x.subarray(n * C * IS, (n + 1) * C * IS), xs >> 2);
+    for (let gi = 0; gi < group; gi++) {
+      gemmCore(ar, rows, IS, Cg, { src: wsrc + gi * Cg * rows * 4, k: aK, m: aM }, xs + gi * Cg * IS * 4, bK, bN, null, cols >> 2, ISp, { direct: true });
+      // output channel m, kernel row ky: output rows iy*kh + ky from cols rows (m, ky, 0) and (m, ky, 1)
+      const job = threads > 1 ? new ParJob(0) : undefined;
+      const per = Math.ceil(Mg / Math.min(Mg, 4 * threads));
+      for (let m = 0; m < Mg; m++) {
+        if (job && m % per === 0) job.task();
+        const mo = gi * Mg + m;
+        for (let ky = 0; ky < kh; ky++) {
+          const r0 = cols + (m * KK + ky * 2) * ISp * 4;
+          const args = [r0, r0 + ISp * 4, ih, iw, iw * 4, kh * ow * 4, ys + (mo * OS + ky * ow) * 4, bp + mo * 4, flags, p0, p1, as, at] as const;
+          if (job) job.call('ct_il2', 0, ...args); else ar.wasm!.ct_il2(...args);
+        }
+      }
+      if (job) ar.run(job, threads);
+    }
+    f = ar.f32;
+    y.set(f.subarray(ys >> 2, (ys >> 2) + M * OS), n * M * OS);
+  }
+  ar.top = mark;
 }
 
 /**

@@ -50,6 +50,9 @@ export interface GemmWasmExports {
     t1: number, dst: number, dstXi: number, dstC: number): void;
   wino_out(mbuf: number, mXi: number, mRow: number, M: number, nty: number, tw4: number,
     out: number, outRow: number, outPlane: number, bias: number, flags: number, p0: number, p1: number, s: number, t: number): void;
+  /** ConvTranspose 2x stride-2 interleave (+ bias, activation), see buildInterleave2. */
+  ct_il2(r0: number, r1: number, rows: number, n: number, inRow: number, outRow: number, out: number,
+    bias: number, flags: number, p0: number, p1: number, s: number, t: number): void;
   /** Copies `rows` rows of rowBytes bytes from src (stride srcRow) to dst (stride dstRow). */
   copy2d(src: number, srcRow: number, dst: number, dstRow: number, rows: number, rowBytes: number): void;
 }
@@ -226,6 +229,36 @@ function buildDepthwise(stride: 1 | 2, fma: boolean, kwU: number): WasmFn {
   return f;
 }
 
+/**
+ * ConvTranspose with a 2-wide kernel and stride 2 (upsampling heads): interleaves two rows of the
+ * GEMM result, kernel columns kx = 0 and 1, into one output row, with the bias and activation:
+ * for r < rows, i < n (a multiple of 4): out[r*outRow + (2i + kx)*4] = act(src_kx[r*inRow + 4i] + bias).
+ */
+function buildInterleave2(): WasmFn {
+  const f = new WasmFn('ct_il2', [I32, I32, I32, I32, I32, I32, I32, I32, I32, F32, F32, F32, F32]);
+  const [r0, r1, rows, n, inRow, outRow, out, bias, flags, p0, p1, ps, pt] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];
+  const act = new WasmAct(f, flags, p0, p1, ps, pt);
+  const r = f.local(I32), i = f.local(I32), a = f.local(I32), b = f.local(I32), o = f.local(I32), nb = f.local(I32);
+  const va = f.local(V128), vb = f.local(V128), lo = f.local(V128), hi = f.local(V128), vbias = f.local(V128);
+  const lanes = (...fl: number[]): number[] => fl.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
+  f.get(bias).vloadSplat(0).set(vbias);
+  f.get(n).i32(2).shl().set(nb); // bytes of a source row
+  f.i32(0).set(r);
+  f.forLt(r, rows, 1, () => {
+    f.get(r0).set(a).get(r1).set(b).get(out).set(o).i32(0).set(i);
+    f.forLt(i, nb, 16, () => {
+      f.get(a).vload(0).set(va).get(b).vload(0).set(vb);
+      f.get(va).get(vb).shuffle(lanes(0, 4, 1, 5)).get(vbias).fadd().set(lo);
+      f.get(va).get(vb).shuffle(lanes(2, 6, 3, 7)).get(vbias).fadd().set(hi);
+      act.emit([lo, hi]);
+      f.get(o).get(lo).vstore(0).get(o).get(hi).vstore(16);
+      f.inc(a, 16).inc(b, 16).inc(o, 32);
+    });
+    f.incBy(r0, inRow).incBy(r1, inRow).incBy(out, outRow);
+  });
+  return f;
+}
+
 function buildCopy2d(): WasmFn {
   // Rows are short (tens to hundreds of floats): a vector loop beats memory.copy's call overhead.
   const f = new WasmFn('copy2d', [I32, I32, I32, I32, I32, I32]);
@@ -248,7 +281,7 @@ const MAX_PAGES = 32768;
 function buildModule(fma: boolean, shared: boolean): Uint8Array<ArrayBuffer> {
   const dws: WasmFn[] = [];
   for (const stride of [1, 2] as const) for (const k of [0, ...DW_UNROLLED]) dws.push(buildDepthwise(stride, fma, k));
-  return assemble([buildMacro(fma), buildPack(4), buildPack(8), ...dws, buildCopy2d(), ...buildWinogradFns()], shared ? MAX_PAGES : undefined);
+  return assemble([buildMacro(fma), buildPack(4), buildPack(8), ...dws, buildCopy2d(), ...buildWinogradFns(), buildInterleave2()], shared ? MAX_PAGES : undefined);
 }
 
 /**
@@ -256,7 +289,7 @@ function buildModule(fma: boolean, shared: boolean): Uint8Array<ArrayBuffer> {
  * this list).
  */
 export const WASM_FN_NAMES: readonly string[] = [
-  'macro', 'pack4', 'pack8', 'copy2d', 'wino_in', 'wino_out',
+  'macro', 'pack4', 'pack8', 'copy2d', 'wino_in', 'wino_out', 'ct_il2',
   ...[1, 2].flatMap((s) => [0, ...DW_UNROLLED].map((k) => `dw${s}k${k}`)),
 ];
 

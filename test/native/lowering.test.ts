@@ -12,6 +12,7 @@ import { InferenceSession, Tensor } from '../../src/node.js';
 import { setNativeLoader, type NativeAddon } from '../../backends/native/addon.js';
 import { acquireCuda, resetCuda } from '../../backends/native/device.js';
 import { NativeExecutor } from '../../backends/native/executor.js';
+import { acquireGpu } from '../../backends/webgpu/device.js';
 import { compareTensors } from '../../src/testing/compare.js';
 import { toHostTensor } from '../../src/api/tensor.js';
 import { randomTensor, seededRandom } from '../helpers/ort-single-op.js';
@@ -93,6 +94,18 @@ describe('the CUDA executor', () => {
     expect(logs.join('\n')).toMatch(/Add x1 \(input 0 is int32 \(float32 only on CUDA so far\)\)/);
     const y = await sess.run({ a: new Tensor('int32', new Int32Array([1, 2, 3, 4]), [4]), b: new Tensor('int32', new Int32Array([5, 6, 7, 8]), [4]) });
     expect(Array.from(y.y!.data as Int32Array)).toEqual([6, 8, 10, 12]);
+  });
+
+  it('keeps whichever of webgpu and cuda comes first (one executor cannot run both yet)', async () => {
+    const webgpu = await acquireGpu().then(() => true, () => false);
+    for (const prefs of [['cuda', 'webgpu', 'cpu'], ['webgpu', 'cuda', 'cpu']] as const) {
+      const logs: string[] = [];
+      const sess = await InferenceSession.create(chainModel(), { backends: [...prefs], minSubgraphSize: 1, optimizationLevel: 0, log: (m) => logs.push(m) });
+      const first = webgpu ? prefs[0] : 'cuda';
+      expect(sess.plan.backends[0], prefs.join()).toBe(first);
+      if (webgpu) expect(logs[0]).toContain(`${prefs[1]} (webgpu and cuda do not share one plan yet)`);
+      else expect(logs[0]).toMatch(/webgpu \(UNSUPPORTED: WebGPU/);
+    }
   });
 
   it('frees every device buffer on dispose', async () => {
