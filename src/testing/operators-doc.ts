@@ -5,6 +5,7 @@ import { SHARED } from './conformance.js';
 import { findSchema } from '../ir/ops/index.js';
 import { findCpuKernel } from '../../backends/cpu/ops/index.js';
 import { findGpuKernel } from '../../backends/webgpu/ops/index.js';
+import { findCudaKernel } from '../../backends/native/ops.js';
 
 export function renderOperatorsDoc(): string {
   const lines = fs.readFileSync(path.join(SHARED, 'ops.txt'), 'utf8').split('\n');
@@ -18,6 +19,8 @@ export function renderOperatorsDoc(): string {
     '✅ kernel present · — not implemented (partitioning falls back to the next backend, ending with cpu).',
     'A WebGPU kernel may still decline particular dtypes or attributes (string, float8e8m0, training modes,',
     'blocked quantization...); those nodes fall back too, and `twinfer inspect` / the session log say which.',
+    'The cuda column lists the native addon\'s first kernels (float32 only); they have not yet been validated',
+    'on a GPU in CI (see docs/benchmarks.md for the device runs).',
     '',
   ];
   for (const raw of lines) {
@@ -33,11 +36,12 @@ export function renderOperatorsDoc(): string {
     // An op the importer rewrites into another (Upsample -> Resize) runs as that op.
     const cpu = findCpuKernel(l) ? '✅' : sch?.upgrade ? '✅ (rewritten at import)' : '—';
     const gpu = findGpuKernel(l) ? '✅' : sch?.upgrade && !findCpuKernel(l) ? '✅ (rewritten at import)' : '—';
-    out.push(`| ${l} | ${schema} | ${cpu} | ${gpu} | — |`);
+    const cuda = findCudaKernel(l) ? '✅' : '—';
+    out.push(`| ${l} | ${schema} | ${cpu} | ${gpu} | ${cuda} |`);
   }
   out.push('', '## twinfer fused ops (made by the optimizer, `src/passes`)', '', '| op | schema | cpu | webgpu | cuda |', '| --- | --- | --- | --- | --- |');
   for (const op of ['FusedConv', 'FusedConvTranspose', 'FusedGemm', 'FusedMatMul']) {
-    out.push(`| twinfer.${op} | ${findSchema('twinfer', op) ? '✅' : '—'} | ${findCpuKernel(`twinfer.${op}`) ? '✅' : '—'} | ${findGpuKernel(`twinfer.${op}`) ? '✅' : '—'} | — |`);
+    out.push(`| twinfer.${op} | ${findSchema('twinfer', op) ? '✅' : '—'} | ${findCpuKernel(`twinfer.${op}`) ? '✅' : '—'} | ${findGpuKernel(`twinfer.${op}`) ? '✅' : '—'} | ${findCudaKernel(`twinfer.${op}`) ? '✅' : '—'} |`);
   }
   return out.join('\n') + '\n';
 }

@@ -178,6 +178,8 @@ describe('convolution vs onnxruntime', () => {
     }
     // PaddleOCR's head: 2x2 stride-2 upsampling on a larger map
     await check({ opType: 'ConvTranspose', attrs: { strides: [2, 2] }, inputs: [rt([1, 24, 40, 40]), rt([24, 24, 2, 2]), rt([24])], constInputs: [1, 2] }, 'ppocr head');
+    // the same path (kernel width 2 = stride, width % 4 = 0) with groups, batches, a 3-high kernel, no bias
+    await check({ opType: 'ConvTranspose', attrs: { strides: [3, 2], group: 2 }, inputs: [rt([2, 6, 7, 12]), rt([6, 5, 3, 2])], constInputs: [1] }, 'stride = kernel, kw 2, groups');
   });
 });
 
@@ -257,6 +259,7 @@ describe('fused activations in the kernels', () => {
       ['Conv', { group: 8, pads: [2, 2, 2, 2] }, [rt([1, 8, 13, 19]), rt([8, 1, 5, 5]), rt([8])]],
       ['Conv', { pads: [1, 1, 1, 1] }, [rt([1, 16, 12, 16]), rt([8, 16, 3, 3]), rt([8])]],
       ['ConvTranspose', { strides: [2, 2] }, [rt([1, 4, 5, 6]), rt([4, 3, 2, 2]), rt([3])]],
+      ['ConvTranspose', { strides: [2, 2], group: 2 }, [rt([2, 4, 5, 8]), rt([4, 3, 2, 2]), rt([6])]],
       ['Gemm', { transB: 1 }, [rt([20, 30]), rt([25, 30]), rt([25])]],
       ['MatMul', {}, [rt([2, 20, 30]), rt([30, 25])]],
     ];
