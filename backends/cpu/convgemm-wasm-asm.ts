@@ -93,6 +93,8 @@ export class WasmFn {
 
   /** memory.copy(dst, src, n) (bulk memory). */
   memcopy(): this { return this.op(0xfc, 10, 0, 0); }
+  /** memory.fill(dst, byte, n) (bulk memory). */
+  memfill(): this { return this.op(0xfc, 11, 0); }
 
   // control
   block(): this { return this.op(0x02, 0x40); }

@@ -53,6 +53,8 @@ export interface GemmWasmExports {
   /** ConvTranspose 2x stride-2 interleave (+ bias, activation), see buildInterleave2. */
   ct_il2(r0: number, r1: number, rows: number, n: number, inRow: number, outRow: number, out: number,
     bias: number, flags: number, p0: number, p1: number, s: number, t: number): void;
+  /** Zeroes planeBytes at plane, then copies rows as copy2d (into the plane's interior at dst). */
+  pad_plane(src: number, srcRow: number, rows: number, rowBytes: number, plane: number, planeBytes: number, dst: number, dstRow: number): void;
   /** Copies `rows` rows of rowBytes bytes from src (stride srcRow) to dst (stride dstRow). */
   copy2d(src: number, srcRow: number, dst: number, dstRow: number, rows: number, rowBytes: number): void;
 }
@@ -259,6 +261,26 @@ function buildInterleave2(): WasmFn {
   return f;
 }
 
+/**
+ * pad_plane(src, srcRow, rows, rowBytes, plane, planeBytes, dst, dstRow): zeroes `planeBytes` at
+ * `plane`, then copies rows as copy2d does to dst (the interior of the plane): a zero-padded copy.
+ */
+function buildPadPlane(): WasmFn {
+  const f = new WasmFn('pad_plane', [I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [src, srcRow, rows, rowBytes, plane, planeBytes, dst, dstRow] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const r = f.local(I32), i = f.local(I32), v16 = f.local(I32);
+  f.get(plane).i32(0).get(planeBytes).memfill();
+  f.get(rowBytes).i32(-16).op(0x71).set(v16);
+  f.i32(0).set(r);
+  f.forLt(r, rows, 1, () => {
+    f.i32(0).set(i);
+    f.forLt(i, v16, 16, () => { f.get(dst).get(i).add().get(src).get(i).add().vload(0).vstore(0); });
+    f.forLt(i, rowBytes, 4, () => { f.get(dst).get(i).add().get(src).get(i).add().f32load(0).f32store(0); });
+    f.incBy(src, srcRow).incBy(dst, dstRow);
+  });
+  return f;
+}
+
 function buildCopy2d(): WasmFn {
   // Rows are short (tens to hundreds of floats): a vector loop beats memory.copy's call overhead.
   const f = new WasmFn('copy2d', [I32, I32, I32, I32, I32, I32]);
@@ -281,7 +303,7 @@ const MAX_PAGES = 32768;
 function buildModule(fma: boolean, shared: boolean): Uint8Array<ArrayBuffer> {
   const dws: WasmFn[] = [];
   for (const stride of [1, 2] as const) for (const k of [0, ...DW_UNROLLED]) dws.push(buildDepthwise(stride, fma, k));
-  return assemble([buildMacro(fma), buildPack(4), buildPack(8), ...dws, buildCopy2d(), ...buildWinogradFns(), buildInterleave2()], shared ? MAX_PAGES : undefined);
+  return assemble([buildMacro(fma), buildPack(4), buildPack(8), ...dws, buildCopy2d(), ...buildWinogradFns(), buildInterleave2(), buildPadPlane()], shared ? MAX_PAGES : undefined);
 }
 
 /**
@@ -289,7 +311,7 @@ function buildModule(fma: boolean, shared: boolean): Uint8Array<ArrayBuffer> {
  * this list).
  */
 export const WASM_FN_NAMES: readonly string[] = [
-  'macro', 'pack4', 'pack8', 'copy2d', 'wino_in', 'wino_out', 'ct_il2',
+  'macro', 'pack4', 'pack8', 'copy2d', 'wino_in', 'wino_out', 'ct_il2', 'pad_plane',
   ...[1, 2].flatMap((s) => [0, ...DW_UNROLLED].map((k) => `dw${s}k${k}`)),
 ];
 

@@ -39,7 +39,17 @@ function shapeFits(job: ConvJob): boolean {
 export function winogradApplies(job: ConvJob): boolean {
   if (policy === 'off' || !shapeFits(job)) return false;
   if (policy === 'force') return true;
-  return job.C / job.group >= 16 && job.Mtot / job.group >= 16;
+  // With warm GPU clocks on the H100 (bench/webgpu-winograd.js, docs/benchmarks.md), the implicit
+  // GEMM won on 64-channel layers at any batch and on small maps at batch 1 (256ch 14x14, 512ch
+  // 7x7); Winograd won from 128 channels once batch*H*W is large (1.4x to 2.3x). Until tactics are
+  // timed per device at build time, that measured boundary is the rule.
+  const pixels = job.batch * prodOut(job);
+  return job.C / job.group >= 128 && job.Mtot / job.group >= 128 && pixels >= 700;
+}
+
+/** Output pixels per image (product of the output spatial dims). */
+function prodOut(job: ConvJob): number {
+  return job.g.o.reduce((p, x) => p * x, 1);
 }
 
 interface Cached { host: HostTensor; u: GpuTensor }
