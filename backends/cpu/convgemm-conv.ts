@@ -13,7 +13,7 @@
  */
 import type { NumericArray } from '../../src/ir/dtype.js';
 import type { WindowGeom } from '../../src/ir/ops/convgemm-geom.js';
-import { arena, gemmCore, packA, sgemm, strideTable, type Arena, type Epilogue } from './gemm.js';
+import { arena, gemmCore, packA, padPlanes, sgemm, strideTable, type Arena, type Epilogue } from './gemm.js';
 import { DW_UNROLLED } from './convgemm-wasm.js';
 import { ACT_CLIP, actInPlace, actScalar, type Activation } from './convgemm-act.js';
 import { convWinogradF32, winogradApplies } from './convgemm-winograd.js';
@@ -102,6 +102,9 @@ export function convF32(a: ConvArgs): void {
   const pointwise = KK === 1 && g.sd === 1 && g.sh === 1 && g.sw === 1
     && g.pd + g.ph + g.pw + g.qd + g.qh + g.qw === 0;
   const xs = ar.alloc(C * IS * 4);
+  // 2-D padding runs as zero-and-copy per plane in wasm (on threads for large convolutions)
+  const plane2d = ar.wasm !== null && g.id === 1 && g.pd === 0 && g.qd === 0;
+  const padThreads = plane2d ? ar.threadsFor(M * OS * Kg) : 1;
   let bK: Int32Array, bN: Int32Array, src = xs, PS = IS;
   if (pointwise) {
     bK = strideTable(Cg, IS);
@@ -112,7 +115,7 @@ export function convF32(a: ConvArgs): void {
     PS = Dp * Hp * Wp;
     if (padded) {
       src = ar.alloc(C * PS * 4);
-      ar.f32.fill(0, src >> 2, (src >> 2) + C * PS);
+      if (!plane2d) ar.f32.fill(0, src >> 2, (src >> 2) + C * PS);
     }
     bK = new Int32Array(Kg);
     for (let c = 0, k = 0; c < Cg; c++) {
@@ -131,7 +134,10 @@ export function convF32(a: ConvArgs): void {
   }
   for (let n = 0; n < N; n++) {
     ar.f32.set(x.subarray(n * C * IS, (n + 1) * C * IS), xs >> 2);
-    if (src !== xs) padInput(ar, xs, src, C, g, g.ih + g.ph + g.qh, g.iw + g.pw + g.qw, PS);
+    if (src !== xs && plane2d) {
+      const Wp = g.iw + g.pw + g.qw;
+      padPlanes(ar, padThreads, C, xs, IS * 4, g.iw * 4, g.ih, g.iw * 4, src, PS * 4, (g.ph * Wp + g.pw) * 4, Wp * 4);
+    } else if (src !== xs) padInput(ar, xs, src, C, g, g.ih + g.ph + g.qh, g.iw + g.pw + g.qw, PS);
     for (let gi = 0; gi < group; gi++) {
       ep.rowBiasOff = gi * Mg;
       gemmCore(ar, Mg, OS, Kg, { packed: wpk[gi]! }, src + gi * Cg * PS * 4, bK, bN, y, (n * M + gi * Mg) * OS, OS, ep);

@@ -11,7 +11,7 @@
  * more than im2col's reordering but far inside what float32 models tolerate.
  */
 import type { ConvArgs, Geom3 } from './convgemm-conv.js';
-import { arena, gemmCore, kBlocks, MC, packA, strideTable, type Arena } from './gemm.js';
+import { arena, gemmCore, kBlocks, MC, packA, padPlanes, strideTable, type Arena } from './gemm.js';
 import { ParJob } from './convgemm-threads.js';
 
 /** Output pixels from which Winograd beats im2col (the weight transform and tile padding cost). */
@@ -132,7 +132,6 @@ export function convWinogradF32(a: ConvArgs): void {
   let f = ar.f32;
   f.set(transformedWeights(w, M, C), up >> 2);
   if (bias) f.set(bias.subarray(0, M), biasp >> 2);
-  f.fill(0, xp >> 2, (xp >> 2) + C * PS);
   const aK = strideTable(C, 1), aM = strideTable(M, C);
   const upk: number[] = [];
   for (let xi = 0; xi < 36; xi++) upk.push(packA(ar, M, C, up + xi * M * C * 4, aK, aM));
@@ -161,7 +160,7 @@ export function convWinogradF32(a: ConvArgs): void {
   for (let n = 0; n < N; n++) {
     f = ar.f32;
     f.set(x.subarray(n * C * IS, (n + 1) * C * IS), xs >> 2);
-    for (let c = 0; c < C; c++) wasm.copy2d(xs + c * IS * 4, iw * 4, xp + (c * PS + ph * Wp + pw) * 4, Wp * 4, ih, iw * 4);
+    padPlanes(ar, threads, C, xs, IS * 4, iw * 4, ih, iw * 4, xp, PS * 4, (ph * Wp + pw) * 4, Wp * 4);
     if (job) ar.run(job, threads);
     else for (let ty0 = 0; ty0 < TH; ty0 += cty) {
       const nty = Math.min(cty, TH - ty0), Tc = nty * tw4;

@@ -135,6 +135,31 @@ export function arena(): Arena {
   return arenaJs;
 }
 
+/**
+ * Zero-padded copies of C planes: plane c (rows of rowBytes, srcRow apart, from src + c*srcPlane)
+ * into the zeroed block dst + c*dstPlane at interior offset `inner`, rows dstRow apart; on
+ * `threads` threads (tasks of consecutive planes).
+ */
+export function padPlanes(
+  ar: Arena, threads: number, C: number, src: number, srcPlane: number, srcRow: number, rows: number, rowBytes: number,
+  dst: number, dstPlane: number, inner: number, dstRow: number,
+): void {
+  const w = ar.wasm!;
+  const args = (c: number): [number, number, number, number, number, number, number, number] =>
+    [src + c * srcPlane, srcRow, rows, rowBytes, dst + c * dstPlane, dstPlane, dst + c * dstPlane + inner, dstRow];
+  if (threads <= 1 || C < 2) {
+    for (let c = 0; c < C; c++) w.pad_plane(...args(c));
+    return;
+  }
+  const job = new ParJob(0);
+  const per = Math.ceil(C / Math.min(C, 4 * threads));
+  for (let c = 0; c < C; c++) {
+    if (c % per === 0) job.task();
+    job.call('pad_plane', 0, ...args(c));
+  }
+  ar.run(job, threads);
+}
+
 /** What happens to each result on its way out: y = act(alpha*acc + bias[m] + beta*C[m,n]). */
 export interface Epilogue {
   alpha?: number;
