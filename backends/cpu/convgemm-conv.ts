@@ -315,7 +315,10 @@ function convTransposeUp2(ar: Arena, a: ConvArgs): void {
   if (bias) f.set(bias.subarray(0, M), bp >> 2); else f.fill(0, bp >> 2, (bp >> 2) + M);
   const aK = strideTable(Cg, rows), aM = strideTable(rows, 1), bK = strideTable(Cg, IS), bN = strideTable(IS, 1);
   const flags = act?.flag ?? 0, p0 = act?.p0 ?? 0, p1 = act?.p1 ?? 0, as = act?.s ?? 1, at = act?.t ?? 0;
-  const threads = ar.threadsFor(Mg * OS * 8);
+  const threads = ar.threadsFor(Mg * OS * 16);
+  // work units: (m, ky, a band of input rows); bands split rows when there are few channels
+  const bands = threads > 1 ? Math.min(ih, Math.ceil((4 * threads) / (Mg * kh))) : 1, bandRows = Math.ceil(ih / bands);
+  const unitsPerTask = Math.ceil((Mg * kh * Math.ceil(ih / bandRows)) / (4 * threads));
   for (let n = 0; n < N; n++) {
     f = ar.f32;
     f.set(x.subarray(n * C * IS, (n + 1) * C * IS), xs >> 2);
@@ -323,14 +326,16 @@ function convTransposeUp2(ar: Arena, a: ConvArgs): void {
       gemmCore(ar, rows, IS, Cg, { src: wsrc + gi * Cg * rows * 4, k: aK, m: aM }, xs + gi * Cg * IS * 4, bK, bN, null, cols >> 2, ISp, { direct: true });
       // output channel m, kernel row ky: output rows iy*kh + ky from cols rows (m, ky, 0) and (m, ky, 1)
       const job = threads > 1 ? new ParJob(0) : undefined;
-      const per = Math.ceil(Mg / Math.min(Mg, 4 * threads));
+      let unit = 0;
       for (let m = 0; m < Mg; m++) {
-        if (job && m % per === 0) job.task();
         const mo = gi * Mg + m;
         for (let ky = 0; ky < kh; ky++) {
-          const r0 = cols + (m * KK + ky * 2) * ISp * 4;
-          const args = [r0, r0 + ISp * 4, ih, iw, iw * 4, kh * ow * 4, ys + (mo * OS + ky * ow) * 4, bp + mo * 4, flags, p0, p1, as, at] as const;
-          if (job) job.call('ct_il2', 0, ...args); else ar.wasm!.ct_il2(...args);
+          for (let iy = 0; iy < ih; iy += bandRows, unit++) {
+            if (job && unit % unitsPerTask === 0) job.task();
+            const r0 = cols + ((m * KK + ky * 2) * ISp + iy * iw) * 4;
+            const args = [r0, r0 + ISp * 4, Math.min(bandRows, ih - iy), iw, iw * 4, kh * ow * 4, ys + (mo * OS + (iy * kh + ky) * ow) * 4, bp + mo * 4, flags, p0, p1, as, at] as const;
+            if (job) job.call('ct_il2', 0, ...args); else ar.wasm!.ct_il2(...args);
+          }
         }
       }
       if (job) ar.run(job, threads);

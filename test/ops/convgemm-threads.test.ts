@@ -58,6 +58,7 @@ describe('1 thread vs N threads', () => {
     ['winograd, exact tiles', conv([1, 32, 64, 64], [40, 32, 3, 3], { pads: [1, 1, 1, 1] }), 'force'],
     ['winograd, padded tiles, 2 batches', conv([2, 24, 45, 70], [30, 24, 3, 3], { pads: [1, 1, 1, 1] }), 'force'],
     ['ConvTranspose 2x2 stride 2', { opType: 'ConvTranspose', inputs: [rt([1, 64, 60, 60]), rt([64, 32, 2, 2]), rt([32])], attrs: { strides: [2, 2] }, constInputs: [1, 2] }],
+    ['ConvTranspose to one channel (row bands)', { opType: 'ConvTranspose', inputs: [rt([1, 8, 320, 320]), rt([8, 1, 2, 2]), rt([1])], attrs: { strides: [2, 2] }, constInputs: [1, 2] }],
     ['Gemm alpha, beta, C', { opType: 'Gemm', inputs: [rt([300, 200]), rt([250, 200]), rt([250])], attrs: { alpha: 0.5, beta: 2, transB: 1 } }],
     ['MatMul batched', { opType: 'MatMul', inputs: [rt([3, 130, 257]), rt([3, 257, 190])] }],
   ];
