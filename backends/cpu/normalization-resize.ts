@@ -28,12 +28,12 @@ type Store = { [i: number]: any; length: number };
  * ceil-type rounding moves to x + 1: onnxruntime copies such axes too), and tf_crop_and_resize
  * depends on the roi.
  */
-function keepsAxis(a: ResizeAttrs, inLen: number, outLen: number, scale: number): boolean {
+export function keepsAxis(a: ResizeAttrs, inLen: number, outLen: number, scale: number): boolean {
   return scale === 1 && inLen === outLen && a.coordMode !== 'tf_crop_and_resize';
 }
 
 /** Source coordinate of output index x along one axis; NaN means "extrapolate" (tf_crop_and_resize). */
-function sourceCoord(a: ResizeAttrs, x: number, scale: number, inLen: number, outLen: number, r0: number, r1: number): number {
+export function sourceCoord(a: ResizeAttrs, x: number, scale: number, inLen: number, outLen: number, r0: number, r1: number): number {
   // When the scale is out/in (sizes given, or an exact scale) use v * in / out for v / scale and out
   // for scale * in: exact whenever the true coordinate is representable, so floor/ceil/round at exact
   // integers and halves do not flip on a last-bit error.
@@ -62,7 +62,7 @@ function sourceCoord(a: ResizeAttrs, x: number, scale: number, inLen: number, ou
   }
 }
 
-function nearestIndex(mode: string, c: number): number {
+export function nearestIndex(mode: string, c: number): number {
   const f = Math.floor(c);
   const frac = c - f;
   switch (mode) {
@@ -73,7 +73,7 @@ function nearestIndex(mode: string, c: number): number {
   }
 }
 
-function cubicKernel(x: number, A: number): number {
+export function cubicKernel(x: number, A: number): number {
   x = Math.abs(x);
   if (x <= 1) return ((A + 2) * x - (A + 3)) * x * x + 1;
   if (x < 2) return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;

@@ -44,7 +44,7 @@ export function inferNode(
 }
 
 /** Value of Shape/Size when the input shape is static even though its data is not constant. */
-function propagateFromShape(node: Node, t: ValueType | undefined): HostTensor | undefined {
+export function propagateFromShape(node: Node, t: ValueType | undefined): HostTensor | undefined {
   if (node.domain !== '' || !t || !isStatic(t.shape)) return undefined;
   const dims = t.shape;
   if (node.opType === 'Size') return HostTensor.scalar('int64', dims.reduce((a, b) => a * b, 1));

@@ -6,26 +6,12 @@
  * folds that would grow the model (output larger than 1M elements and larger than its inputs).
  */
 import type { Node, ValueType } from '../ir/graph.js';
-import { HostTensor } from '../ir/tensor.js';
+import type { HostTensor } from '../ir/tensor.js';
 import { isStatic } from '../ir/schema.js';
-import type { Evaluate } from '../ir/infer.js';
+import { propagateFromShape, type Evaluate } from '../ir/infer.js';
 import type { Rule } from './rules.js';
-import type { GraphView } from './view.js';
 
 const MAX_GROWTH_ELEMENTS = 1 << 20;
-
-function shapeValue(node: Node, view: GraphView): HostTensor | undefined {
-  const t = view.type(node.inputs[0] ?? '');
-  if (!t || !isStatic(t.shape)) return undefined;
-  const dims = t.shape;
-  if (node.opType === 'Size') return HostTensor.scalar('int64', dims.reduce((a, b) => a * b, 1));
-  const r = dims.length;
-  const clamp = (x: number) => Math.min(Math.max(x < 0 ? x + r : x, 0), r);
-  const start = clamp(typeof node.attrs['start'] === 'number' ? node.attrs['start'] : 0);
-  const end = clamp(typeof node.attrs['end'] === 'number' ? node.attrs['end'] : r);
-  const vals = dims.slice(start, Math.max(start, end));
-  return HostTensor.fromNumbers('int64', [vals.length], vals);
-}
 
 export function constantFoldingRule(evaluate: Evaluate): Rule {
   return {
@@ -33,7 +19,7 @@ export function constantFoldingRule(evaluate: Evaluate): Rule {
     match(node, view) {
       if (node.domain !== '' || node.outputs.some((o) => o && view.isGraphOutput(o))) return undefined;
       if (node.opType === 'Shape' || node.opType === 'Size') {
-        const v = shapeValue(node, view);
+        const v = propagateFromShape(node, view.type(node.inputs[0] ?? ''));
         return v ? { remove: [node], initializers: new Map([[node.outputs[0]!, v]]) } : undefined;
       }
       if (node.inputs.length === 0 && node.opType !== 'Constant') return undefined;

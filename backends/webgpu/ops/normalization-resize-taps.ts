@@ -1,7 +1,7 @@
 /**
  * Per-axis Resize tap tables for the WebGPU kernel, computed on the host in float64 with the CPU
- * kernel's formulas (backends/cpu/normalization-resize.ts; these functions mirror its private
- * keepsAxis / sourceCoord / nearestIndex / cubicKernel / buildTaps and must stay in step with them).
+ * kernel's coordinate functions (imported from backends/cpu/normalization-resize.ts, so both backends
+ * share one definition of every coordinate transform and rounding mode).
  *
  * Why tables rather than coordinates computed in the shader: nearest rounding, the `isInteger(c)`
  * choice of neighbours and tf_crop_and_resize's extrapolation test all sit on exact boundaries
@@ -10,50 +10,7 @@
  * tiny (sum over axes of out * taps) and travel in the dispatch's parameter buffer.
  */
 import type { ResizeAttrs } from '../../../src/ir/ops/normalization-resize.js';
-
-function keepsAxis(a: ResizeAttrs, inLen: number, outLen: number, scale: number): boolean {
-  return scale === 1 && inLen === outLen && a.coordMode !== 'tf_crop_and_resize';
-}
-
-/** Source coordinate of output index x along one axis; NaN means "extrapolate" (tf_crop_and_resize). */
-function sourceCoord(a: ResizeAttrs, x: number, scale: number, inLen: number, outLen: number, r0: number, r1: number): number {
-  const exact = scale === outLen / inLen;
-  const outW = exact ? outLen : scale * inLen;
-  const div = exact ? (v: number) => (v * inLen) / outLen : (v: number) => v / scale;
-  switch (a.coordMode) {
-    case 'half_pixel': return div(x + 0.5) - 0.5;
-    case 'half_pixel_symmetric': return (inLen / 2) * (1 - outLen / outW) + div(x + 0.5) - 0.5;
-    case 'pytorch_half_pixel': return outLen > 1 ? div(x + 0.5) - 0.5 : 0;
-    case 'align_corners': return outW === 1 ? 0 : (x * (inLen - 1)) / (outW - 1);
-    case 'asymmetric': return div(x);
-    case 'tf_half_pixel_for_nn': return div(x + 0.5);
-    case 'tf_crop_and_resize': {
-      const c = outLen > 1
-        ? r0 * (inLen - 1) + (x * (r1 - r0) * (inLen - 1)) / (outLen - 1)
-        : 0.5 * (r0 + r1) * (inLen - 1);
-      return c < 0 || c > inLen - 1 ? NaN : c;
-    }
-    default: throw new Error(`Resize: unknown coordinate_transformation_mode ${a.coordMode}`);
-  }
-}
-
-function nearestIndex(mode: string, c: number): number {
-  const f = Math.floor(c);
-  const frac = c - f;
-  switch (mode) {
-    case 'round_prefer_floor': return frac <= 0.5 ? f : f + 1;
-    case 'round_prefer_ceil': return frac < 0.5 ? f : f + 1;
-    case 'floor': return f;
-    default: return Math.ceil(c);
-  }
-}
-
-function cubicKernel(x: number, A: number): number {
-  x = Math.abs(x);
-  if (x <= 1) return ((A + 2) * x - (A + 3)) * x * x + 1;
-  if (x < 2) return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
-  return 0;
-}
+import { cubicKernel, keepsAxis, nearestIndex, sourceCoord } from '../../cpu/normalization-resize.js';
 
 /** n taps per output index: idx (-1 on the first tap = extrapolate) and weights. */
 export interface AxisTaps { n: number; idx: Int32Array; w: Float64Array }
