@@ -13,7 +13,7 @@
  */
 import type { NumericArray } from '../../src/ir/dtype.js';
 import type { WindowGeom } from '../../src/ir/ops/convgemm-geom.js';
-import { arena, gemmCore, packA, padPlanes, sgemm, strideTable, type Arena, type Epilogue } from './gemm.js';
+import { arena, gemmCore, packA, padPlanes, sgemm, strideTable, TASKS_PER_THREAD, touchPages, type Arena, type Epilogue } from './gemm.js';
 import { DW_UNROLLED } from './convgemm-wasm.js';
 import { ACT_CLIP, actInPlace, actScalar, type Activation } from './convgemm-act.js';
 import { convWinogradF32, winogradApplies } from './convgemm-winograd.js';
@@ -117,20 +117,7 @@ export function convF32(a: ConvArgs): void {
       src = ar.alloc(C * PS * 4);
       if (!plane2d) ar.f32.fill(0, src >> 2, (src >> 2) + C * PS);
     }
-    bK = new Int32Array(Kg);
-    for (let c = 0, k = 0; c < Cg; c++) {
-      for (let kz = 0; kz < g.kd; kz++) {
-        for (let ky = 0; ky < g.kh; ky++) {
-          for (let kx = 0; kx < g.kw; kx++) bK[k++] = (c * PS + (kz * g.dd * Hp + ky * g.dh) * Wp + kx * g.dw) * 4;
-        }
-      }
-    }
-    bN = new Int32Array(OS);
-    for (let oz = 0, n = 0; oz < g.od; oz++) {
-      for (let oy = 0; oy < g.oh; oy++) {
-        for (let ox = 0; ox < g.ow; ox++) bN[n++] = ((oz * g.sd * Hp + oy * g.sh) * Wp + ox * g.sw) * 4;
-      }
-    }
+    [bK, bN] = im2colTables(g, Cg, PS, Hp, Wp);
   }
   for (let n = 0; n < N; n++) {
     ar.f32.set(x.subarray(n * C * IS, (n + 1) * C * IS), xs >> 2);
@@ -144,6 +131,33 @@ export function convF32(a: ConvArgs): void {
     }
   }
   ar.top = mark;
+}
+
+/** im2col offset tables of recent geometries (the same every run of a model; read-only). */
+const im2colCache = new Map<string, [Int32Array, Int32Array]>();
+
+/** B's tables for im2col over a padded input (planes PS apart, rows Wp): bK per (c, kz, ky, kx), bN per output pixel. */
+function im2colTables(g: Geom3, Cg: number, PS: number, Hp: number, Wp: number): [Int32Array, Int32Array] {
+  const key = `${Cg},${PS},${Hp},${Wp},${g.kd},${g.kh},${g.kw},${g.dd},${g.dh},${g.dw},${g.od},${g.oh},${g.ow},${g.sd},${g.sh},${g.sw}`;
+  const hit = im2colCache.get(key);
+  if (hit) return hit;
+  const bK = new Int32Array(Cg * g.kd * g.kh * g.kw);
+  for (let c = 0, k = 0; c < Cg; c++) {
+    for (let kz = 0; kz < g.kd; kz++) {
+      for (let ky = 0; ky < g.kh; ky++) {
+        for (let kx = 0; kx < g.kw; kx++) bK[k++] = (c * PS + (kz * g.dd * Hp + ky * g.dh) * Wp + kx * g.dw) * 4;
+      }
+    }
+  }
+  const bN = new Int32Array(g.od * g.oh * g.ow);
+  for (let oz = 0, n = 0; oz < g.od; oz++) {
+    for (let oy = 0; oy < g.oh; oy++) {
+      for (let ox = 0; ox < g.ow; ox++) bN[n++] = ((oz * g.sd * Hp + oy * g.sh) * Wp + ox * g.sw) * 4;
+    }
+  }
+  if (im2colCache.size >= 64) im2colCache.clear();
+  im2colCache.set(key, [bK, bN]);
+  return [bK, bN];
 }
 
 /**
@@ -219,7 +233,7 @@ function depthwiseParallel(
   const f = ar.f32;
   f.fill(0, planes >> 2, (planes + planeBytes * threads) >> 2);
   const inner = planes + (ph * Wp + pw) * 4;
-  const tasks = Math.min(C, 4 * threads), per = Math.ceil(C / tasks);
+  const tasks = Math.min(C, TASKS_PER_THREAD * threads), per = Math.ceil(C / tasks);
   const job = new ParJob(planeBytes);
   for (let c0 = 0; c0 < C; c0 += per) {
     job.task();
@@ -234,7 +248,7 @@ function depthwiseParallel(
   }
   for (let n = 0; n < N; n++) {
     ar.f32.set(x.subarray(n * C * IS, (n + 1) * C * IS), xs >> 2);
-    ar.run(job, threads);
+    ar.run(job, threads, () => touchPages(y, n * M * OS, M * OS));
     const fo = ar.f32, y0 = ys >> 2;
     for (let m = 0; m < M; m++) y.set(fo.subarray(y0 + m * OSp, y0 + m * OSp + OS), (n * M + m) * OS);
   }
@@ -317,8 +331,8 @@ function convTransposeUp2(ar: Arena, a: ConvArgs): void {
   const flags = act?.flag ?? 0, p0 = act?.p0 ?? 0, p1 = act?.p1 ?? 0, as = act?.s ?? 1, at = act?.t ?? 0;
   const threads = ar.threadsFor(Mg * OS * 16);
   // work units: (m, ky, a band of input rows); bands split rows when there are few channels
-  const bands = threads > 1 ? Math.min(ih, Math.ceil((4 * threads) / (Mg * kh))) : 1, bandRows = Math.ceil(ih / bands);
-  const unitsPerTask = Math.ceil((Mg * kh * Math.ceil(ih / bandRows)) / (4 * threads));
+  const bands = threads > 1 ? Math.min(ih, Math.ceil((TASKS_PER_THREAD * threads) / (Mg * kh))) : 1, bandRows = Math.ceil(ih / bands);
+  const unitsPerTask = Math.ceil((Mg * kh * Math.ceil(ih / bandRows)) / (TASKS_PER_THREAD * threads));
   for (let n = 0; n < N; n++) {
     f = ar.f32;
     f.set(x.subarray(n * C * IS, (n + 1) * C * IS), xs >> 2);
@@ -338,7 +352,7 @@ function convTransposeUp2(ar: Arena, a: ConvArgs): void {
           }
         }
       }
-      if (job) ar.run(job, threads);
+      if (job) ar.run(job, threads, gi === 0 ? () => touchPages(y, n * M * OS, M * OS) : undefined);
     }
     f = ar.f32;
     y.set(f.subarray(ys >> 2, (ys >> 2) + M * OS), n * M * OS);

@@ -45,6 +45,8 @@ export interface WorkerData {
   ctl: SharedArrayBuffer;
   names: readonly string[];
   slot: number;
+  /** How long an idle worker spins before it sleeps, ms. */
+  spinMs: number;
 }
 
 /** At most this many threads (the claim word keeps 4 bits for the slot count). */
@@ -130,6 +132,11 @@ export class ParJob {
 const CLAIM = 0, GEN = 1, JOB = 2, DONE = 3, ERR = 4, ABORT = 5, FAULT = 6, MSG = 16, MSG_LEN = 240;
 const CTL_INTS = MSG + MSG_LEN;
 const ARGS = 17; // the most arguments an export takes
+/**
+ * Spinning before sleeping (workers between jobs, the caller waiting for the last tasks): waking
+ * a sleeping thread costs 50-100 us on a virtual machine, more than many convolutions' tasks.
+ */
+const SPIN_MS = 2;
 
 /**
  * The worker's script (CommonJS, evaluated by the host). It mirrors runTask() below; it calls
@@ -181,9 +188,12 @@ for (;;) {
     }
     if (Atomics.add(ctl, ${DONE}, 1) + 1 === nt) Atomics.notify(ctl, ${DONE});
   }
-  let spin = 0;
-  while (Atomics.load(ctl, ${GEN}) === gen && spin < 2000) spin++;
-  Atomics.wait(ctl, ${GEN}, gen);
+  // spin a while before sleeping: jobs come in bursts, and waking a sleeping thread costs
+  // tens of microseconds (more on virtual machines)
+  const until = performance.now() + workerData.spinMs;
+  for (let i = 1; Atomics.load(ctl, ${GEN}) === gen; i++) {
+    if ((i & 1023) === 0 && performance.now() > until) { Atomics.wait(ctl, ${GEN}, gen); break; }
+  }
 }
 `;
 
@@ -208,7 +218,7 @@ class Pool {
   ensure(n: number): void {
     while (this.workers.length < n) {
       const slot = this.workers.length + 1;
-      const data: WorkerData = { module: this.wasm.module, memory: this.wasm.memory, ctl: this.ctl.buffer as SharedArrayBuffer, names: WASM_FN_NAMES, slot };
+      const data: WorkerData = { module: this.wasm.module, memory: this.wasm.memory, ctl: this.ctl.buffer as SharedArrayBuffer, names: WASM_FN_NAMES, slot, spinMs: SPIN_MS };
       this.workers.push(this.h.spawn(WORKER_SOURCE, data, (reason) => {
         if (!this.closed) this.dead ??= `worker thread ${slot} exited (${reason})`;
       }));
@@ -237,7 +247,7 @@ class Pool {
   }
 
   /** Runs the job encoded at byte offset `jobPtr` (ntasks tasks) on `threads` threads. */
-  run(F: Float64Array, jobPtr: number, nt: number, threads: number): void {
+  run(F: Float64Array, jobPtr: number, nt: number, threads: number, meanwhile?: () => void): void {
     const ctl = this.ctl;
     this.ensure(threads - 1);
     Atomics.store(ctl, JOB, jobPtr);
@@ -251,6 +261,9 @@ class Pool {
     Atomics.notify(ctl, GEN);
     const base = jobPtr / 8;
     let failure: unknown;
+    if (meanwhile) {
+      try { meanwhile(); } catch (e) { failure = e; }
+    }
     for (;;) {
       if (skip) break;
       const w = Atomics.load(ctl, CLAIM);
@@ -266,7 +279,11 @@ class Pool {
     }
     // wait for the workers' tasks; fail (never hang) when nothing progresses for timeoutMs
     let d = Atomics.load(ctl, DONE), last = d, since = Date.now();
-    for (let spin = 0; d < nt && spin < 20000; spin++) d = Atomics.load(ctl, DONE);
+    const until = performance.now() + SPIN_MS;
+    for (let i = 1; d < nt; i++) {
+      d = Atomics.load(ctl, DONE);
+      if ((i & 1023) === 0 && performance.now() > until) break;
+    }
     while (d < nt) {
       Atomics.wait(ctl, DONE, d, 50);
       d = Atomics.load(ctl, DONE);
@@ -318,9 +335,12 @@ export function jobBytes(job: ParJob): number {
 /**
  * Runs a job whose calls refer to `wasm`'s shared memory on `threads` threads (the caller
  * included); `at` is where the job is encoded (jobBytes(job), 8-byte aligned) and `F` a Float64Array
- * over the memory's current buffer. Throws a TwinferError when a worker fails or stops responding.
+ * over the memory's current buffer. `meanwhile` runs on the caller once the workers have the job,
+ * before it takes tasks itself (work that does not touch the job's memory, e.g. touching the pages
+ * of the output array the results are copied to afterwards). Throws a TwinferError when a worker
+ * fails or stops responding.
  */
-export function runJob(wasm: GemmWasm, F: Float64Array, at: number, job: ParJob, threads: number): void {
+export function runJob(wasm: GemmWasm, F: Float64Array, at: number, job: ParJob, threads: number, meanwhile?: () => void): void {
   const nt = job.starts.length;
   if (nt === 0) return;
   if (nt > MAX_TASKS) throw new Error(`runJob: ${nt} tasks (at most ${MAX_TASKS})`);
@@ -335,7 +355,7 @@ export function runJob(wasm: GemmWasm, F: Float64Array, at: number, job: ParJob,
   jobsRun++;
   const t0 = performance.now();
   try {
-    pool.run(F, at, nt, Math.min(threads, MAX_THREADS));
+    pool.run(F, at, nt, Math.min(threads, MAX_THREADS), meanwhile);
   } catch (e) {
     if (pool?.broken) stopCpuThreads();
     throw e;

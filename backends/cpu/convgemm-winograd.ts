@@ -11,7 +11,7 @@
  * more than im2col's reordering but far inside what float32 models tolerate.
  */
 import type { ConvArgs, Geom3 } from './convgemm-conv.js';
-import { arena, gemmCore, kBlocks, MC, packA, padPlanes, strideTable, type Arena } from './gemm.js';
+import { arena, gemmCore, kBlocks, MC, packA, padPlanes, strideTable, touchPages, type Arena } from './gemm.js';
 import { ParJob } from './convgemm-threads.js';
 
 /** Output pixels from which Winograd beats im2col (the weight transform and tile padding cost). */
@@ -90,11 +90,11 @@ function transformedWeights(w: Float32Array, M: number, C: number): Float32Array
   return U;
 }
 
-/** Tile rows per chunk: CHUNK_TILES tiles, or with threads, chunks enough for each (>= 64 tiles). */
+/** Tile rows per chunk: CHUNK_TILES tiles, or with threads, ~4 chunks per thread (of >= 64 tiles). */
 function chunkRows(TH: number, tw4: number, threads: number): number {
   let cty = Math.max(1, Math.min(TH, Math.round(CHUNK_TILES / tw4)));
   if (threads > 1) {
-    const nch = Math.min(Math.max(Math.ceil(TH / cty), 2 * threads), Math.max(1, Math.floor((TH * tw4) / 64)));
+    const nch = Math.min(Math.max(Math.ceil(TH / cty), 4 * threads), Math.max(1, Math.floor((TH * tw4) / 64)));
     cty = Math.ceil(TH / nch);
   }
   return cty;
@@ -161,7 +161,7 @@ export function convWinogradF32(a: ConvArgs): void {
     f = ar.f32;
     f.set(x.subarray(n * C * IS, (n + 1) * C * IS), xs >> 2);
     padPlanes(ar, threads, C, xs, IS * 4, iw * 4, ih, iw * 4, xp, PS * 4, (ph * Wp + pw) * 4, Wp * 4);
-    if (job) ar.run(job, threads);
+    if (job) ar.run(job, threads, () => touchPages(y, n * M * OS, M * OS));
     else for (let ty0 = 0; ty0 < TH; ty0 += cty) {
       const nty = Math.min(cty, TH - ty0), Tc = nty * tw4;
       wasm.wino_in(xp + 4 * ty0 * Wp * 4, Wp * 4, C, PS * 4, nty, tw4, t1, vb, C * Tc * 4, Tc * 4);

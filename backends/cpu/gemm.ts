@@ -59,11 +59,14 @@ export class Arena {
     return Math.max(1, Math.min(cpuThreads(), Math.floor(work / PAR_MIN_WORK)));
   }
 
-  /** Runs a job (convgemm-threads.ts) over this arena on `threads` threads. */
-  run(job: ParJob, threads: number): void {
+  /**
+   * Runs a job (convgemm-threads.ts) over this arena on `threads` threads; `meanwhile` runs on
+   * this thread while the workers start (see runJob).
+   */
+  run(job: ParJob, threads: number, meanwhile?: () => void): void {
     const mark = this.top;
     const at = this.alloc(jobBytes(job));
-    runJob(this.gw!, new Float64Array(this.buffer), at, job, threads);
+    runJob(this.gw!, new Float64Array(this.buffer), at, job, threads, meanwhile);
     this.top = mark;
   }
 
@@ -99,6 +102,8 @@ export class Arena {
 
 /** Multiply-adds below which a GEMM stays on one thread (~0.1 ms of work at ~40 GFLOP/s). */
 const PAR_MIN_WORK = 1 << 21;
+/** Most tasks a parallel job is cut into, per thread. */
+export const TASKS_PER_THREAD = 8;
 
 let arenaWasm: Arena | undefined;
 let arenaShared = false;
@@ -152,7 +157,7 @@ export function padPlanes(
     return;
   }
   const job = new ParJob(0);
-  const per = Math.ceil(C / Math.min(C, 4 * threads));
+  const per = Math.ceil(C / Math.min(C, TASKS_PER_THREAD * threads));
   for (let c = 0; c < C; c++) {
     if (c % per === 0) job.task();
     job.call('pad_plane', 0, ...args(c));
@@ -190,6 +195,8 @@ function padTable(t: Int32Array, len: number): Int32Array {
 function directB(bK: Int32Array, bN: Int32Array, N: number): boolean {
   const K = bK.length;
   if (K < 2) return false;
+  const sk = strideOf.get(bK), sn = strideOf.get(bN);
+  if (sk !== undefined && sn !== undefined) return sk > 0 && sn === 1;
   const s = bK[1]! - bK[0]!;
   if (s <= 0 || (s & 3) !== 0) return false;
   for (let k = 2; k < K; k++) if (bK[k]! - bK[k - 1]! !== s) return false;
@@ -331,9 +338,10 @@ function gemmCoreParallel(
     const rb = ep.rowBias!, rbo = ep.rowBiasOff ?? 0, bf = ar.f32, b0 = biasp >> 2;
     for (let m = 0; m < Mp; m++) bf[b0 + m] = m < M ? rb[rbo + m]! : 0;
   }
-  // tasks: up to 4 per thread (dynamic claiming evens out uneven threads), each >= PAR_MIN_WORK / 2
+  // tasks: up to TASKS_PER_THREAD per thread (dynamic claiming evens out threads that run slower
+  // or get descheduled), each >= PAR_MIN_WORK / 2
   const P = Np / NR, Q = Mp / MR;
-  const want = Math.max(threads, Math.min(4 * threads, Math.floor((2 * M * N * K) / PAR_MIN_WORK)));
+  const want = Math.max(threads, Math.min(TASKS_PER_THREAD * threads, Math.floor((2 * M * N * K) / PAR_MIN_WORK)));
   let tn = Math.max(Math.min(P, want), Math.ceil(Np / NC));
   const cw = Math.ceil(P / tn) * NR;
   tn = Math.ceil(Np / cw);
@@ -362,9 +370,20 @@ function gemmCoreParallel(
       }
     }
   }
-  ar.run(job, threads);
+  // (only a contiguous output: with ldo > N, the gaps between rows belong to someone else)
+  ar.run(job, threads, out && ldo === N ? () => touchPages(out, outOff, M * N) : undefined);
   if (!direct) writeOut(ar.f32, cbuf >> 2, Np, M, N, 0, out ?? ar.f32, outOff, ldo, inKernel ? {} : ep);
   ar.top = mark;
+}
+
+/**
+ * Writes a zero into every 4 KiB page of out[off, off + n): a freshly allocated output's pages are
+ * mapped on first touch, which costs more than the copy into them; done while worker threads
+ * compute, that cost leaves the critical path. The caller overwrites every element afterwards.
+ */
+export function touchPages(out: Float32Array, off: number, n: number): void {
+  if ((globalThis as any).__noTouch || out.buffer instanceof ArrayBuffer === false) return; // the arena itself (shared): mapped already
+  for (let i = off, e = off + n; i < e; i += 1024) out[i] = 0;
 }
 
 function writeOut(
@@ -465,10 +484,23 @@ function jsMacro(
 
 // ---------------------------------------------------------------- strided front ends
 
-/** Byte-offset table {0, s*4, 2*s*4, ...} of length n. */
+/** Stride tables made by strideTable, with their stride (read-only: shared between calls). */
+const strideOf = new WeakMap<Int32Array, number>();
+const strideCache = new Map<string, Int32Array>();
+
+/**
+ * Byte-offset table {0, s*4, 2*s*4, ...} of length n. Tables are cached (a model asks for the same
+ * few sizes every run) and must not be written to.
+ */
 export function strideTable(n: number, stride: number): Int32Array {
-  const t = new Int32Array(n);
+  const key = `${n},${stride}`;
+  let t = strideCache.get(key);
+  if (t) return t;
+  t = new Int32Array(n);
   for (let i = 0; i < n; i++) t[i] = i * stride * 4;
+  if (strideCache.size >= 256) strideCache.clear();
+  strideCache.set(key, t);
+  strideOf.set(t, stride);
   return t;
 }
 
