@@ -6,7 +6,7 @@
  */
 import * as os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { setCpuThreadHost } from '../backends/cpu/convgemm-threads.js';
+import { setCpuThreadHost, type CpuThreadHost } from '../backends/cpu/convgemm-threads.js';
 
 function defaultThreads(): number {
   const env = process.env.TWINFER_CPU_THREADS;
@@ -18,7 +18,8 @@ function defaultThreads(): number {
   return Math.max(1, Math.min(cores, 8));
 }
 
-setCpuThreadHost({
+/** The Node host (installed on import; exported for tests that swap hosts). */
+export const nodeThreadHost: CpuThreadHost = {
   defaultThreads,
   spawn(source, data, onExit) {
     const w = new Worker(`'use strict';\nconst { workerData } = require('node:worker_threads');\n${source}`, { eval: true, workerData: data });
@@ -33,4 +34,6 @@ setCpuThreadHost({
       },
     };
   },
-});
+};
+
+setCpuThreadHost(nodeThreadHost);

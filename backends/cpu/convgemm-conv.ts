@@ -92,8 +92,7 @@ export function convF32(a: ConvArgs): void {
   const ar = arena();
   if (winogradMode !== 'off' && winogradApplies(ar, g, group, C, M, winogradMode === 'force')) { convWinogradF32(a); return; }
   const mark = ar.top;
-  const wp = ar.alloc(M * Kg * 4);
-  ar.f32.set(w.subarray(0, M * Kg), wp >> 2);
+  const wp = ar.weights(w, 0, M * Kg);
   const aK = strideTable(Kg, 1), aM = strideTable(Mg, Kg);
   const wpk: number[] = [];
   for (let gi = 0; gi < group; gi++) wpk.push(packA(ar, Mg, Kg, wp + gi * Mg * Kg * 4, aK, aM));
@@ -104,7 +103,7 @@ export function convF32(a: ConvArgs): void {
   const xs = ar.alloc(C * IS * 4);
   // 2-D padding runs as zero-and-copy per plane in wasm (on threads for large convolutions)
   const plane2d = ar.wasm !== null && g.id === 1 && g.pd === 0 && g.qd === 0;
-  const padThreads = plane2d ? ar.threadsFor(M * OS * Kg) : 1;
+  const padThreads = ar.threadsFor(M * OS * Kg); // (also wakes the workers while x is copied in)
   let bK: Int32Array, bN: Int32Array, src = xs, PS = IS;
   if (pointwise) {
     bK = strideTable(Cg, IS);
@@ -180,11 +179,10 @@ function convDepthwiseF32(a: ConvArgs): void {
   const xs = ar.alloc(C * IS * 4);
   const plane = ar.alloc(Hp * Wp * 4);
   const ys = ar.alloc(M * OS * 4 + 64); // + slack for the last row's 8-wide spill
-  const wp = ar.alloc(M * KK * 4);
+  const wp = ar.weights(w, 0, M * KK);
   const bp = ar.alloc(M * 4);
   const f = ar.f32;
   f.fill(0, plane >> 2, (plane >> 2) + Hp * Wp);
-  f.set(w.subarray(0, M * KK), wp >> 2);
   if (bias) f.set(bias.subarray(0, M), bp >> 2); else f.fill(0, bp >> 2, (bp >> 2) + M);
   const inner = plane + (ph * Wp + pw) * 4;
   const threads = dwFn ? ar.threadsFor(M * OS * KK) : 1;
@@ -213,8 +211,9 @@ function convDepthwiseF32(a: ConvArgs): void {
 
 /**
  * convDepthwiseF32 on several threads: tasks of consecutive channels, each thread padding its
- * channel into its own plane. Channels get separate output blocks (an 8-wide spill past a
- * channel's last row must not land on a neighbour another thread computes), copied out one by one.
+ * channel into its own plane. Unless rows are whole vectors, channels get separate output blocks
+ * (an 8-wide spill past a channel's last row must not land on a neighbour another thread
+ * computes), copied out one by one.
  */
 function depthwiseParallel(
   ar: Arena, a: ConvArgs, threads: number,
@@ -228,7 +227,7 @@ function depthwiseParallel(
   const fn = `dw${sw}k${DW_UNROLLED.includes(kw) ? kw : 0}`;
   const planeBytes = (Hp * Wp * 4 + 127) & ~63;
   const planes = ar.alloc(planeBytes * threads);
-  const OSp = (OS + 31) & ~15; // floats per output channel, with room for the spill
+  const OSp = ow8 === ow ? OS : (OS + 31) & ~15; // floats per output channel, with room for a spill
   const ys = ar.alloc(M * OSp * 4);
   const f = ar.f32;
   f.fill(0, planes >> 2, (planes + planeBytes * threads) >> 2);
@@ -250,7 +249,8 @@ function depthwiseParallel(
     ar.f32.set(x.subarray(n * C * IS, (n + 1) * C * IS), xs >> 2);
     ar.run(job, threads, () => touchPages(y, n * M * OS, M * OS));
     const fo = ar.f32, y0 = ys >> 2;
-    for (let m = 0; m < M; m++) y.set(fo.subarray(y0 + m * OSp, y0 + m * OSp + OS), (n * M + m) * OS);
+    if (OSp === OS) y.set(fo.subarray(y0, y0 + M * OS), n * M * OS);
+    else for (let m = 0; m < M; m++) y.set(fo.subarray(y0 + m * OSp, y0 + m * OSp + OS), (n * M + m) * OS);
   }
 }
 
@@ -322,10 +322,9 @@ function convTransposeUp2(ar: Arena, a: ConvArgs): void {
   const IS = ih * iw, OS = oh * ow, KK = kh * 2, rows = Mg * KK;
   const mark = ar.top;
   const Mp = Math.ceil(rows / 4) * 4, ISp = Math.ceil(IS / 8) * 8;
-  const wsrc = ar.alloc(C * rows * 4), xs = ar.alloc(C * IS * 4), cols = ar.alloc(Mp * ISp * 4);
+  const wsrc = ar.weights(w, 0, C * rows), xs = ar.alloc(C * IS * 4), cols = ar.alloc(Mp * ISp * 4);
   const ys = ar.alloc(M * OS * 4), bp = ar.alloc(M * 4);
   let f = ar.f32;
-  f.set(w.subarray(0, C * rows), wsrc >> 2);
   if (bias) f.set(bias.subarray(0, M), bp >> 2); else f.fill(0, bp >> 2, (bp >> 2) + M);
   const aK = strideTable(Cg, rows), aM = strideTable(rows, 1), bK = strideTable(Cg, IS), bN = strideTable(IS, 1);
   const flags = act?.flag ?? 0, p0 = act?.p0 ?? 0, p1 = act?.p1 ?? 0, as = act?.s ?? 1, at = act?.t ?? 0;

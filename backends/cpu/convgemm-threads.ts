@@ -62,12 +62,14 @@ export function setCpuThreadHost(h: CpuThreadHost | undefined): void {
   pool?.close();
   pool = undefined;
   host = h;
+  spawnFailed = false;
 }
 
 /** Whether a thread host is installed and shared memory exists (the arena is then shared). */
 export function cpuThreadsAvailable(): boolean {
-  return host !== undefined && typeof SharedArrayBuffer === 'function' && typeof Atomics === 'object';
+  return host !== undefined && !spawnFailed && typeof SharedArrayBuffer === 'function' && typeof Atomics === 'object';
 }
+let spawnFailed = false;
 
 /**
  * Sets the thread count for the kernels that follow (a session's `cpuThreads`); undefined goes
@@ -129,14 +131,14 @@ export class ParJob {
 
 // ---------------------------------------------------------------- the pool
 
-const CLAIM = 0, GEN = 1, JOB = 2, DONE = 3, ERR = 4, ABORT = 5, FAULT = 6, MSG = 16, MSG_LEN = 240;
+const CLAIM = 0, GEN = 1, JOB = 2, DONE = 3, ERR = 4, ABORT = 5, FAULT = 6, SLEEPING = 7, MSG = 16, MSG_LEN = 240;
 const CTL_INTS = MSG + MSG_LEN;
 const ARGS = 17; // the most arguments an export takes
 /**
  * Spinning before sleeping (workers between jobs, the caller waiting for the last tasks): waking
  * a sleeping thread costs 50-100 us on a virtual machine, more than many convolutions' tasks.
  */
-const SPIN_MS = 2;
+const SPIN_MS = 1;
 
 /**
  * The worker's script (CommonJS, evaluated by the host). It mirrors runTask() below; it calls
@@ -192,7 +194,14 @@ for (;;) {
   // tens of microseconds (more on virtual machines)
   const until = performance.now() + workerData.spinMs;
   for (let i = 1; Atomics.load(ctl, ${GEN}) === gen; i++) {
-    if ((i & 1023) === 0 && performance.now() > until) { Atomics.wait(ctl, ${GEN}, gen); break; }
+    if ((i & 1023) === 0 && performance.now() > until) {
+      // counted as sleeping before the wait checks GEN: a job published after the count was read as 0
+      // changed GEN first, so this wait returns at once (notify is a system call: skipped when nobody sleeps)
+      Atomics.add(ctl, ${SLEEPING}, 1);
+      Atomics.wait(ctl, ${GEN}, gen);
+      Atomics.sub(ctl, ${SLEEPING}, 1);
+      break;
+    }
   }
 }
 `;
@@ -219,9 +228,15 @@ class Pool {
     while (this.workers.length < n) {
       const slot = this.workers.length + 1;
       const data: WorkerData = { module: this.wasm.module, memory: this.wasm.memory, ctl: this.ctl.buffer as SharedArrayBuffer, names: WASM_FN_NAMES, slot, spinMs: SPIN_MS };
-      this.workers.push(this.h.spawn(WORKER_SOURCE, data, (reason) => {
-        if (!this.closed) this.dead ??= `worker thread ${slot} exited (${reason})`;
-      }));
+      try {
+        this.workers.push(this.h.spawn(WORKER_SOURCE, data, (reason) => {
+          if (!this.closed) this.dead ??= `worker thread ${slot} exited (${reason})`;
+        }));
+      } catch {
+        // no threads to be had (resource limits): this job runs on the caller; later ones single-threaded
+        spawnFailed = true;
+        return;
+      }
     }
   }
 
@@ -257,8 +272,7 @@ class Pool {
     const skip = testCallerSkips;
     testCallerSkips = false;
     Atomics.store(ctl, CLAIM, ((threads - 1) << 28) | (nt << 14));
-    Atomics.add(ctl, GEN, 1);
-    Atomics.notify(ctl, GEN);
+    wake(ctl);
     const base = jobPtr / 8;
     let failure: unknown;
     if (meanwhile) {
@@ -306,6 +320,20 @@ class Pool {
 }
 
 let pool: Pool | undefined;
+
+/**
+ * Wakes idle workers ahead of a job (a kernel about to lay out its operands calls this): they
+ * spin while the operands are copied, so the job does not wait for a sleeping thread to wake.
+ */
+export function prewakeCpuThreads(): void {
+  if (pool) wake(pool.ctl);
+}
+
+/** Bumps GEN; wakes the workers that sleep (see the worker's loop for why skipping is safe). */
+function wake(ctl: Int32Array): void {
+  Atomics.add(ctl, GEN, 1);
+  if (Atomics.load(ctl, SLEEPING) > 0) Atomics.notify(ctl, GEN);
+}
 
 /** Shuts the worker threads down (they are restarted by the next parallel job). */
 export function stopCpuThreads(): void {

@@ -81,6 +81,13 @@ export class WasmFn {
   vloadSplat(off = 0): this { return this.simd(0x09).op(2, ...uleb(off)); }
   vzero(): this { return this.simd(0x0c).op(...new Array<number>(16).fill(0)); }
   fsplat(): this { return this.simd(0x13); }
+  isplat(): this { return this.simd(0x11); }
+  vand(): this { return this.simd(0x4e); }
+  vor(): this { return this.simd(0x50); }
+  /** i32x4.gt_s */
+  igtS(): this { return this.simd(0x3b); }
+  /** i32x4.eq */
+  ieq(): this { return this.simd(0x37); }
   fadd(): this { return this.simd(0xe4); }
   fsub(): this { return this.simd(0xe5); }
   fmul(): this { return this.simd(0xe6); }

@@ -55,6 +55,8 @@ export interface GemmWasmExports {
     bias: number, flags: number, p0: number, p1: number, s: number, t: number): void;
   /** Zeroes planeBytes at plane, then copies rows as copy2d (into the plane's interior at dst). */
   pad_plane(src: number, srcRow: number, rows: number, rowBytes: number, plane: number, planeBytes: number, dst: number, dstRow: number): void;
+  /** Float32 denormals in n bytes at p (whole vectors) become 0. */
+  flush_denormals(p: number, n: number): void;
   /** Copies `rows` rows of rowBytes bytes from src (stride srcRow) to dst (stride dstRow). */
   copy2d(src: number, srcRow: number, dst: number, dstRow: number, rows: number, rowBytes: number): void;
 }
@@ -281,6 +283,30 @@ function buildPadPlane(): WasmFn {
   return f;
 }
 
+/**
+ * flush_denormals(p, n): float32 denormals (|x| < 2^-126, not 0) in the n bytes at p (rounded up
+ * to whole vectors) become 0. x86 handles a denormal operand of a multiply in microcode (~100x
+ * slower) and WebAssembly cannot set flush-to-zero; trained weights do hold some (PP-OCR rec's
+ * squeeze-excite convolutions: 22% of one weight tensor), so weights are flushed on their way
+ * into the arena, as the CPU's denormals-are-zero mode of native runtimes does.
+ */
+function buildFlushDenormals(): WasmFn {
+  const f = new WasmFn('flush_denormals', [I32, I32]);
+  const [p, n] = [0, 1];
+  const i = f.local(I32), v = f.local(V128), abs = f.local(V128), absMask = f.local(V128), maxDenormal = f.local(V128);
+  f.i32(0x7fffffff).isplat().set(absMask).i32(0x007fffff).isplat().set(maxDenormal);
+  f.i32(0).set(i);
+  f.forLt(i, n, 16, () => {
+    f.get(p).get(i).add().vload(0).set(v);
+    f.get(v).get(absMask).vand().set(abs);
+    // keep lanes whose magnitude bits exceed the largest denormal (NaN and infinities included) or are 0 (+-0)
+    f.get(p).get(i).add().get(v);
+    f.get(abs).get(maxDenormal).igtS().get(abs).vzero().ieq().vor();
+    f.vand().vstore(0);
+  });
+  return f;
+}
+
 function buildCopy2d(): WasmFn {
   // Rows are short (tens to hundreds of floats): a vector loop beats memory.copy's call overhead.
   const f = new WasmFn('copy2d', [I32, I32, I32, I32, I32, I32]);
@@ -303,7 +329,7 @@ const MAX_PAGES = 32768;
 function buildModule(fma: boolean, shared: boolean): Uint8Array<ArrayBuffer> {
   const dws: WasmFn[] = [];
   for (const stride of [1, 2] as const) for (const k of [0, ...DW_UNROLLED]) dws.push(buildDepthwise(stride, fma, k));
-  return assemble([buildMacro(fma), buildPack(4), buildPack(8), ...dws, buildCopy2d(), ...buildWinogradFns(), buildInterleave2(), buildPadPlane()], shared ? MAX_PAGES : undefined);
+  return assemble([buildMacro(fma), buildPack(4), buildPack(8), ...dws, buildCopy2d(), ...buildWinogradFns(), buildInterleave2(), buildPadPlane(), buildFlushDenormals()], shared ? MAX_PAGES : undefined);
 }
 
 /**
@@ -311,7 +337,7 @@ function buildModule(fma: boolean, shared: boolean): Uint8Array<ArrayBuffer> {
  * this list).
  */
 export const WASM_FN_NAMES: readonly string[] = [
-  'macro', 'pack4', 'pack8', 'copy2d', 'wino_in', 'wino_out', 'ct_il2', 'pad_plane',
+  'macro', 'pack4', 'pack8', 'copy2d', 'wino_in', 'wino_out', 'ct_il2', 'pad_plane', 'flush_denormals',
   ...[1, 2].flatMap((s) => [0, ...DW_UNROLLED].map((k) => `dw${s}k${k}`)),
 ];
 

@@ -131,6 +131,7 @@ export function convWinogradF32(a: ConvArgs): void {
   const ob = exact ? ys : ar.alloc(M * OHp * OWp * 4);
   let f = ar.f32;
   f.set(transformedWeights(w, M, C), up >> 2);
+  ar.flush(up, 36 * M * C);
   if (bias) f.set(bias.subarray(0, M), biasp >> 2);
   const aK = strideTable(C, 1), aM = strideTable(M, C);
   const upk: number[] = [];

@@ -17,7 +17,7 @@
 import type { NumericArray } from '../../src/ir/dtype.js';
 import { ACCUMULATE, gemmWasm, MR, NR, ROW_BIAS, setGemmFma, type GemmWasm, type GemmWasmExports } from './convgemm-wasm.js';
 import { ACT_MASK, actScalar, type Activation } from './convgemm-act.js';
-import { cpuThreads, cpuThreadsAvailable, jobBytes, ParJob, runJob } from './convgemm-threads.js';
+import { cpuThreads, cpuThreadsAvailable, jobBytes, ParJob, prewakeCpuThreads, runJob } from './convgemm-threads.js';
 
 const KC = 256;  // k block: a B panel (KC x NR floats = 8 KiB) stays in L1
 export const MC = 256;  // m block: an A block (MC x KC floats = 256 KiB) stays in L2
@@ -55,8 +55,10 @@ export class Arena {
    * off, or the work is too small to repay waking the workers).
    */
   threadsFor(work: number): number {
-    if (!this.shared || work < PAR_MIN_WORK) return 1;
-    return Math.max(1, Math.min(cpuThreads(), Math.floor(work / PAR_MIN_WORK)));
+    if (!this.shared || work < 2 * PAR_MIN_WORK) return 1;
+    const n = Math.max(1, Math.min(cpuThreads(), Math.floor(work / PAR_MIN_WORK)));
+    if (n > 1) prewakeCpuThreads();
+    return n;
   }
 
   /**
@@ -90,6 +92,22 @@ export class Arena {
     }
     this.f32 = new Float32Array(this.buffer);
     this.i32 = new Int32Array(this.buffer);
+  }
+
+  /**
+   * Copies n floats of `src` from `off` in (weights, as a rule); with the wasm kernels, denormals
+   * become 0 (convgemm-wasm.ts flush_denormals: they slow multiplies ~100x). Returns the offset.
+   */
+  weights(src: Float32Array, off: number, n: number): number {
+    const p = this.alloc(n * 4);
+    this.f32.set(src.subarray(off, off + n), p >> 2);
+    this.wasm?.flush_denormals(p, n * 4);
+    return p;
+  }
+
+  /** Flushes denormals in n floats at byte offset p (a no-op for the JS arena). */
+  flush(p: number, n: number): void {
+    this.wasm?.flush_denormals(p, n * 4);
   }
 
   /** Copies a table of byte offsets in; returns its offset. */
@@ -382,7 +400,7 @@ function gemmCoreParallel(
  * compute, that cost leaves the critical path. The caller overwrites every element afterwards.
  */
 export function touchPages(out: Float32Array, off: number, n: number): void {
-  if ((globalThis as any).__noTouch || out.buffer instanceof ArrayBuffer === false) return; // the arena itself (shared): mapped already
+  if (out.buffer instanceof ArrayBuffer === false) return; // the arena itself (shared): mapped already
   for (let i = off, e = off + n; i < e; i += 1024) out[i] = 0;
 }
 
@@ -527,12 +545,12 @@ export function sgemm(
     return;
   }
   const ar = arena();
+  ar.threadsFor(M * N * K); // wakes the workers while the operands are copied in
   const mark = ar.top;
   const aSpan = K === 0 ? 0 : (M - 1) * rsA + (K - 1) * csA + 1;
   const bSpan = K === 0 ? 0 : (K - 1) * rsB + (N - 1) * csB + 1;
-  const aSrc = ar.alloc(aSpan * 4), bSrc = ar.alloc(bSpan * 4);
-  ar.f32.set(A.subarray(aOff, aOff + aSpan), aSrc >> 2);
-  ar.f32.set(B.subarray(bOff, bOff + bSpan), bSrc >> 2);
+  // (either may be the weights: both are flushed of denormals)
+  const aSrc = ar.weights(A, aOff, aSpan), bSrc = ar.weights(B, bOff, bSpan);
   gemmCore(ar, M, N, K, { src: aSrc, k: strideTable(K, csA), m: strideTable(M, rsA) }, bSrc, strideTable(K, rsB), strideTable(N, csB),
     out, outOff, ldo, ep);
   ar.top = mark;

@@ -7,7 +7,7 @@
  * (session option, TWINFER_CPU_THREADS) and failing workers (an error, never a hang).
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import '../../src/node-threads.js';
+import { nodeThreadHost } from '../../src/node-threads.js';
 import { InferenceSession, Tensor, TwinferError } from '../../src/index.js';
 import { HostTensor } from '../../src/ir/tensor.js';
 import { buildGraph } from '../../src/api/session.js';
@@ -15,7 +15,7 @@ import { CpuExecutor } from '../../backends/cpu/executor.js';
 import { sgemm } from '../../backends/cpu/gemm.js';
 import { setWinograd } from '../../backends/cpu/convgemm-conv.js';
 import {
-  cpuJobCount, cpuThreads, cpuWorkerCount, injectCpuThreadFault, setCpuThreads, setCpuThreadTimeout, stopCpuThreads,
+  cpuJobCount, cpuThreads, cpuThreadsAvailable, cpuWorkerCount, injectCpuThreadFault, setCpuThreadHost, setCpuThreads, setCpuThreadTimeout, stopCpuThreads,
 } from '../../backends/cpu/convgemm-threads.js';
 import { randomTensor, seededRandom, singleOpModel, type SingleOpSpec } from '../helpers/ort-single-op.js';
 
@@ -129,6 +129,20 @@ describe('failing workers', () => {
     injectCpuThreadFault('throw');
     expect(gemm).toThrow(/CPU worker thread 1 failed: injected fault/);
     expectClose(gemm(), ref, 'after a failure');
+  });
+
+  it('a host that cannot start threads: the job runs on the caller, later ones single-threaded', () => {
+    setCpuThreads(1);
+    const ref = gemm();
+    try {
+      setCpuThreadHost({ defaultThreads: () => 4, spawn: () => { throw new Error('no threads here'); } });
+      setCpuThreads(undefined);
+      expectClose(gemm(), ref, 'spawn failed');
+      expect(cpuThreadsAvailable()).toBe(false);
+      expect(cpuThreads()).toBe(1);
+      expectClose(gemm(), ref, 'after');
+    } finally { setCpuThreadHost(nodeThreadHost); }
+    expect(cpuThreadsAvailable()).toBe(true);
   });
 
   for (const fault of ['hang', 'exit'] as const) {

@@ -13,7 +13,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { HostTensor } from '../../src/ir/tensor.js';
 import type { DType } from '../../src/ir/dtype.js';
-import { setGemmSimd } from '../../backends/cpu/gemm.js';
+import { arena, setGemmSimd } from '../../backends/cpu/gemm.js';
 import { setWinograd } from '../../backends/cpu/convgemm-conv.js';
 import { buildGraph } from '../../src/api/session.js';
 import { CpuExecutor } from '../../backends/cpu/executor.js';
@@ -180,6 +180,28 @@ describe('convolution vs onnxruntime', () => {
     await check({ opType: 'ConvTranspose', attrs: { strides: [2, 2] }, inputs: [rt([1, 24, 40, 40]), rt([24, 24, 2, 2]), rt([24])], constInputs: [1, 2] }, 'ppocr head');
     // the same path (kernel width 2 = stride, width % 4 = 0) with groups, batches, a 3-high kernel, no bias
     await check({ opType: 'ConvTranspose', attrs: { strides: [3, 2], group: 2 }, inputs: [rt([2, 6, 7, 12]), rt([6, 5, 3, 2])], constInputs: [1] }, 'stride = kernel, kw 2, groups');
+  });
+});
+
+describe('denormal weights', () => {
+  it('are flushed to 0 on their way into the arena (everything else bit for bit: -0, NaN, infinities)', () => {
+    const vals = [0, -0, 1e-39, -1e-39, 1.1754943508222875e-38, -1.17549421e-38, 1e-45, 1, -2.5, Infinity, -Infinity, NaN, 3.4e38, 5e-30];
+    const src = new Float32Array(vals);
+    setGemmSimd(true, true);
+    const ar = arena();
+    const mark = ar.top;
+    const p = ar.weights(src, 0, src.length);
+    const got = Array.from(ar.f32.subarray(p >> 2, (p >> 2) + src.length));
+    ar.top = mark;
+    const want = Array.from(src, (v) => (v !== 0 && Math.abs(v) < 1.1754943508222875e-38 ? 0 : v));
+    expect(got.map((v) => Object.is(v, -0) ? '-0' : String(v))).toEqual(want.map((v) => Object.is(v, -0) ? '-0' : String(v)));
+  });
+
+  it('a convolution with denormal weights matches onnxruntime (which runs with denormals-are-zero)', async () => {
+    const w = rt([24, 40, 1, 1]);
+    const wd = w.data as Float32Array;
+    for (let i = 0; i < wd.length; i += 3) wd[i] = (i % 2 ? -1 : 1) * 1e-39 * (1 + (i % 7));
+    await check({ opType: 'Conv', inputs: [rt([1, 40, 6, 9]), w, rt([24])], constInputs: [1, 2] }, 'denormal weights');
   });
 });
 
