@@ -14,7 +14,9 @@
  *    A thread takes task t by compare-exchange of t -> t + 1, and only then reads the job's
  *    location (JOB), which cannot change until every task of the job is done; so a claim is
  *    always one of the current job, and a stale read merely fails the exchange.
- *  - GEN is bumped (and notified) when a job is published; idle workers Atomics.wait on it.
+ *  - GEN is bumped when a job is published (and by a kernel about to publish one: prewake); idle
+ *    workers spin on it for SPIN_MS, then Atomics.wait on it, counted in SLEEPING so that the
+ *    caller only pays for Atomics.notify (a system call) when someone sleeps.
  *  - DONE counts finished tasks; the caller waits for it to reach the task count, with a
  *    time-out on progress, so a worker that died holding a task is an error, never a hang.
  *  - ERR / MSG: the first failure's message; ABORT: stop calling into the module (after a time-out).
