@@ -81,9 +81,9 @@ export function cubicKernel(x: number, A: number): number {
 }
 
 /** Interpolation taps of one axis: n per output index; extrap[o] = 1 where the output is extrapolated. */
-interface Taps { n: number; idx: Int32Array; w: Float64Array; extrap: Uint8Array; identity: boolean }
+export interface Taps { n: number; idx: Int32Array; w: Float64Array; extrap: Uint8Array; identity: boolean }
 
-function buildTaps(a: ResizeAttrs, inLen: number, outLen: number, scale: number, r0: number, r1: number): Taps {
+export function buildTaps(a: ResizeAttrs, inLen: number, outLen: number, scale: number, r0: number, r1: number): Taps {
   const s = Math.min(scale, 1);
   let start: number;
   if (a.mode === 'linear') start = a.antialias ? Math.floor(-1 / s) + 1 : 0;

@@ -224,17 +224,22 @@ export async function recordConv(ctx: GpuKernelContext, job: ConvJob): Promise<v
   return implicitGemm(ctx, job);
 }
 
+/** What Conv and ConvTranspose (plain or fused) accept on WebGPU: float data, 1-3 spatial axes, known activations. */
+export function convUnsupported(op: string): NonNullable<GpuKernel['unsupported']> {
+  return (node, inputs) => {
+    const x = inputs[0];
+    if (!x || gpuElemOf(x.dtype) !== 'f32') return `${op} on ${x?.dtype} is not implemented on WebGPU (float types only)`;
+    const r = (x.shape?.length ?? 0) - 2;
+    if (r < 1 || r > 3) return `${op} over ${r} spatial axes is not implemented on WebGPU`;
+    const e = readEpilogue(node);
+    return actSupported(e.act) && actSupported(e.post) ? undefined : `${op}: activation not implemented on WebGPU`;
+  };
+}
+
 function convKernel(fused: boolean): GpuKernel {
   const op = fused ? 'FusedConv' : 'Conv';
   return {
-    unsupported(node, inputs) {
-      const x = inputs[0];
-      if (!x || gpuElemOf(x.dtype) !== 'f32') return `${op} on ${x?.dtype} is not implemented on WebGPU (float types only)`;
-      const r = (x.shape?.length ?? 0) - 2;
-      if (r < 1 || r > 3) return `${op} over ${r} spatial axes is not implemented on WebGPU`;
-      const e = readEpilogue(node);
-      return actSupported(e.act) && actSupported(e.post) ? undefined : `${op}: activation not implemented on WebGPU`;
-    },
+    unsupported: convUnsupported(op),
     async run(ctx) {
       const x = gin(ctx, 0), w = gin(ctx, 1);
       const yDims = outDims(ctx);

@@ -8,23 +8,15 @@
 import type { GpuKernel } from '../kernel.js';
 import { gin, outDims } from '../kernel.js';
 import { FLAT_INDEX, grid, WG } from '../program.js';
-import { gpuElemOf } from '../tensor.js';
 import { groupAttr, readTransposeAttrs, transposeGeom } from '../../../src/ir/ops/convgemm-geom.js';
-import { Params, actSupported, epilogueApply, epilogueDecls, epilogueKey, epilogueParams, readEpilogue } from './convgemm-epilogue.js';
-import { geom3 } from './convgemm-conv.js';
+import { Params, epilogueApply, epilogueDecls, epilogueKey, epilogueParams, readEpilogue } from './convgemm-epilogue.js';
+import { convUnsupported, geom3 } from './convgemm-conv.js';
 import { convTGemmApplies, recordConvTGemm } from './convgemm-convt-gemm.js';
 
 function convTransposeKernel(fused: boolean): GpuKernel {
   const op = fused ? 'FusedConvTranspose' : 'ConvTranspose';
   return {
-    unsupported(node, inputs) {
-      const x = inputs[0];
-      if (!x || gpuElemOf(x.dtype) !== 'f32') return `${op} on ${x?.dtype} is not implemented on WebGPU (float types only)`;
-      const r = (x.shape?.length ?? 0) - 2;
-      if (r < 1 || r > 3) return `${op} over ${r} spatial axes is not implemented on WebGPU`;
-      const e = readEpilogue(node);
-      return actSupported(e.act) && actSupported(e.post) ? undefined : `${op}: activation not implemented on WebGPU`;
-    },
+    unsupported: convUnsupported(op),
     async run(ctx) {
       const x = gin(ctx, 0), w = gin(ctx, 1), bias = ctx.inputs[2], z = fused ? ctx.inputs[3] : undefined;
       const yDims = outDims(ctx);
