@@ -3,12 +3,15 @@
  * the GPU side (R dispatches recorded into one submission, after warm-up), in TFLOP/s. The peer in
  * the same run is a textbook shared-memory tiled WGSL matmul (16x16 tiles, one output per thread),
  * the baseline any tuned kernel has to beat; the ratio is twinfer / peer throughput.
- *   node dist/bench/webgpu-gemm.js [--size 4096] [--reps 10]
+ *   node dist/bench/webgpu-gemm.js [--size 4096] [--reps 10] [--sweep]
+ * --sweep also times every tile config of the sweep list (threads, K block, register block per
+ * thread), forced with forceTile, to choose the policy's configs on a new GPU.
  */
 import '../src/node.js';
 import { acquireGpu } from '../backends/webgpu/device.js';
 import { BufferPool, GpuRunner, PipelineCache } from '../backends/webgpu/runner.js';
 import { findGpuKernel } from '../backends/webgpu/ops/index.js';
+import { cfgKey, forceTile, type TileCfg } from '../backends/webgpu/ops/convgemm-tile.js';
 import { HostTensor } from '../src/ir/tensor.js';
 import type { Node } from '../src/ir/graph.js';
 import { seededRandom } from '../src/cli/run.js';
@@ -68,4 +71,19 @@ console.log(`webgpu MatMul ${size}x${size}x${size} fp32 on ${ctx.caps.adapter} (
 console.log(`  twinfer:            ${mine.toFixed(2)} ms  ${tflops(mine).toFixed(2)} TFLOP/s`);
 console.log(`  peer (16x16 tiled): ${peer.toFixed(2)} ms  ${tflops(peer).toFixed(2)} TFLOP/s`);
 console.log(`  ratio twinfer/peer throughput: ${(peer / mine).toFixed(2)}x`);
+if (process.argv.includes('--sweep')) {
+  const sweep: TileCfg[] = [];
+  for (const [wx, wy] of [[16, 16], [16, 8], [8, 16], [8, 8]] as const) {
+    for (const tk of [8, 16, 32]) for (const rm of [4, 8] as const) for (const rn of [4, 8] as const) sweep.push({ wx, wy, tk, rm, rn });
+  }
+  const rows: [string, number][] = [];
+  for (const cfg of sweep) {
+    forceTile(cfg);
+    try { rows.push([cfgKey(cfg), await timeIt(once)]); } catch (e) { console.log(`  ${cfgKey(cfg)}: ${(e as Error).message.slice(0, 120)}`); }
+  }
+  forceTile(undefined);
+  rows.sort((a, b) => a[1] - b[1]);
+  console.log('  sweep (fastest first): config  ms  TFLOP/s  vs default');
+  for (const [k, ms] of rows) console.log(`    ${k.padEnd(14)} ${ms.toFixed(2).padStart(7)} ${tflops(ms).toFixed(2).padStart(7)} ${(mine / ms).toFixed(2).padStart(6)}x`);
+}
 process.exit(0);

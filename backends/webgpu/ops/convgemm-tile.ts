@@ -1,10 +1,12 @@
 /**
  * The tiled GEMM at the heart of MatMul, Gemm and Conv (implicit GEMM) on WebGPU.
  *
- * One workgroup of wx*wy threads computes a (4*wy) x (4*wx) tile of C = A[M x K] * B[K x N], each
- * thread a 4x4 block held in four vec4 registers. K is walked in blocks of TK: the workgroup
- * stages an A tile and a B tile in shared memory (both k-major, vec4 along M / N, so the inner
- * loop reads one vec4 of A and one of B per 16 FMAs), then every thread accumulates.
+ * One workgroup of wx*wy threads computes a (rm*wy) x (rn*wx) tile of C = A[M x K] * B[K x N], each
+ * thread an rm x rn block (4 or 8 each) held in vec4 registers. K is walked in blocks of TK: the
+ * workgroup stages an A tile and a B tile in shared memory (both k-major, vec4 along M / N), then
+ * every thread accumulates. A thread's rows are rm/4 groups of 4, the groups 4*wy rows apart (and
+ * its columns likewise), so neighbouring threads read neighbouring vec4s of shared memory (no bank
+ * conflicts) and an 8x8 block does 64 FMAs per 4 vec4 reads instead of 16 per 2.
  *
  * What differs between users is only how tiles are loaded (plain matrices, transposed, vec4, or
  * im2col computed on the fly) and how results are stored (row-major, NCHW, epilogue): callers pass
@@ -17,14 +19,27 @@ export interface TileCfg {
   wy: number;
   /** K block. */
   tk: number;
+  /** Rows / columns of C per thread: 4 (default) or 8. */
+  rm?: 4 | 8;
+  rn?: 4 | 8;
 }
 
-export const tileM = (c: TileCfg): number => 4 * c.wy;
-export const tileN = (c: TileCfg): number => 4 * c.wx;
-export const cfgKey = (c: TileCfg): string => `${c.wx}x${c.wy}x${c.tk}`;
+export const tileM = (c: TileCfg): number => (c.rm ?? 4) * c.wy;
+export const tileN = (c: TileCfg): number => (c.rn ?? 4) * c.wx;
+export const cfgKey = (c: TileCfg): string => `${c.wx}x${c.wy}x${c.tk}${(c.rm ?? 4) !== 4 || (c.rn ?? 4) !== 4 ? `r${c.rm ?? 4}x${c.rn ?? 4}` : ''}`;
+
+let forced: TileCfg | undefined;
+/**
+ * Forces one tile config on every GEMM and implicit-GEMM convolution recorded afterwards (undefined
+ * restores the policy). For benchmarks sweeping configs and tests of the larger register blocks;
+ * part of pipeline cache keys, so forced and default shaders never mix.
+ */
+export function forceTile(cfg: TileCfg | undefined): void { forced = cfg; }
+export function forcedTile(): TileCfg | undefined { return forced; }
 
 /** A config fitting M: narrow tiles for few rows, so small problems do not waste most threads. */
 export function pickTile(M: number, N: number): TileCfg {
+  if (forced) return forced;
   const wy = M <= 16 ? 4 : M <= 32 ? 8 : 16;
   const wx = N <= 16 ? 4 : N <= 32 ? 8 : 16;
   return { wx, wy, tk: 16 };
@@ -66,33 +81,55 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let m0 = wid.y * ${TM}u; let n0 = (wid.x + xOff) * ${TN}u; let zz = wid.z + zOff;
   ${p.split ? 'let ks = zz % SK; let z = zz / SK; let kBeg = ks * KC; let kEnd = min(K, kBeg + KC);' : 'let ks = 0u; let z = zz; let kBeg = 0u; let kEnd = K;'}
   ${p.setup}
-  var c0 = vec4<f32>(); var c1 = vec4<f32>(); var c2 = vec4<f32>(); var c3 = vec4<f32>();
+  ${accumulate(c, p)}
+}`;
+}
+
+/** The accumulator declarations, K loop body and bounds-checked stores of gemmShader. */
+function accumulate(c: TileCfg, g: GemmParts): string {
+  const TM = tileM(c), TN = tileN(c), TK = c.tk;
+  const PM = (c.rm ?? 4) / 4, PN = (c.rn ?? 4) / 4;
+  const acc = (p: number, i: number, q: number) => `c${p}${i}${q}`;
+  const decl: string[] = [], reads: string[] = [], fmas: string[] = [], list: string[] = [];
+  for (let p = 0; p < PM; p++) reads.push(`let a${p} = As[kk * ${TM / 4}u + ${p * c.wy}u + ty];`);
+  for (let q = 0; q < PN; q++) reads.push(`let b${q} = Bs[kk * ${TN / 4}u + ${q * c.wx}u + tx];`);
+  for (let p = 0; p < PM; p++) {
+    for (let i = 0; i < 4; i++) {
+      for (let q = 0; q < PN; q++) {
+        decl.push(`var ${acc(p, i, q)} = vec4<f32>();`);
+        fmas.push(`${acc(p, i, q)} = fma(vec4<f32>(a${p}.${'xyzw'[i]}), b${q}, ${acc(p, i, q)});`);
+        list.push(acc(p, i, q));
+      }
+    }
+  }
+  return `${decl.join(' ')}
   for (var k0 = kBeg; k0 < kEnd; k0 += ${TK}u) {
-    ${p.pre ? `${p.pre}
+    ${g.pre ? `${g.pre}
     workgroupBarrier();` : ''}
-    ${p.loadA}
-    ${p.loadB}
+    ${g.loadA}
+    ${g.loadB}
     workgroupBarrier();
     for (var kk = 0u; kk < ${TK}u; kk++) {
-      let a = As[kk * ${TM / 4}u + ty];
-      let b = Bs[kk * ${TN / 4}u + tx];
-      c0 = fma(vec4<f32>(a.x), b, c0); c1 = fma(vec4<f32>(a.y), b, c1);
-      c2 = fma(vec4<f32>(a.z), b, c2); c3 = fma(vec4<f32>(a.w), b, c3);
+      ${reads.join(' ')}
+      ${fmas.join('\n      ')}
     }
     workgroupBarrier();
   }
-  let cs = array<vec4<f32>, 4>(c0, c1, c2, c3);
-  for (var i = 0u; i < 4u; i++) {
-    let m = m0 + ty * 4u + i;
-    if (m >= M) { break; }
-    for (var j = 0u; j < 4u; j++) {
-      let n = n0 + tx * 4u + j;
-      if (n >= N) { break; }
-      let acc = cs[i][j];
-      ${p.store}
+  let cs = array<vec4<f32>, ${list.length}>(${list.join(', ')});
+  for (var pm_ = 0u; pm_ < ${PM}u; pm_++) {
+    for (var i = 0u; i < 4u; i++) {
+      let m = m0 + pm_ * ${4 * c.wy}u + ty * 4u + i;
+      if (m >= M) { break; }
+      for (var pn_ = 0u; pn_ < ${PN}u; pn_++) {
+        for (var j = 0u; j < 4u; j++) {
+          let n = n0 + pn_ * ${4 * c.wx}u + tx * 4u + j;
+          if (n >= N) { break; }
+          let acc = cs[(pm_ * 4u + i) * ${PN}u + pn_][j];
+          ${g.store}
+        }
+      }
     }
-  }
-}`;
+  }`;
 }
 
 /** One operand's tile: rows r (the M side for A, the N side for B) by TK columns k. */
