@@ -6,6 +6,7 @@
  * twinfer / ORT (target <= 0.7) and how closely outputs agree.
  *   node dist/bench/webgpu-vs-ort.js [--iterations 20] [--warmup 3] [--quick]
  */
+import { forceTile } from '../backends/webgpu/ops/convgemm-tile.js';
 import * as fs from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import '../src/node.js';
@@ -18,6 +19,15 @@ import { buildMobileNetV2, buildResNet50 } from './models/index.js';
 
 const arg = (k: string, d: number) => { const i = process.argv.indexOf(`--${k}`); return i > 0 ? Number(process.argv[i + 1]) : d; };
 const quick = process.argv.includes('--quick');
+const noOrt = process.argv.includes('--no-ort');
+// --tile WXxWYxTK[rRMxRN] forces one GEMM tile config everywhere (sweeping the policy on a new GPU).
+const tileArg = process.argv.indexOf('--tile');
+if (tileArg > 0) {
+  const m = /^(\d+)x(\d+)x(\d+)(?:r([48])x([48]))?$/.exec(process.argv[tileArg + 1] ?? '');
+  if (!m) { console.error('--tile wants WXxWYxTK or WXxWYxTKrRMxRN, e.g. 16x8x8r8x4'); process.exit(2); }
+  forceTile({ wx: +m[1]!, wy: +m[2]!, tk: +m[3]!, rm: (m[4] ? +m[4] : 4) as 4 | 8, rn: (m[5] ? +m[5] : 4) as 4 | 8 });
+  console.log(`tile forced: ${process.argv[tileArg + 1]}`);
+}
 const iterations = arg('iterations', quick ? 2 : 20), warmup = arg('warmup', quick ? 1 : 3);
 
 async function median(fn: () => Promise<unknown>): Promise<number> {
@@ -43,9 +53,15 @@ console.log('model            twinfer ms  ort ms   ratio  twinfer img/s  ort img
 for (const c of cases) {
   const x = ppocrInput(c.dims, 11);
   const mine = await InferenceSession.create(c.model, { backends: ['webgpu', 'cpu'] });
-  const ref = await ort.InferenceSession.create(c.model, { executionProviders: ['webgpu'] });
   const feeds = { [c.input]: fromHostTensor(x) };
-  const ortFeeds = { [c.input]: new ort.Tensor('float32', x.data as Float32Array, c.dims) };
+  if (noOrt) {
+    // --no-ort: twinfer alone (tile sweeps), after the same warm-up.
+    const tw = await median(() => mine.run(feeds));
+    console.log(`${c.name.padEnd(16)} ${tw.toFixed(2).padStart(10)}`);
+    continue;
+  }
+  const ref = await ort.InferenceSession.create(c.model, { executionProviders: ['webgpu'] });
+    const ortFeeds = { [c.input]: new ort.Tensor('float32', x.data as Float32Array, c.dims) };
   const a = await mine.run(feeds), b = await ref.run(ortFeeds);
   const name = mine.outputNames[0]!;
   const diff = compareTensors(toHostTensor(a[name]!), toHostTensor(b[name] as unknown as Tensor), 1e-3, 1e-4).maxAbsErr;

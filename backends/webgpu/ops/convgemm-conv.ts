@@ -17,7 +17,7 @@ import type { HostTensor } from '../../../src/ir/tensor.js';
 import { gpuElemOf } from '../tensor.js';
 import { forwardGeom, groupAttr, readWindowAttrs, type WindowGeom } from '../../../src/ir/ops/convgemm-geom.js';
 import { Params, actSupported, epilogueApply, epilogueDecls, epilogueKey, epilogueParams, readEpilogue, type Epilogue } from './convgemm-epilogue.js';
-import { cfgKey, forcedTile, gemmShader, matrixLoad, splitK, tileChunks, tileM, tileN, type TileCfg } from './convgemm-tile.js';
+import { cfgKey, gemmShader, pickConvTile, matrixLoad, splitK, tileChunks, tileM, tileN, type TileCfg } from './convgemm-tile.js';
 import { recordSplitReduce } from './convgemm-splitk.js';
 import { recordMatmul } from './convgemm-matmul.js';
 import { tryWinograd } from './convgemm-winograd.js';
@@ -84,9 +84,7 @@ async function implicitGemm(ctx: GpuKernelContext, job: ConvJob): Promise<void> 
   const Cg = job.C / job.group, Mg = job.Mtot / job.group;
   const KS = prod(g.k), OS = prod(g.o), IS = prod(g.i);
   const M = Mg, N = job.batch * OS, K = Cg * KS;
-  const f = forcedTile();
-  // The im2col B loader gives each thread one column, so a forced config needs TN <= threads.
-  const cfg: TileCfg = f && f.wx * f.wy >= tileN(f) ? f : { wx: 16, wy: M <= 16 ? 4 : M <= 32 ? 8 : 16, tk: 16 };
+  const cfg = pickConvTile(M);
   const vecW = K % 4 === 0;
   const threads = cfg.wx * cfg.wy, TN = tileN(cfg);
   const xT = Math.ceil(N / TN), yT = Math.ceil(M / tileM(cfg));
