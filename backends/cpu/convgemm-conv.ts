@@ -82,6 +82,7 @@ let winogradMode: 'auto' | 'off' | 'force' = 'auto';
  * it applies structurally (3x3, stride 1, one group) whatever the size.
  */
 export function setWinograd(mode: 'auto' | 'off' | 'force'): void { winogradMode = mode; }
+export function getWinograd(): 'auto' | 'off' | 'force' { return winogradMode; }
 
 /** Float32 Conv, any rank <= 3, groups, dilations, strides, pads. */
 export function convF32(a: ConvArgs): void {

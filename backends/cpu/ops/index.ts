@@ -8,9 +8,10 @@ import { kernels as reduction } from './reduction.js';
 import { kernels as quant } from './quant.js';
 import { kernels as sequence } from './sequence.js';
 import { kernels as fused } from './fused.js';
+import { kernels as qfused } from './qfused.js';
 
 export const CPU_KERNELS: KernelRegistry = {
-  ...elementwise, ...convgemm, ...normalization, ...tensor, ...reduction, ...quant, ...sequence, ...fused,
+  ...elementwise, ...convgemm, ...normalization, ...tensor, ...reduction, ...quant, ...sequence, ...fused, ...qfused,
 };
 
 export function findCpuKernel(key: string): CpuKernel | undefined {

@@ -8,10 +8,11 @@ import { schemas as reduction } from './reduction.js';
 import { schemas as quant } from './quant.js';
 import { schemas as sequence } from './sequence.js';
 import { schemas as fused } from './fused.js';
+import { schemas as qfused } from './qfused.js';
 
 /** Key: op type for the default domain, `domain.OpType` otherwise (e.g. `twinfer.FusedConv`). */
 export const SCHEMAS: SchemaRegistry = {
-  ...elementwise, ...convgemm, ...normalization, ...tensor, ...reduction, ...quant, ...sequence, ...fused,
+  ...elementwise, ...convgemm, ...normalization, ...tensor, ...reduction, ...quant, ...sequence, ...fused, ...qfused,
 };
 
 export function schemaKey(domain: string, opType: string): string {
