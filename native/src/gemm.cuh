@@ -24,11 +24,11 @@ constexpr int kTileN = 64;
 constexpr int kTileK = 16;
 constexpr int kGemmThreads = 256;
 
+// The main loop of one block: tile (blockIdx.x, blockIdx.y) of problem z over k in [0, K).
 template <class LoadA, class LoadB, class Store>
-__global__ void __launch_bounds__(kGemmThreads) tiledGemm(int M, int N, int K, int zBase, LoadA la, LoadB lb, Store st) {
+__device__ __forceinline__ void tiledGemmBody(int M, int N, int K, int z, LoadA la, LoadB lb, Store st) {
   __shared__ float As[kTileK][kTileM + 1];
   __shared__ float Bs[kTileK][kTileN + 1];
-  const int z = zBase + blockIdx.z;
   la.setZ(z);
   lb.setZ(z);
   st.setZ(z);
@@ -87,8 +87,78 @@ __global__ void __launch_bounds__(kGemmThreads) tiledGemm(int M, int N, int K, i
   }
 }
 
+template <class LoadA, class LoadB, class Store>
+__global__ void __launch_bounds__(kGemmThreads) tiledGemm(int M, int N, int K, int zBase, LoadA la, LoadB lb, Store st) {
+  tiledGemmBody(M, N, K, zBase + static_cast<int>(blockIdx.z), la, lb, st);
+}
+
+// Split-K helpers: a store adding raw partial sums with atomics, and a loader view whose k starts
+// at the slice's first k.
+struct AtomicAddStore {
+  float* out;
+  int N;
+  __device__ void setZ(int) {}
+  __device__ void operator()(int m, int n, float acc) const { atomicAdd(out + static_cast<long long>(m) * N + n, acc); }
+};
+
+template <class Load, bool IsA>
+struct ShiftK {
+  Load l;
+  int k0;
+  bool kFast;  // the main loop reads kFast of A and nFast of B: both carry the wrapped flag
+  bool nFast;
+  __device__ ShiftK(const Load& load, int k, bool fast) : l(load), k0(k), kFast(fast), nFast(fast) {}
+  __device__ void setZ(int g) { l.setZ(g); }
+  __device__ float operator()(int a, int b) const { return IsA ? l(a, b + k0) : l(a + k0, b); }
+};
+
+// Split-K, first pass: block (x, y, z) computes the partial product of K slice z % S of problem
+// z / S and adds it into part[problem][m][n] (zeroed beforehand) with atomics.
+template <class LoadA, class LoadB>
+__global__ void __launch_bounds__(kGemmThreads) tiledGemmPartial(int M, int N, int K, int zBase, int S, int KC, LoadA la, LoadB lb, float* part) {
+  const int zz = zBase + blockIdx.z;
+  const int z = zz / S, ks = zz - z * S;
+  const int kBeg = ks * KC, kEnd = min(K, kBeg + KC);
+  float* out = part + static_cast<long long>(z) * M * N;
+  tiledGemmBody(M, N, kEnd - kBeg, z, ShiftK<LoadA, true>{la, kBeg, la.kFast}, ShiftK<LoadB, false>{lb, kBeg, lb.nFast}, AtomicAddStore{out, N});
+}
+
+// Split-K, second pass: the epilogue of every (problem, m, n) over the summed partials.
+template <class Store>
+__global__ void splitKStore(int M, int N, long long total, const float* part, int zBase, Store st) {
+  const long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
+  if (i >= total) return;
+  const long long per = static_cast<long long>(M) * N;
+  const int z = static_cast<int>(i / per);
+  const long long r = i - z * per;
+  Store s = st;
+  s.setZ(zBase + z);
+  s(static_cast<int>(r / N), static_cast<int>(r % N), part[i]);
+}
+
+inline int smCount() {
+  static int sms = 0;
+  if (!sms) {
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || sms <= 0) sms = 80;
+  }
+  return sms;
+}
+
+// K slices for a grid of `tiles` blocks: enough to give every SM about two blocks when the grid is
+// small and K deep (ResNet-50's 7x7 layers at batch 1 run 8 blocks on 132 SMs otherwise), each
+// slice at least 256 deep; 1 when splitting does not pay.
+inline int splitKSlices(long long tiles, int K) {
+  const long long want = 2LL * smCount();
+  if (tiles >= want / 2 || K < 512) return 1;
+  const long long s = std::min<long long>({(want + tiles - 1) / tiles, K / 256, 32});
+  return s > 1 ? static_cast<int>(s) : 1;
+}
+
 // Launches tiledGemm over `batches` independent problems (blockIdx.z, in chunks of the grid's
-// z limit). Throws when M or N needs more tiles than a grid dimension holds.
+// z limit); small grids over deep K go through split-K (partials summed with atomics into a
+// stream-ordered scratch buffer, then the Store epilogue). Throws when M or N needs more tiles
+// than a grid dimension holds.
 template <class LoadA, class LoadB, class Store>
 void launchTiledGemm(int M, int N, int K, long long batches, const LoadA& la, const LoadB& lb, const Store& st, cudaStream_t stream) {
   if (M <= 0 || N <= 0 || batches <= 0) return;
@@ -96,6 +166,25 @@ void launchTiledGemm(int M, int N, int K, long long batches, const LoadA& la, co
   const long long tilesM = (static_cast<long long>(M) + kTileM - 1) / kTileM;
   if (tilesN > 0x7fffffffLL || tilesM > 65535) {
     throw std::runtime_error("gemm: M=" + std::to_string(M) + ", N=" + std::to_string(N) + " needs more tiles than a grid holds");
+  }
+  const int S = splitKSlices(tilesN * tilesM * batches, K);
+  const long long total = static_cast<long long>(M) * N * batches;
+  if (S > 1 && total <= (1LL << 28)) {
+    const int KC = ((K + S - 1) / S + kTileK - 1) / kTileK * kTileK;
+    const int slices = (K + KC - 1) / KC;
+    float* part = nullptr;
+    if (cudaMallocAsync(reinterpret_cast<void**>(&part), total * sizeof(float), stream) != cudaSuccess) throw std::runtime_error("gemm: split-K scratch allocation failed");
+    cudaMemsetAsync(part, 0, total * sizeof(float), stream);
+    const long long zTotal = batches * slices;
+    for (long long z0 = 0; z0 < zTotal; z0 += 65535) {
+      const unsigned zs = static_cast<unsigned>(std::min<long long>(65535, zTotal - z0));
+      const dim3 grid(static_cast<unsigned>(tilesN), static_cast<unsigned>(tilesM), zs);
+      tiledGemmPartial<<<grid, kGemmThreads, 0, stream>>>(M, N, K, static_cast<int>(z0), slices, KC, la, lb, part);
+    }
+    const int threads = 256;
+    splitKStore<<<static_cast<unsigned>((total + threads - 1) / threads), threads, 0, stream>>>(M, N, total, part, 0, st);
+    cudaFreeAsync(part, stream);
+    return;
   }
   for (long long z0 = 0; z0 < batches; z0 += 65535) {
     const unsigned zs = static_cast<unsigned>(std::min<long long>(65535, batches - z0));
