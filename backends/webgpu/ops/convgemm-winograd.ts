@@ -1,12 +1,14 @@
 /**
- * Winograd F(2x2, 3x3) for 3x3, stride-1, undilated 2-D convolutions on WebGPU (any pads, groups).
- *
+ * Winograd F(m x m, 3x3), m = 2 (default) or 4, for 3x3, stride-1, undilated 2-D convolutions on
+ * WebGPU (any pads, groups). With a = m + 2:
  *  1. weights:  U[xi][m][c] = (G g G^T)[xi]            once per weight tensor (cached, see below)
- *  2. input:    V[xi][c][t] = (B^T d B)[xi]            d: the 4x4 input patch of 2x2 output tile t
- *  3. GEMM:     P[xi][m][t] = sum_c U[xi][m][c] V[xi][c][t]   16 x groups batched GEMMs (convgemm-matmul)
+ *  2. input:    V[xi][c][t] = (B^T d B)[xi]            d: the a x a input patch of output tile t
+ *  3. GEMM:     P[xi][m][t] = sum_c U[xi][m][c] V[xi][c][t]   a*a x groups batched GEMMs (convgemm-matmul)
  *  4. output:   Y tile t    = A^T P[.][m][t] A, then bias and the fused epilogue
- * 16 products per 2x2 outputs instead of 36: 2.25x fewer multiplies, paid for with transforms and
- * 4x intermediates, so it is used only where the GEMM dominates (see winogradApplies).
+ * F(2x2): 16 products per 4 outputs instead of 36 (2.25x fewer multiplies), intermediates 4x the
+ * tensors; F(4x4): 36 per 16 (4x fewer), intermediates 2.25x, slightly less accurate (fp32 error
+ * ~1e-6 relative on these layers). The transforms are unrolled from the matrices in
+ * convgemm-winograd-mats.ts. Used only where the GEMM dominates (see winogradApplies).
  *
  * The transformed weights are cached by the weight's GPUBuffer, checked against the host tensor it
  * was uploaded from (initializers keep theirs for the session; a pooled buffer reused for other
@@ -19,11 +21,18 @@ import { GpuTensor } from '../tensor.js';
 import { Params, epilogueApply, epilogueDecls, epilogueKey, epilogueParams } from './convgemm-epilogue.js';
 import type { ConvJob } from './convgemm-conv.js';
 import { recordMatmul } from './convgemm-matmul.js';
+import { F2, F4, sandwich, type WinogradMats } from './convgemm-winograd-mats.js';
 
 export type WinogradPolicy = 'auto' | 'off' | 'force';
 let policy: WinogradPolicy = 'auto';
 /** Winograd policy (tests and benchmarks): 'auto' where it pays off, 'off', or 'force' wherever it applies. */
 export function setWinogradPolicy(p: WinogradPolicy): void { policy = p; }
+// F(2x2) by default: on the H100 F(4x4) measured slower on every ResNet-50 layer (its transforms,
+// one thread per tile with 36 gathers and 36 strided stores, cost more than the 1.8x fewer GEMM
+// multiplies save: 6.30 vs 4.09 ms over the 13 layers at batch 32; docs/benchmarks.md).
+let tile: 2 | 4 = 2;
+/** Output tile edge of the Winograd variant used (benchmarks and tests): 2 (default) or 4. */
+export function setWinogradTile(m: 2 | 4): void { tile = m; }
 
 /** Whether the convolution has the shape Winograd F(2x2, 3x3) computes. */
 function shapeFits(job: ConvJob): boolean {
@@ -52,17 +61,21 @@ function prodOut(job: ConvJob): number {
   return job.g.o.reduce((p, x) => p * x, 1);
 }
 
-interface Cached { host: HostTensor; u: GpuTensor }
+interface Cached { host: HostTensor; u: GpuTensor; m: number }
 const cache = new WeakMap<GPUBuffer, Cached>();
 
 const decl = (i: number, name: string, rw = false) => `@group(0) @binding(${i}) var<storage, ${rw ? 'read_write' : 'read'}> ${name}: array<f32>;`;
 
 /** U[xi][m][c] for every output channel m (all groups) and input channel c of its group. */
-async function transformWeights(ctx: GpuKernelContext, w: GpuTensor, u: GpuTensor, Mtot: number, Cg: number): Promise<void> {
+async function transformWeights(ctx: GpuKernelContext, w: GpuTensor, u: GpuTensor, Mtot: number, Cg: number, mats: WinogradMats): Promise<void> {
   const p = new Params().u('total', Mtot * Cg).u('MC', Mtot * Cg);
+  const a = mats.m + 2;
+  const t = sandwich(mats.G, 3, (i, j) => `g${i * 3 + j}`, 't');
+  const stores: string[] = [];
+  for (let i = 0; i < a; i++) for (let j = 0; j < a; j++) stores.push(`U[${i * a + j}u * MC + i] = ${t.out(i, j)};`);
   await ctx.gpu.run({
     name: 'Winograd(weights)',
-    cacheKey: 'wino:wt',
+    cacheKey: `wino${mats.m}:wt`,
     wgsl: () => `${decl(0, 'W')}
 ${decl(1, 'U', true)}
 @group(0) @binding(2) var<storage, read> params: array<u32>;
@@ -71,43 +84,32 @@ ${FLAT_INDEX()}
   let i = flatIndex(gid, nwg);
   ${p.wgsl}
   if (i >= total) { return; }
-  var g: array<f32, 9>;
-  for (var k = 0u; k < 9u; k++) { g[k] = W[i * 9u + k]; }
-  // rows: Gg (4x3), G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]
-  var t: array<f32, 12>;
-  for (var c = 0u; c < 3u; c++) {
-    let a = g[c]; let b = g[3u + c]; let d = g[6u + c];
-    t[c] = a; t[3u + c] = 0.5 * (a + b + d); t[6u + c] = 0.5 * (a - b + d); t[9u + c] = d;
-  }
-  for (var r = 0u; r < 4u; r++) {
-    let a = t[r * 3u]; let b = t[r * 3u + 1u]; let d = t[r * 3u + 2u];
-    U[(r * 4u + 0u) * MC + i] = a;
-    U[(r * 4u + 1u) * MC + i] = 0.5 * (a + b + d);
-    U[(r * 4u + 2u) * MC + i] = 0.5 * (a - b + d);
-    U[(r * 4u + 3u) * MC + i] = d;
-  }
+  ${Array.from({ length: 9 }, (_, k) => `let g${k} = W[i * 9u + ${k}u];`).join(' ')}
+  ${t.code}
+  ${stores.join('\n  ')}
 }`,
     inputs: [w], outputs: [u], params: p.values, workgroups: grid(Mtot * Cg),
   });
 }
 
 /** The transformed weights of `job.w`, from the cache when they are still valid. */
-async function weights(ctx: GpuKernelContext, job: ConvJob, host: HostTensor | undefined): Promise<{ u: GpuTensor; temp: boolean }> {
+async function weights(ctx: GpuKernelContext, job: ConvJob, host: HostTensor | undefined, mats: WinogradMats): Promise<{ u: GpuTensor; temp: boolean }> {
   const Cg = job.C / job.group;
+  const A2 = (mats.m + 2) ** 2;
   const hit = cache.get(job.w.buffer);
-  if (host && hit && hit.host === host) return { u: hit.u, temp: false };
+  if (host && hit && hit.host === host && hit.m === mats.m) return { u: hit.u, temp: false };
   if (!host) {
-    const u = ctx.gpu.alloc('float32', [16, job.Mtot, Cg]);
-    await transformWeights(ctx, job.w, u, job.Mtot, Cg);
+    const u = ctx.gpu.alloc('float32', [A2, job.Mtot, Cg]);
+    await transformWeights(ctx, job.w, u, job.Mtot, Cg, mats);
     return { u, temp: true };
   }
   // Outside the pool: the cache owns it for as long as the weight buffer lives.
   hit?.u.buffer.destroy();
-  const bytes = 16 * job.Mtot * Cg * 4;
+  const bytes = A2 * job.Mtot * Cg * 4;
   const buf = ctx.gpu.device.createBuffer({ size: Math.max(16, bytes), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
-  const u = new GpuTensor(buf, 'float32', [16, job.Mtot, Cg]);
-  await transformWeights(ctx, job.w, u, job.Mtot, Cg);
-  cache.set(job.w.buffer, { host, u });
+  const u = new GpuTensor(buf, 'float32', [A2, job.Mtot, Cg]);
+  await transformWeights(ctx, job.w, u, job.Mtot, Cg, mats);
+  cache.set(job.w.buffer, { host, u, m: mats.m });
   return { u, temp: false };
 }
 
@@ -115,19 +117,28 @@ async function weights(ctx: GpuKernelContext, job: ConvJob, host: HostTensor | u
 export async function tryWinograd(ctx: GpuKernelContext, job: ConvJob): Promise<boolean> {
   if (!winogradApplies(job)) return false;
   const { g } = job;
+  const mats = tile === 4 ? F4 : F2;
+  const m = mats.m, a = m + 2, A2 = a * a;
   const C = job.C, Mtot = job.Mtot, Cg = C / job.group, Mg = Mtot / job.group;
   const [IH, IW, OH, OW] = [g.i[1], g.i[2], g.o[1], g.o[2]];
-  const TH = Math.ceil(OH / 2), TW = Math.ceil(OW / 2), T = job.batch * TH * TW;
-  // The transformed input and products are 4x the input / output: they must fit one binding.
-  if (16 * Math.max(C, Mtot) * T * 4 > ctx.gpu.ctx.caps.maxStorageBufferBindingSize) return false;
-  const { u, temp } = await weights(ctx, job, job.wHost);
+  const TH = Math.ceil(OH / m), TW = Math.ceil(OW / m), T = job.batch * TH * TW;
+  // The transformed input and products must fit one binding.
+  if (A2 * Math.max(C, Mtot) * T * 4 > ctx.gpu.ctx.caps.maxStorageBufferBindingSize) return false;
+  const { u, temp } = await weights(ctx, job, job.wHost, mats);
 
   // 2. input transform: one thread per (channel, tile)
-  const v = ctx.gpu.alloc('float32', [16, C, T]);
+  const v = ctx.gpu.alloc('float32', [A2, C, T]);
   const pi = new Params().u('total', C * T).u('T', T).u('C', C).u('TT', TH * TW).u('TW', TW).u('IH', IH).u('IW', IW).u('ph', g.p[1]).u('pw', g.p[2]).u('CT', C * T);
+  const vin = sandwich(mats.BT, a, (r, c) => `d${r}_${c}`, 's');
+  const loads: string[] = [];
+  for (let r = 0; r < a; r++) {
+    for (let c = 0; c < a; c++) loads.push(`var d${r}_${c} = 0.0; { let y = y0 + ${r}u; let x = x0 + ${c}u; if (y < IH && x < IW) { d${r}_${c} = X[xb + y * IW + x]; } }`);
+  }
+  const vstores: string[] = [];
+  for (let r = 0; r < a; r++) for (let c = 0; c < a; c++) vstores.push(`V[${r * a + c}u * CT + o] = ${vin.out(r, c)};`);
   await ctx.gpu.run({
     name: 'Winograd(input)',
-    cacheKey: 'wino:in',
+    cacheKey: `wino${m}:in`,
     wgsl: () => `${decl(0, 'X')}
 ${decl(1, 'V', true)}
 @group(0) @binding(2) var<storage, read> params: array<u32>;
@@ -138,39 +149,19 @@ ${FLAT_INDEX()}
   if (i >= total) { return; }
   let c = i / T; let t = i - c * T;
   let b = t / TT; let r = t - b * TT; let ty = r / TW; let tx = r - ty * TW;
-  let y0 = ty * 2u - ph; let x0 = tx * 2u - pw; // may wrap below 0: caught by the unsigned bounds test
+  let y0 = ty * ${m}u - ph; let x0 = tx * ${m}u - pw; // may wrap below 0: caught by the unsigned bounds test
   let xb = (b * C + c) * IH * IW;
-  var d: array<f32, 16>;
-  for (var a = 0u; a < 4u; a++) {
-    let y = y0 + a;
-    for (var e = 0u; e < 4u; e++) {
-      let x = x0 + e;
-      var val = 0.0;
-      if (y < IH && x < IW) { val = X[xb + y * IW + x]; }
-      d[a * 4u + e] = val;
-    }
-  }
-  // B^T d: B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
-  var s: array<f32, 16>;
-  for (var e = 0u; e < 4u; e++) {
-    s[e] = d[e] - d[8u + e]; s[4u + e] = d[4u + e] + d[8u + e];
-    s[8u + e] = d[8u + e] - d[4u + e]; s[12u + e] = d[4u + e] - d[12u + e];
-  }
+  ${loads.join('\n  ')}
+  ${vin.code}
   let o = c * T + t;
-  for (var a = 0u; a < 4u; a++) {
-    let r0 = s[a * 4u]; let r1 = s[a * 4u + 1u]; let r2 = s[a * 4u + 2u]; let r3 = s[a * 4u + 3u];
-    V[(a * 4u + 0u) * CT + o] = r0 - r2;
-    V[(a * 4u + 1u) * CT + o] = r1 + r2;
-    V[(a * 4u + 2u) * CT + o] = r2 - r1;
-    V[(a * 4u + 3u) * CT + o] = r1 - r3;
-  }
+  ${vstores.join('\n  ')}
 }`,
     inputs: [job.x], outputs: [v], params: pi.values, workgroups: grid(C * T),
   });
 
-  // 3. 16 x groups GEMMs: P[xi][g] (Mg x T) = U[xi][g] (Mg x Cg) * V[xi][g] (Cg x T)
-  const prod = ctx.gpu.alloc('float32', [16, Mtot, T]);
-  const dims = [16], sa = [Mtot * Cg], sb = [C * T], sy = [Mtot * T], sc = [0];
+  // 3. a*a x groups GEMMs: P[xi][g] (Mg x T) = U[xi][g] (Mg x Cg) * V[xi][g] (Cg x T)
+  const prod = ctx.gpu.alloc('float32', [A2, Mtot, T]);
+  const dims = [A2], sa = [Mtot * Cg], sb = [C * T], sy = [Mtot * T], sc = [0];
   if (job.group > 1) { dims.push(job.group); sa.push(Mg * Cg); sb.push(Cg * T); sy.push(Mg * T); sc.push(0); }
   await recordMatmul(ctx, {
     name: 'Winograd(gemm)', M: Mg, N: T, K: Cg, a: u, transA: false, b: v, transB: false,
@@ -186,9 +177,24 @@ ${FLAT_INDEX()}
   let bi = 1;
   const decls = [decl(0, 'P'), ...(job.bias ? [decl(bi++, 'BIAS')] : []), ...(job.z ? [decl(bi++, 'Z')] : []), decl(bi++, 'Y', true),
     `@group(0) @binding(${bi}) var<storage, read> params: array<u32>;`];
+  const yout = sandwich(mats.AT, a, (r, c) => `q${r}_${c}`, 's');
+  const qloads: string[] = [];
+  for (let r = 0; r < a; r++) for (let c = 0; c < a; c++) qloads.push(`let q${r}_${c} = P[${r * a + c}u * MT + i];`);
+  const ystores: string[] = [];
+  for (let r = 0; r < m; r++) {
+    for (let c = 0; c < m; c++) {
+      ystores.push(`if (ty * ${m}u + ${r}u < OH && tx * ${m}u + ${c}u < OW) {
+    let yi = ((b * Mtot + mo) * OH + ty * ${m}u + ${r}u) * OW + tx * ${m}u + ${c}u;
+    var v = ${yout.out(r, c)};
+    ${job.bias ? 'v += BIAS[mo];' : ''}
+    ${epilogueApply(job.epi, job.z ? 'Z[yi]' : undefined)}
+    Y[yi] = v;
+  }`);
+    }
+  }
   await ctx.gpu.run({
     name: `${job.name}(winograd)`,
-    cacheKey: `wino:out:${job.bias ? 'b' : ''}:${epilogueKey(job.epi, !!job.z)}`,
+    cacheKey: `wino${m}:out:${job.bias ? 'b' : ''}:${epilogueKey(job.epi, !!job.z)}`,
     wgsl: () => `${decls.join('\n')}
 ${epilogueDecls(job.epi)}
 ${FLAT_INDEX()}
@@ -196,34 +202,11 @@ ${FLAT_INDEX()}
   let i = flatIndex(gid, nwg);
   ${po.wgsl}
   if (i >= total) { return; }
-  let m = i / T; let t = i - m * T;
+  let mo = i / T; let t = i - mo * T;
   let b = t / TT; let r = t - b * TT; let ty = r / TW; let tx = r - ty * TW;
-  var q: array<f32, 16>;
-  for (var k = 0u; k < 16u; k++) { q[k] = P[k * MT + i]; }
-  // A^T q A with A^T = [1 1 1 0; 0 1 -1 -1]
-  var s: array<f32, 8>;
-  for (var e = 0u; e < 4u; e++) {
-    s[e] = q[e] + q[4u + e] + q[8u + e];
-    s[4u + e] = q[4u + e] - q[8u + e] - q[12u + e];
-  }
-  var out: array<f32, 4>;
-  for (var a = 0u; a < 2u; a++) {
-    out[a * 2u] = s[a * 4u] + s[a * 4u + 1u] + s[a * 4u + 2u];
-    out[a * 2u + 1u] = s[a * 4u + 1u] - s[a * 4u + 2u] - s[a * 4u + 3u];
-  }
-  for (var a = 0u; a < 2u; a++) {
-    let oy = ty * 2u + a;
-    if (oy >= OH) { continue; }
-    for (var e = 0u; e < 2u; e++) {
-      let ox = tx * 2u + e;
-      if (ox >= OW) { continue; }
-      let yi = ((b * Mtot + m) * OH + oy) * OW + ox;
-      var v = out[a * 2u + e];
-      ${job.bias ? 'v += BIAS[m];' : ''}
-      ${epilogueApply(job.epi, job.z ? 'Z[yi]' : undefined)}
-      Y[yi] = v;
-    }
-  }
+  ${qloads.join('\n  ')}
+  ${yout.code}
+  ${ystores.join('\n  ')}
 }`,
     inputs: ins, outputs: [job.y], params: po.values, workgroups: grid(Mtot * T),
   });

@@ -1,5 +1,7 @@
 /**
- * The GEMM's larger register blocks (8x4, 4x8, 8x8 per thread; convgemm-tile.ts) against the CPU
+ * Kernel variants the policies pick only on some shapes, forced here on awkward ones so every
+ * variant is checked on every adapter: Winograd F(2x2) and F(4x4) (convgemm-winograd.ts), and the
+ * GEMM's larger register blocks (8x4, 4x8, 8x8 per thread; convgemm-tile.ts) against the CPU
  * backend. The policy picks them only where they measured faster, so they are forced here on
  * awkward sizes (not tile multiples, K not a multiple of TK, batches, transposes, vec4 and scalar
  * loads) and on implicit-GEMM convolutions, so every variant is checked on every adapter.
@@ -10,7 +12,7 @@ import type { AttrValue } from '../../src/ir/graph.js';
 import { InferenceSession } from '../../src/node.js';
 import { acquireGpu } from '../../backends/webgpu/device.js';
 import { forceTile, type TileCfg } from '../../backends/webgpu/ops/convgemm-tile.js';
-import { setWinogradPolicy } from '../../backends/webgpu/ops/convgemm-winograd.js';
+import { setWinogradPolicy, setWinogradTile } from '../../backends/webgpu/ops/convgemm-winograd.js';
 import { fromHostTensor, toHostTensor } from '../../src/api/tensor.js';
 import { compareTensors } from '../../src/testing/compare.js';
 import { randomTensor, seededRandom, singleOpModel } from '../helpers/ort-single-op.js';
@@ -38,7 +40,7 @@ const CFGS: TileCfg[] = [
 ];
 
 describe.skipIf(!gpuAvailable)('webgpu GEMM register blocks match the CPU backend', () => {
-  afterAll(() => { forceTile(undefined); setWinogradPolicy('auto'); });
+  afterAll(() => { forceTile(undefined); setWinogradPolicy('auto'); setWinogradTile(2); });
   for (const cfg of CFGS) {
     it(`${cfg.rm}x${cfg.rn} per thread, ${cfg.wx}x${cfg.wy} threads, TK ${cfg.tk}`, async () => {
       forceTile(cfg);
@@ -50,6 +52,20 @@ describe.skipIf(!gpuAvailable)('webgpu GEMM register blocks match the CPU backen
       await check('Conv', [[2, 13, 11, 9], [70, 13, 3, 3], [70]], { pads: [1, 0, 2, 1], strides: [1, 2] }, [1, 2]);
       await check('Conv', [[1, 64, 14, 14], [136, 64, 1, 1]], {}, [1]);
       forceTile(undefined);
+    });
+  }
+});
+
+describe.skipIf(!gpuAvailable)('webgpu Winograd F(2x2,3x3) and F(4x4,3x3) match the CPU backend', () => {
+  afterAll(() => { setWinogradPolicy('auto'); setWinogradTile(2); });
+  for (const m of [2, 4] as const) {
+    it(`F(${m}x${m}, 3x3): pads, odd sizes, groups, batch, bias, fused epilogue, residual`, async () => {
+      setWinogradPolicy('force');
+      setWinogradTile(m);
+      await check('Conv', [[2, 5, 13, 11], [7, 5, 3, 3], [7]], { pads: [1, 1, 1, 1] }, [1, 2]);
+      await check('Conv', [[1, 8, 9, 10], [6, 4, 3, 3]], { pads: [0, 2, 1, 0], group: 2 }, [1]);
+      await check('FusedConv', [[1, 16, 7, 7], [16, 16, 3, 3], [16], [1, 16, 7, 7]], { pads: [1, 1, 1, 1], activation: 'Relu', activation_params: [], post_activation: 'Clip', post_activation_params: [0, 0.6] }, [1, 2], 'twinfer');
+      await check('Conv', [[1, 3, 4, 17], [4, 3, 3, 3]], {}, [1]);
     });
   }
 });
