@@ -19,7 +19,7 @@ import { runCpuNode } from '../cpu/executor.js';
 import type { CudaContext } from './device.js';
 import type { CudaRunner } from './kernel.js';
 import { findCudaKernel } from './ops.js';
-import { CudaTensor } from './tensor.js';
+import { CudaTensor, fromDeviceBytes, toDeviceArray } from './tensor.js';
 
 interface Slot { host?: HostTensor; dev?: CudaTensor }
 
@@ -93,11 +93,27 @@ export class NativeExecutor {
   async run(feeds: Map<string, HostTensor>, fetch: readonly string[]): Promise<Map<string, HostTensor>> {
     const native = this.cuda.native;
     const pool = this.pool;
-    const owned = new Set<CudaTensor>(); // device tensors of this run (not weights)
+    const owned = new Set<CudaTensor>(); // device tensors of this run (not weights), views included
+    const refs = new Map<number, { n: number; bytes: number }>(); // pool buffer -> live tensors on it, its size
     let launches = 0;
+    const own = (t: CudaTensor, bytes: number): CudaTensor => {
+      owned.add(t);
+      const r = refs.get(t.buffer);
+      if (r) r.n++; else refs.set(t.buffer, { n: 1, bytes });
+      return t;
+    };
     const runner: CudaRunner = {
       cuda: this.cuda,
-      alloc: (dims) => { const t = new CudaTensor(pool.take(4 * dims.reduce((a, b) => a * b, 1)), 'float32', dims); owned.add(t); return t; },
+      alloc: (dims, dtype = 'float32') => {
+        const t0 = new CudaTensor(-1, dtype, dims);
+        return own(new CudaTensor(pool.take(t0.bytes), dtype, dims), t0.bytes);
+      },
+      view: (t, dims) => {
+        const v = new CudaTensor(t.buffer, t.dtype, dims, t.byteOffset);
+        if (v.size !== t.size) throw new Error(`view of ${t.size} elements as [${dims.join(',')}]`);
+        return refs.has(t.buffer) && owned.has(t) ? own(v, 0) : v; // views of weights are weights
+      },
+      upload: (h) => upload(h, false),
       launch: (kernel, ints, floats, bindings) => {
         const b = new Float64Array(bindings.length * 2);
         bindings.forEach((t, i) => { b[2 * i] = t ? t.buffer : -1; b[2 * i + 1] = t ? t.byteOffset : 0; });
@@ -111,11 +127,11 @@ export class NativeExecutor {
       },
     };
     const upload = (h: HostTensor, persistent: boolean): CudaTensor => {
-      if (h.dtype !== 'float32') throw new Error(`cannot upload ${h.dtype} (float32 only on CUDA)`);
       const dims = h.dims.slice();
+      const data = toDeviceArray(h);
       // Weights come from the pool too (never given back), so dispose() frees them with the rest.
-      const t = persistent ? new CudaTensor(pool.take(4 * h.size), 'float32', dims) : runner.alloc(dims);
-      if (h.size) native.upload(t.buffer, t.byteOffset, h.data as Float32Array);
+      const t = persistent ? new CudaTensor(pool.take(data.byteLength), h.dtype, dims) : runner.alloc(dims, h.dtype);
+      if (h.size) native.upload(t.buffer, t.byteOffset, data);
       return t;
     };
     const env = new Map<string, Slot>();
@@ -126,7 +142,7 @@ export class NativeExecutor {
       const s = env.get(name)!;
       if (!s.host) {
         const t = s.dev!;
-        s.host = new HostTensor('float32', t.dims, t.size ? new Float32Array(native.download(t.buffer, t.byteOffset, t.bytes)) : new Float32Array(0));
+        s.host = fromDeviceBytes(t.dtype, t.dims, t.size ? native.download(t.buffer, t.byteOffset, t.bytes) : new ArrayBuffer(0));
       }
       return s.host;
     };
@@ -139,7 +155,11 @@ export class NativeExecutor {
       }
       return s.dev;
     };
-    const drop = (t: CudaTensor | undefined) => { if (t && owned.delete(t)) pool.give(t.buffer, t.bytes); };
+    const drop = (t: CudaTensor | undefined) => {
+      if (!t || !owned.delete(t)) return;
+      const r = refs.get(t.buffer)!;
+      if (--r.n === 0) { refs.delete(t.buffer); pool.give(t.buffer, r.bytes); }
+    };
 
     try {
       for (const st of this.steps) {
@@ -161,7 +181,7 @@ export class NativeExecutor {
             const outputTypes = inferNode(n, st.opset, types, (i) => hosts[i]);
             const inputs = n.inputs.map((v, i) => (v && !st.hostInputs.has(i) ? devOf(v) : undefined));
             const kernel = findCudaKernel(schemaKey(n.domain, n.opType))!;
-            outs = kernel.run({ node: n, inputs, host: (i) => hosts[i], outputTypes, cuda: runner });
+            outs = kernel.run({ node: n, inputs, host: (i) => hosts[i], outputTypes, cuda: runner, opset: st.opset });
           } catch (e) {
             throw asTwinferError(e, 'RUNTIME', { node: n.name, opType: n.opType });
           }

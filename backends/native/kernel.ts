@@ -4,6 +4,7 @@
  * native kernels by name with flat parameter lists (the Step shape of the static program).
  */
 import type { Node, ValueType } from '../../src/ir/graph.js';
+import type { DType } from '../../src/ir/dtype.js';
 import type { HostTensor } from '../../src/ir/tensor.js';
 import type { CudaContext } from './device.js';
 import type { CudaTensor } from './tensor.js';
@@ -11,8 +12,12 @@ import type { CudaTensor } from './tensor.js';
 /** What a kernel may ask of the executor while it runs. */
 export interface CudaRunner {
   readonly cuda: CudaContext;
-  /** A float32 device tensor from the executor's pool. */
-  alloc(dims: readonly number[]): CudaTensor;
+  /** A device tensor from the executor's pool (float32 unless told). */
+  alloc(dims: readonly number[], dtype?: DType): CudaTensor;
+  /** The same device memory under other dims (Reshape and kin): no copy, the buffer lives while any view does. */
+  view(t: CudaTensor, dims: readonly number[]): CudaTensor;
+  /** A run-scoped device copy of host values (tap tables, small computed tensors). */
+  upload(h: HostTensor): CudaTensor;
   /** Queues a native kernel on the context's stream; absent optional tensors are undefined. */
   launch(kernel: string, ints: readonly number[], floats: readonly number[], bindings: readonly (CudaTensor | undefined)[]): void;
   /** Function code of a unary function / activation in the addon's table (throws when unknown). */
@@ -27,6 +32,8 @@ export interface CudaKernelContext {
   host(i: number): HostTensor | undefined;
   /** Concrete output types from the op schema. */
   outputTypes: ValueType[];
+  /** The opset of the node's domain. */
+  opset: number;
   cuda: CudaRunner;
 }
 
@@ -35,10 +42,11 @@ export interface CudaKernel {
   hostInputs?: readonly number[];
   /**
    * Why this node cannot run on CUDA (undefined when it can). Types are the inferred ones; the
-   * backend has already checked that every device tensor is float32. `have` says whether the addon
-   * has a kernel or function of that name.
+   * backend has already checked that every device tensor has a device form (tensor.ts). `have`
+   * says whether the addon has a kernel or function of that name; `constant(i)` is input i's value
+   * when it is a constant (undefined otherwise).
    */
-  unsupported?(node: Node, inputs: (ValueType | undefined)[], outputs: (ValueType | undefined)[], have: (name: string) => boolean): string | undefined;
+  unsupported?(node: Node, inputs: (ValueType | undefined)[], outputs: (ValueType | undefined)[], have: (name: string) => boolean, constant?: (i: number) => HostTensor | undefined): string | undefined;
   run(ctx: CudaKernelContext): (CudaTensor | undefined)[];
 }
 

@@ -1,15 +1,25 @@
 /**
- * The CUDA kernels of the first native build, f32 only (keys as in src/ir/ops/index.ts):
- *  - unary element-wise ops (one table of functions shared with the fused epilogues),
- *  - binary ops with broadcasting (Add Sub Mul Div Pow Max Min PRelu),
- *  - Gemm, MatMul, twinfer.FusedGemm, twinfer.FusedMatMul on the tiled SGEMM,
+ * The CUDA kernels (keys as in src/ir/ops/index.ts). This file: the f32 core and the registry,
+ *  - unary element-wise ops (one table of functions shared with the fused epilogues; other dtypes
+ *    through the typed kernel unaryT),
+ *  - binary ops with broadcasting (Add Sub Mul Div Pow Max Min PRelu; other dtypes through binaryT,
+ *    Max / Min of N inputs as a chain),
+ *  - Gemm, MatMul, twinfer.FusedGemm, twinfer.FusedMatMul on the tiled SGEMM (float32),
  *  - Conv, twinfer.FusedConv (1-D and 2-D, any groups) as an implicit GEMM with the fused epilogue.
+ * The other families: ops-typed.ts (Cast, comparisons, logic, Where...), ops-movement.ts (layout,
+ * gather / scatter), ops-reduce.ts (reductions, CumSum, TopK), ops-norm.ts (softmax, norms,
+ * pooling, Resize, quantizers).
  */
 import { attrFloat, attrInt, type Node } from '../../src/ir/graph.js';
 import { geluMode } from '../../src/ir/ops/elementwise.js';
-import { forwardGeom, groupAttr, readWindowAttrs } from '../../src/ir/ops/convgemm-geom.js';
+import { forwardGeom, groupAttr, readTransposeAttrs, readWindowAttrs, transposeGeom } from '../../src/ir/ops/convgemm-geom.js';
 import type { CudaKernel, CudaKernelContext, CudaKernelRegistry } from './kernel.js';
 import { din, outDims } from './kernel.js';
+import { TYPED_KERNELS, launchUnaryT, typedBinaryRun, typedUnaryRun, type TypedBinary } from './ops-typed.js';
+import { CudaTensor } from './tensor.js';
+import { MOVEMENT_KERNELS } from './ops-movement.js';
+import { REDUCE_KERNELS } from './ops-reduce.js';
+import { NORM_KERNELS } from './ops-norm.js';
 import { MAX_BINARY_RANK, biasStrides, binaryInts, convInts, convShape, fusedFn, gemmInts, gemmShape, matmulShape, type Fn } from './lower.js';
 
 const SELU_ALPHA = 1.67326319217681884765625;
@@ -45,6 +55,7 @@ function unaryKernel(op: string): CudaKernel {
     run(ctx) {
       const fn = f(ctx.node, ctx);
       const x = din(ctx, 0);
+      if (x.dtype !== 'float32' || ctx.outputTypes[0]!.dtype !== 'float32') return typedUnaryRun(ctx, fn);
       const y = ctx.cuda.alloc(outDims(ctx));
       if (y.size) ctx.cuda.launch(`unary/${fn.name}`, [y.size], [fn.a, fn.b], [x, y]);
       return [y];
@@ -53,21 +64,35 @@ function unaryKernel(op: string): CudaKernel {
 }
 
 function binaryKernel(op: string): CudaKernel {
+  const variadic = op === 'Max' || op === 'Min' ? TYPED_KERNELS[op] : undefined;
   return {
     unsupported(node, inputs, outputs, have) {
-      if (node.inputs.length !== 2) return `${op} with ${node.inputs.length} inputs (2 on CUDA)`;
+      if (node.inputs.length !== 2) return variadic ? variadic.unsupported?.(node, inputs, outputs, have) : `${op} with ${node.inputs.length} inputs (2 on CUDA)`;
       if ((outputs[0]?.shape?.length ?? 0) > MAX_BINARY_RANK) return `rank above ${MAX_BINARY_RANK}`;
       if (!inputs[0]?.shape || !inputs[1]?.shape) return 'input ranks unknown';
-      return have(`binary/${op}`) ? undefined : `the addon has no kernel binary/${op}`;
+      const f32 = [...inputs, ...outputs].every((t) => !t || t.dtype === 'float32');
+      const k = f32 ? `binary/${op}` : 'binaryT';
+      return have(k) ? undefined : `the addon has no kernel ${k}`;
     },
     run(ctx) {
+      if (ctx.node.inputs.length !== 2 && variadic) return variadic.run(ctx);
       const a = din(ctx, 0), b = din(ctx, 1);
+      if (a.dtype !== 'float32' || b.dtype !== 'float32' || ctx.outputTypes[0]!.dtype !== 'float32') return typedBinaryRun(ctx, op as TypedBinary);
       const dims = outDims(ctx);
       const y = ctx.cuda.alloc(dims);
       if (y.size) ctx.cuda.launch(`binary/${op}`, binaryInts(a.dims, b.dims, dims), [], [a, b, y]);
       return [y];
     },
   };
+}
+
+/** float16 / bfloat16 live as f32 on the device: the f32 kernels read them as they are. */
+const F32_STORAGE = new Set(['float32', 'float16', 'bfloat16']);
+
+/** Rounds an f32 kernel's output in place to its float16 / bfloat16 type (a typed Cast f32 -> type). */
+function roundLowp(ctx: CudaKernelContext, y: CudaTensor): CudaTensor {
+  if (y.dtype !== 'float32') launchUnaryT(ctx.cuda, { name: 'Identity', a: 0, b: 0 }, new CudaTensor(y.buffer, 'float32', y.dims, y.byteOffset), y);
+  return y;
 }
 
 /** The fused epilogue's two activations (identity for plain ops). */
@@ -86,6 +111,8 @@ function gemmKernel(kind: 'Gemm' | 'MatMul', fused: boolean): CudaKernel {
   return {
     unsupported(node, inputs, _outputs, have) {
       if (!have('gemm')) return 'the addon has no gemm kernel';
+      const bad = inputs.find((t) => t && !F32_STORAGE.has(t.dtype));
+      if (bad) return `${op} on ${bad.dtype} (float32 and float16 / bfloat16 on CUDA)`;
       const a = inputs[0]?.shape, b = inputs[1]?.shape;
       if (!a || !b) return 'input ranks unknown';
       if (kind === 'MatMul' && Math.max(a.length, b.length) - 2 > 4) return `${op} with more than 4 batch axes`;
@@ -98,14 +125,14 @@ function gemmKernel(kind: 'Gemm' | 'MatMul', fused: boolean): CudaKernel {
       const a = din(ctx, 0), b = din(ctx, 1), c = ctx.inputs[2], z = fused ? ctx.inputs[3] : undefined;
       const tA = attrInt(n, 'transA', 0) === 1, tB = attrInt(n, 'transB', 0) === 1;
       const s = kind === 'Gemm' ? gemmShape(a.dims, b.dims, tA, tB) : matmulShape(a.dims, b.dims, fused && tA, fused && tB);
-      const y = ctx.cuda.alloc(outDims(ctx));
+      const y = ctx.cuda.alloc(outDims(ctx), ctx.outputTypes[0]!.dtype);
       if (!y.size) return [y];
       const [act, post] = epilogue(n, fused);
       const alpha = kind === 'Gemm' ? attrFloat(n, 'alpha', 1) : 1;
       const beta = kind === 'Gemm' ? attrFloat(n, 'beta', 1) : 1;
       const ints = gemmInts(s, biasStrides(c?.dims, s.M, s.N), ctx.cuda.fn(act.name), ctx.cuda.fn(post.name));
       ctx.cuda.launch('gemm', ints, [alpha, beta, act.a, act.b, post.a, post.b], [a, b, c, z, y]);
-      return [y];
+      return [roundLowp(ctx, y)];
     },
   };
 }
@@ -115,6 +142,8 @@ function convKernel(fused: boolean): CudaKernel {
   return {
     unsupported(node, inputs, _outputs, have) {
       if (!have('conv2d')) return 'the addon has no conv2d kernel';
+      const bad = inputs.find((t) => t && !F32_STORAGE.has(t.dtype));
+      if (bad) return `${op} on ${bad.dtype} (float32 and float16 / bfloat16 on CUDA)`;
       const r = (inputs[0]?.shape?.length ?? 0) - 2;
       if (r !== 1 && r !== 2) return `${op} over ${r} spatial axes (1 or 2 on CUDA)`;
       return epilogueMissing(node, fused, have);
@@ -122,19 +151,47 @@ function convKernel(fused: boolean): CudaKernel {
     run(ctx) {
       const x = din(ctx, 0), w = din(ctx, 1);
       const dims = outDims(ctx);
-      const y = ctx.cuda.alloc(dims);
+      const y = ctx.cuda.alloc(dims, ctx.outputTypes[0]!.dtype);
       if (!y.size) return [y];
       const geom = forwardGeom(readWindowAttrs(ctx.node, x.dims.length - 2, w.dims.slice(2)), x.dims.slice(2));
       const c = convShape(x.dims, w.dims, geom, groupAttr(ctx.node));
       if (dims[1] !== c.K || dims.slice(2).join() !== geom.outSize.join()) throw new Error(`${op}: output dims [${dims}] disagree with the geometry`);
       const [act, post] = epilogue(ctx.node, fused);
       ctx.cuda.launch('conv2d', convInts(c, ctx.cuda.fn(act.name), ctx.cuda.fn(post.name)), [act.a, act.b, post.a, post.b], [x, w, ctx.inputs[2], fused ? ctx.inputs[3] : undefined, y]);
-      return [y];
+      return [roundLowp(ctx, y)];
     },
   };
 }
 
+/** ConvTranspose (1 to 3 spatial axes, groups, dilations, output_padding / output_shape) as a direct gather. */
+const convTranspose: CudaKernel = {
+  unsupported(_node, inputs, _outputs, have) {
+    if (!have('convTranspose')) return 'the addon has no convTranspose kernel';
+    const r = (inputs[0]?.shape?.length ?? 0) - 2;
+    if (r < 1 || r > 3) return `ConvTranspose over ${r} spatial axes (1 to 3 on CUDA)`;
+    const bad = inputs.find((t) => t && !F32_STORAGE.has(t.dtype));
+    return bad ? `ConvTranspose on ${bad.dtype} (float32 and float16 / bfloat16 on CUDA)` : undefined;
+  },
+  run(ctx) {
+    const x = din(ctx, 0), w = din(ctx, 1);
+    const r = x.dims.length - 2;
+    const y = ctx.cuda.alloc(outDims(ctx), ctx.outputTypes[0]!.dtype);
+    if (!y.size) return [y];
+    const g = transposeGeom(readTransposeAttrs(ctx.node, r, w.dims.slice(2)), x.dims.slice(2));
+    const axes: number[] = [];
+    for (let a = 0; a < 3 - r; a++) axes.push(1, 1, 1, 1, 0, 1);
+    for (let a = 0; a < r; a++) axes.push(g.inSize[a]!, g.outSize[a]!, g.kernel[a]!, g.strides[a]!, g.padsBegin[a]!, g.dilations[a]!);
+    ctx.cuda.launch('convTranspose', [x.dims[0]!, x.dims[1]!, y.dims[1]!, groupAttr(ctx.node), ...axes], [], [x, w, ctx.inputs[2], y]);
+    return [roundLowp(ctx, y)];
+  },
+};
+
 export const CUDA_KERNELS: CudaKernelRegistry = {
+  ConvTranspose: convTranspose,
+  ...TYPED_KERNELS,
+  ...MOVEMENT_KERNELS,
+  ...REDUCE_KERNELS,
+  ...NORM_KERNELS,
   ...Object.fromEntries(Object.keys(UNARY).map((op) => [op, unaryKernel(op)])),
   ...Object.fromEntries(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'PRelu'].map((op) => [op, binaryKernel(op)])),
   Gemm: gemmKernel('Gemm', false),

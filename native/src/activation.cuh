@@ -64,6 +64,9 @@ __device__ __forceinline__ float applyFn(int fn, float x, float a, float b) {
     case FN_Selu: return x > 0.f ? b * x : b * a * expm1f(x);
     case FN_Celu: return x > 0.f ? x : a * expm1f(x / a);
     case FN_ThresholdedRelu: return x > a ? x : 0.f;
+    case FN_Not: return x == 0.f ? 1.f : 0.f;
+    case FN_IsNaN: return x != x ? 1.f : 0.f;
+    case FN_IsInf: return (a != 0.f && x == __int_as_float(0x7f800000)) || (b != 0.f && x == __int_as_float(0xff800000)) ? 1.f : 0.f;
     default: return __int_as_float(0x7fc00000);  // unreachable: launchers check the code
   }
 }

@@ -38,6 +38,10 @@ using Registry = std::map<std::string, KernelEntry>;
 void registerElementwise(Registry& r);
 void registerGemm(Registry& r);
 void registerConv(Registry& r);
+void registerTyped(Registry& r);
+void registerMovement(Registry& r);
+void registerReduce(Registry& r);
+void registerNorm(Registry& r);
 
 // "cudaErrorInsufficientDriver (35): CUDA driver version is insufficient for CUDA runtime version"
 std::string cudaErrorText(cudaError_t e);

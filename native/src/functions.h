@@ -44,7 +44,10 @@
   X(Mish)                    \
   X(Selu)        /* a, g */  \
   X(Celu)        /* a */     \
-  X(ThresholdedRelu) /* a */
+  X(ThresholdedRelu) /* a */ \
+  X(Not)         /* x == 0 */ \
+  X(IsNaN)                   \
+  X(IsInf)       /* a: +inf, b: -inf */
 
 // Binary element-wise operations (f32, with broadcasting).
 #define TWINFER_BINARY(X) \
@@ -56,3 +59,26 @@
   X(Max)                  \
   X(Min)                  \
   X(PRelu)
+
+// Binary ops of the typed kernel `binaryT` (dtype-aware, native/src/typed.cu): the f32 list first, in
+// the same order, then integer / comparison / logic ops (comparisons and logic produce bool).
+#define TWINFER_TYPED_BINARY(X) \
+  X(Add)                        \
+  X(Sub)                        \
+  X(Mul)                        \
+  X(Div)                        \
+  X(Pow)                        \
+  X(Max)                        \
+  X(Min)                        \
+  X(PRelu)                      \
+  X(Mod)                        \
+  X(FMod)                       \
+  X(Equal)                      \
+  X(Less)                       \
+  X(LessOrEqual)                \
+  X(Greater)                    \
+  X(GreaterOrEqual)             \
+  X(And)                        \
+  X(Or)                         \
+  X(Xor)                        \
+  X(SafeDiv) /* x / y, 0 where y == 0 (LpNormalization) */

@@ -47,6 +47,10 @@ const Registry& registry() {
     registerElementwise(x);
     registerGemm(x);
     registerConv(x);
+    registerTyped(x);
+    registerMovement(x);
+    registerReduce(x);
+    registerNorm(x);
     return x;
   }();
   return r;

@@ -127,7 +127,7 @@ export async function checkOnCuda(c: Case, seed: number): Promise<string> {
   return cuda.plan.summary;
 }
 
-/** x -> Conv(+bias) -> Relu -> Softmax (no CUDA kernel) -> MatMul(W) -> Add(x2) -> out, plus a second output. */
+/** x -> Conv(+bias) -> Relu -> MeanVarianceNormalization (no CUDA kernel) -> MatMul(W) -> Add(x2) -> out, plus a second output. */
 export function chainModel(): Uint8Array {
   const rand = seededRandom(7);
   const g = new Graph();
@@ -139,7 +139,7 @@ export function chainModel(): Uint8Array {
   const node = (opType: string, inputs: string[], outputs: string[], attrs = {}) => g.nodes.push({ name: `${opType}_${g.nodes.length}`, opType, domain: '', inputs, outputs, attrs });
   node('Conv', ['x', 'w', 'b'], ['c'], { pads: [1, 1, 1, 1] });
   node('Relu', ['c'], ['r']);
-  node('Softmax', ['r'], ['s'], { axis: -1 });
+  node('MeanVarianceNormalization', ['r'], ['s']);
   node('MatMul', ['s', 'm'], ['mm']);
   node('Add', ['mm', 'x2'], ['y']);
   g.outputs = [{ name: 'y' }, { name: 'r' }];

@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { NativeAddon, NativeContext, NativeProbe } from '../../backends/native/addon.js';
+import { TYPED_KERNEL_NAMES, typedLaunchers, type Ptr } from './emulator-typed.js';
 
 const header = fs.readFileSync(path.resolve('native/src/functions.h'), 'utf8');
 
@@ -28,6 +29,7 @@ function xlist(macro: string): string[] {
 
 export const FUNCTION_NAMES = xlist('TWINFER_FUNCTIONS');
 export const BINARY_NAMES = xlist('TWINFER_BINARY');
+export const TYPED_BINARY_NAMES = xlist('TWINFER_TYPED_BINARY');
 
 function erf(x: number): number {
   // Abramowitz-Stegun 7.1.26 refined by one Newton step is plenty for f32 comparisons.
@@ -51,6 +53,8 @@ const FNS: Record<string, (x: number, a: number, b: number) => number> = {
   Asinh: Math.asinh, Acosh: Math.acosh, Atanh: Math.atanh, Erf: erf, Softplus: softplus, Softsign: (x) => x / (1 + Math.abs(x)),
   Mish: (x) => x * Math.tanh(softplus(x)), Selu: (x, a, g) => (x > 0 ? g * x : g * a * Math.expm1(x)),
   Celu: (x, a) => (x > 0 ? x : a * Math.expm1(x / a)), ThresholdedRelu: (x, a) => (x > a ? x : 0),
+  Not: (x) => (x === 0 ? 1 : 0), IsNaN: (x) => (x !== x ? 1 : 0),
+  IsInf: (x, a, b) => ((a !== 0 && x === Infinity) || (b !== 0 && x === -Infinity) ? 1 : 0),
 };
 
 const BIN: Record<string, (x: number, y: number) => number> = {
@@ -140,7 +144,9 @@ const launchers: Record<string, (code: number, i: Float64Array, f: Float32Array,
   },
 };
 
-export const EMULATED_KERNELS = [...FUNCTION_NAMES.map((n) => `unary/${n}`), ...BINARY_NAMES.map((n) => `binary/${n}`), 'gemm', 'conv2d'];
+const typed = typedLaunchers(FUNCTION_NAMES);
+
+export const EMULATED_KERNELS = [...FUNCTION_NAMES.map((n) => `unary/${n}`), ...BINARY_NAMES.map((n) => `binary/${n}`), 'gemm', 'conv2d', ...TYPED_KERNEL_NAMES];
 
 class EmulatedContext implements NativeContext {
   private readonly buffers = new Map<number, ArrayBuffer>();
@@ -163,6 +169,17 @@ class EmulatedContext implements NativeContext {
   }
   launch(kernel: string, ints: Float64Array, floats: Float32Array, bindings: Float64Array): void {
     if (!(ints instanceof Float64Array) || !(floats instanceof Float32Array) || !(bindings instanceof Float64Array)) throw new Error('launch: typed arrays expected');
+    if (Object.prototype.hasOwnProperty.call(typed, kernel)) {
+      const ptrs: (Ptr | undefined)[] = [];
+      for (let k = 0; k < bindings.length; k += 2) {
+        const id = bindings[k]!;
+        ptrs.push(id < 0 ? undefined : { buf: this.buf(id), off: bindings[k + 1]! });
+      }
+      for (const v of ints) if (!Number.isInteger(v)) throw new Error(`${kernel}: ints must be integers`);
+      typed[kernel]!(Array.from(ints), floats, ptrs, fn);
+      this.launches.push(kernel);
+      return;
+    }
     const [family, name] = kernel.includes('/') ? kernel.split('/') as [string, string] : [kernel, ''];
     const code = family === 'unary' ? FUNCTION_NAMES.indexOf(name) : family === 'binary' ? BINARY_NAMES.indexOf(name) : 0;
     const run = launchers[family];

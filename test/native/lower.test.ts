@@ -83,3 +83,29 @@ describe('conv lowering', () => {
     expect(() => convShape([1, 1, 2, 2, 2], [1, 1, 1, 1, 1], g, 1)).toThrow(/spatial axes/);
   });
 });
+
+describe('data-movement and dtype lowering', () => {
+  it('merges contiguous copy axes and keeps negative and zero strides', async () => {
+    const { copyInts, transposeInts, expandInts, tileInts } = await import('../../backends/native/lower-movement.js');
+    expect(copyInts(4, [2, 3, 4], [12, 4, 1], [12, 4, 1])).toEqual([24, 4, 1, 24, 1, 1]);
+    expect(copyInts(8, [], [], [])).toEqual([1, 8, 1, 1, 0, 0]);
+    expect(copyInts(1, [3, 4], [-4, -1], [4, 1])).toEqual([12, 1, 1, 12, -1, 1]);
+    // [2,3] -> [3,2]: output walks input axis 1 then 0
+    expect(transposeInts(4, [2, 3], [1, 0])).toEqual([6, 4, 2, 3, 2, 1, 3, 2, 1]);
+    expect(expandInts(2, [3, 1], [2, 3, 4])).toEqual([24, 2, 3, 2, 3, 4, 0, 1, 0, 12, 4, 1]);
+    // Tile [2] x3 -> [6]: (repeat 3, stride 0) then (2, stride 1)
+    expect(tileInts(4, [2], [6])).toEqual([6, 4, 2, 3, 2, 0, 1, 2, 1]);
+  });
+  it('reduces any axes by strides and merges neighbours', async () => {
+    const { reduceInts } = await import('../../backends/native/ops-reduce.js');
+    // [2,3,4] over axis 1: kept [2,4] strides [12,1], reduced [3] stride 4
+    expect(reduceInts('Sum', 1, 1, [2, 3, 4], [false, true, false])).toEqual([8, 0, 1, 1, 2, 2, 4, 12, 1, 1, 3, 4]);
+    // all axes: one output
+    expect(reduceInts('Mean', 1, 1, [2, 3], [true, true])).toEqual([1, 1, 1, 1, 1, 1, 0, 1, 6, 1]);
+  });
+  it('uses the typed binary op order of functions.h', async () => {
+    const { TYPED_BINARY } = await import('../../backends/native/ops-typed.js');
+    const { TYPED_BINARY_NAMES } = await import('./emulator.js');
+    expect([...TYPED_BINARY]).toEqual(TYPED_BINARY_NAMES);
+  });
+});

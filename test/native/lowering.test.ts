@@ -42,8 +42,8 @@ describe('the CUDA executor', () => {
     const cpu = await InferenceSession.create(model, { backends: ['cpu'], optimizationLevel: 0 });
     expect(sess.plan.backends).toEqual(['cuda', 'cpu']);
     const where = sess.graph.nodes.map((n) => `${n.opType}:${sess.plan.partition.assignment.get(n)}`);
-    expect(where).toEqual(['Conv:cuda', 'Relu:cuda', 'Softmax:cpu', 'MatMul:cuda', 'Add:cuda']);
-    expect(logs.join('\n')).toMatch(/Softmax x1 \(no CUDA kernel for Softmax\)/);
+    expect(where).toEqual(['Conv:cuda', 'Relu:cuda', 'MeanVarianceNormalization:cpu', 'MatMul:cuda', 'Add:cuda']);
+    expect(logs.join('\n')).toMatch(/MeanVarianceNormalization x1 \(no CUDA kernel for MeanVarianceNormalization\)/);
     const ctx = addon.contexts.at(-1)!;
     const rand = seededRandom(3);
     let buffersAfterFirst = 0;
@@ -82,16 +82,17 @@ describe('the CUDA executor', () => {
     expect(cmp.reason).toBeUndefined();
   });
 
-  it('leaves non-float32 nodes to the CPU with the reason', async () => {
+  it('runs integer nodes on the device and leaves types without a device form to the CPU with the reason', async () => {
     const g = new Graph();
     g.opsets = { '': 21 };
     g.inputs.push({ name: 'a', dtype: 'int32', shape: [4] }, { name: 'b', dtype: 'int32', shape: [4] });
     g.nodes.push({ name: 'add', opType: 'Add', domain: '', inputs: ['a', 'b'], outputs: ['y'], attrs: {} });
-    g.outputs = [{ name: 'y' }];
+    g.nodes.push({ name: 'cast', opType: 'Cast', domain: '', inputs: ['y'], outputs: ['e'], attrs: { to: 24 } });
+    g.outputs = [{ name: 'y' }, { name: 'e' }];
     const logs: string[] = [];
     const sess = await InferenceSession.create(exportModel(g), { backends: ['cuda', 'cpu'], minSubgraphSize: 1, log: (m) => logs.push(m) });
-    expect(sess.plan.backends).toEqual(['cpu']);
-    expect(logs.join('\n')).toMatch(/Add x1 \(input 0 is int32 \(float32 only on CUDA so far\)\)/);
+    expect(sess.graph.nodes.map((n) => sess.plan.partition.assignment.get(n))).toEqual(['cuda', 'cpu']);
+    expect(logs.join('\n')).toMatch(/Cast x1 \(output type float8e8m0 has no CUDA device form\)/);
     const y = await sess.run({ a: new Tensor('int32', new Int32Array([1, 2, 3, 4]), [4]), b: new Tensor('int32', new Int32Array([5, 6, 7, 8]), [4]) });
     expect(Array.from(y.y!.data as Int32Array)).toEqual([6, 8, 10, 12]);
   });
