@@ -7,8 +7,9 @@ import { kernels as normalization } from './normalization.js';
 import { kernels as tensor } from './tensor.js';
 import { kernels as reduction } from './reduction.js';
 import { kernels as misc } from './misc.js';
+import { kernels as qfused } from './qfused.js';
 
-export const GPU_KERNELS: GpuKernelRegistry = { ...unary, ...binary, ...convgemm, ...normalization, ...tensor, ...reduction, ...misc };
+export const GPU_KERNELS: GpuKernelRegistry = { ...unary, ...binary, ...convgemm, ...normalization, ...tensor, ...reduction, ...misc, ...qfused };
 
 export function findGpuKernel(key: string): GpuKernel | undefined {
   return Object.prototype.hasOwnProperty.call(GPU_KERNELS, key) ? GPU_KERNELS[key] : undefined;
