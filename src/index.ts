@@ -10,3 +10,4 @@ export { calibrate, type CalibrateOptions, type CalibrationProgress, type Calibr
 export { CalibrationTable, type CalibrationEntry } from './quant/table.js';
 export type { CalibrationAlgo } from './quant/calibrators.js';
 export { parsePreprocessSpec, resolvePreprocess, imagesToTensor, type PreprocessSpec, type ResolvedPreprocess, type RgbaImage } from './quant/preprocess.js';
+export { assignPrecision, parseConstraints, type Precision, type PrecisionReport, type PrecisionOptions } from './quant/precision.js';

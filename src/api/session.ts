@@ -15,8 +15,12 @@ import { planExecution, type BackendName, type Executor, type ExecutionPlan } fr
 import { optimize, type OptLevel, type OptimizeReport } from '../passes/index.js';
 import { loadModel, type LoadedModel } from './loader.js';
 import { Tensor, fromHostTensor, toHostTensor } from './tensor.js';
+import type { CalibrationTable } from '../quant/table.js';
+import { assignPrecision, checkPrecision, recountPrecision, type Precision, type PrecisionReport } from '../quant/precision.js';
+import { resolveCalibrationTable } from '../quant/precision-table.js';
 
 export type { BackendName } from '../engine/plan.js';
+export type { Precision, PrecisionReport } from '../quant/precision.js';
 
 export interface SessionOptions {
   /**
@@ -36,6 +40,16 @@ export interface SessionOptions {
    * Default: TWINFER_CPU_THREADS, else min(available cores, 8).
    */
   cpuThreads?: number;
+  /**
+   * 'fp32' (default), 'fp16' (float16 storage; nodes whose calibrated range exceeds float16 stay
+   * fp32) or 'int8' (Conv / Gemm / MatMul with a calibration table entry become INT8 ops, the rest
+   * fp32). See docs/quantization.md, "Precision".
+   */
+  precision?: Precision;
+  /** Activation ranges (needed for int8, used by fp16's range check): a table, or in Node a file path (a URL in browsers). */
+  calibrationTable?: CalibrationTable | string;
+  /** Node name or op type (of the optimized graph; 'Conv' also matches FusedConv) -> precision. A name beats an op type. */
+  precisionConstraints?: Record<string, Precision>;
 }
 
 export interface InputMetadata { name: string; type: string | undefined; shape: (number | string)[] | undefined }
@@ -54,6 +68,8 @@ export class InferenceSession {
   readonly graph: Graph;
   /** What the optimizer did (node counts before/after, rules fired, time). */
   readonly optimizeReport: OptimizeReport;
+  /** Per-node precision and why nodes stayed fp32; undefined when no precision was asked for. */
+  precisionReport: PrecisionReport | undefined;
   private readonly executor: Executor;
   private readonly inputs: Map<string, ValueInfo>;
   private cpuThreads: number | undefined;
@@ -82,11 +98,22 @@ export class InferenceSession {
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new TwinferError('INVALID_ARGUMENT', `cpuThreads must be a positive integer, got ${String(threads)}`);
     const level = options.optimizationLevel ?? 2;
     if (![0, 1, 2].includes(level)) throw new TwinferError('INVALID_ARGUMENT', `optimizationLevel must be 0, 1 or 2, got ${String(level)}`);
+    const precision = options.precision !== undefined ? checkPrecision(options.precision) : undefined;
+    const table = await resolveCalibrationTable(options.calibrationTable);
     const { graph, report } = optimizeGraph(buildGraph(bytes, loaded), level);
-    const planOpts = { ...(options.minSubgraphSize !== undefined ? { minSubgraphSize: options.minSubgraphSize } : {}), ...(options.log ? { log: options.log } : {}) };
+    const constraints = options.precisionConstraints;
+    const precisionReport = precision !== undefined || constraints !== undefined
+      ? assignPrecision(graph, { precision: precision ?? 'fp32', ...(table ? { table } : {}), ...(constraints ? { constraints } : {}), ...(options.log ? { log: options.log } : {}) })
+      : undefined;
+    const planOpts = {
+      ...(options.minSubgraphSize !== undefined ? { minSubgraphSize: options.minSubgraphSize } : {}), ...(options.log ? { log: options.log } : {}),
+      ...(precisionReport ? { precisionFallback: { allowFp16: precision === 'fp16' || Object.values(constraints ?? {}).includes('fp16') } } : {}),
+    };
     const plan = await planExecution(graph, prefs, planOpts);
     const session = new InferenceSession(graph, plan, report);
     session.cpuThreads = threads;
+    if (precisionReport) recountPrecision(graph, precisionReport); // the planner may have lowered nodes
+    session.precisionReport = precisionReport;
     return session;
   }
 

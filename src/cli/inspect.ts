@@ -12,6 +12,8 @@ import { planForShapes } from '../engine/plan-for-shapes.js';
 import type { OptLevel } from '../passes/index.js';
 import type { Node, ValueType } from '../ir/graph.js';
 import type { HostTensor } from '../ir/tensor.js';
+import { assignPrecision } from '../quant/precision.js';
+import type { PrecisionArgs } from './precision-args.js';
 
 export interface InspectReport {
   inputs: { name: string; dtype?: string; shape?: (number | string)[] }[];
@@ -31,12 +33,17 @@ export interface OptimizeInspect {
   passes: Record<string, number>;
   ms: number;
   memory: { arenaBytes: number; naiveBytes: number; lowerBoundBytes: number; shapes: Record<string, number[]> };
+  /** Where a precision was asked for: nodes per precision, Casts inserted, what stayed fp32 and why. */
+  precision?: { precision: string; counts: Record<string, number>; casts: number; rangeFallbacks: string[]; notInt8: { node: string; reason: string }[] };
 }
 
 /** `inspect --optimize`: what the optimizer did and the memory plan at the given (or unit) dims. */
-export async function inspectOptimized(file: string, level: OptLevel, shapes: Map<string, number[]>): Promise<OptimizeInspect> {
+export async function inspectOptimized(file: string, level: OptLevel, shapes: Map<string, number[]>, prec: PrecisionArgs = {}): Promise<OptimizeInspect> {
   const loaded = await loadModelFile(file);
   const { graph, report } = optimizeGraph(buildGraph(loaded.bytes, loaded), level);
+  const pr = prec.precision !== undefined || prec.precisionConstraints !== undefined
+    ? assignPrecision(graph, { precision: prec.precision ?? 'fp32', ...(prec.calibrationTable ? { table: prec.calibrationTable } : {}), ...(prec.precisionConstraints ? { constraints: prec.precisionConstraints } : {}) })
+    : undefined;
   const evaluate = (node: Node, inputs: (HostTensor | undefined)[], types: ValueType[]) => runCpuNode(node, graph.opsets[node.domain] ?? graph.opset, inputs, types);
   const plan = planForShapes(graph, shapes, evaluate);
   const used: Record<string, number[]> = {};
@@ -44,18 +51,26 @@ export async function inspectOptimized(file: string, level: OptLevel, shapes: Ma
   return {
     before: report.before, after: report.after, passes: report.passes, ms: report.ms,
     memory: { arenaBytes: plan.arenaBytes, naiveBytes: plan.naiveBytes, lowerBoundBytes: plan.lowerBoundBytes, shapes: used },
+    ...(pr ? { precision: { precision: pr.precision, counts: pr.counts, casts: pr.castsInserted, rangeFallbacks: pr.rangeFallbacks.map((r) => r.node), notInt8: pr.int8Skipped.map((s) => ({ node: s.node, reason: s.reason })) } } : {}),
   };
 }
 
 export function formatOptimized(file: string, r: OptimizeInspect): string {
   const mb = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
   const ops = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ');
+  const p = r.precision;
+  const precision = p ? [
+    `precision ${p.precision}: ${Object.entries(p.counts).map(([k, v]) => `${k} ${v}`).join(', ')} nodes, ${p.casts} casts`
+      + (p.rangeFallbacks.length ? `; kept fp32 for the float16 range: ${p.rangeFallbacks.join(', ')}` : '')
+      + (p.notInt8.length ? `; not int8: ${p.notInt8.length} (${p.notInt8.slice(0, 3).map((s) => `${s.node}: ${s.reason}`).join('; ')}${p.notInt8.length > 3 ? '; ...' : ''})` : ''),
+  ] : [];
   return [
     `model: ${file}`,
     `nodes: ${r.before.nodes} -> ${r.after.nodes} (${(r.before.nodes / Math.max(1, r.after.nodes)).toFixed(2)}x fewer) in ${r.ms.toFixed(1)} ms`,
     `before: ${ops(r.before.ops)}`,
     `after:  ${ops(r.after.ops)}`,
     `passes: ${Object.entries(r.passes).map(([k, v]) => `${k} x${v}`).join(', ')}`,
+    ...precision,
     `memory at ${Object.entries(r.memory.shapes).map(([k, v]) => `${k}=${v.join('x')}`).join(' ')}: arena ${mb(r.memory.arenaBytes)}, naive ${mb(r.memory.naiveBytes)}, lower bound ${mb(r.memory.lowerBoundBytes)} (arena/bound ${(r.memory.arenaBytes / Math.max(1, r.memory.lowerBoundBytes)).toFixed(3)})`,
   ].join('\n');
 }

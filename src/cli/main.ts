@@ -8,13 +8,17 @@ import { inspectModel, formatInspect, inspectOptimized, formatOptimized } from '
 import { runModel, formatRun } from './run.js';
 import { listCases, runCase, summarize, type CaseResult } from './onnx-test.js';
 import { calibrateCommand, CALIBRATE_USAGE } from './calibrate.js';
+import { devicesCommand, DEVICES_USAGE } from './devices.js';
+import { PRECISION_OPTS, PRECISION_USAGE, precisionArgs } from './precision-args.js';
 
 const USAGE = `usage:
-  twinfer inspect MODEL [--optimize [--opt-level N] [--shape NAME=1x3x224x224]...] [--json]
+  twinfer inspect MODEL [--optimize [--opt-level N] [--shape NAME=1x3x224x224]... ${PRECISION_USAGE}] [--json]
   twinfer run MODEL [--backend B] [--opt-level N] [--input NAME=FILE]... [--input-dir DIR] [--shape NAME=1x3x224x224]...
                     [--output-dir DIR] [--iterations N] [--warmup N] [--seed N] [--json]
+                    ${PRECISION_USAGE}
   twinfer onnx-test DIR... [--backend B] [--opt-level N] [--filter REGEX] [--rtol 1e-3] [--atol 1e-5] [--json]
 ${CALIBRATE_USAGE}
+${DEVICES_USAGE}
 backends: cpu, webgpu; a comma list is a preference order with fallback, e.g. --backend webgpu,cpu
 (cuda, tensorrt: not in this build yet)`;
 
@@ -44,20 +48,21 @@ async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(USAGE); return cmd ? 0 : 2; }
   if (cmd === 'inspect') {
-    const a = parseArgs(rest, ['opt-level', 'shape'], ['json', 'optimize']);
+    const a = parseArgs(rest, ['opt-level', 'shape', ...PRECISION_OPTS], ['json', 'optimize']);
     if (a.positional.length !== 1) throw new TwinferError('INVALID_ARGUMENT', 'inspect takes one MODEL');
     if (a.flags.has('optimize')) {
       const shapes = new Map([...pairs(a.values.get('shape'), '--shape')].map(([k, v]) => [k, parseShape(v)]));
-      const r = await inspectOptimized(a.positional[0]!, optLevel(a), shapes);
+      const r = await inspectOptimized(a.positional[0]!, optLevel(a), shapes, precisionArgs(a));
       console.log(a.flags.has('json') ? JSON.stringify(r, null, 2) : formatOptimized(a.positional[0]!, r));
       return 0;
     }
+    if (PRECISION_OPTS.some((k) => a.values.has(k))) throw new TwinferError('INVALID_ARGUMENT', '--precision, --calib and --precision-constraints need --optimize');
     const r = await inspectModel(a.positional[0]!);
     console.log(a.flags.has('json') ? JSON.stringify(r, null, 2) : formatInspect(a.positional[0]!, r));
     return 0;
   }
   if (cmd === 'run') {
-    const a = parseArgs(rest, ['backend', 'input', 'input-dir', 'shape', 'output-dir', 'iterations', 'warmup', 'seed', 'opt-level'], ['json']);
+    const a = parseArgs(rest, ['backend', 'input', 'input-dir', 'shape', 'output-dir', 'iterations', 'warmup', 'seed', 'opt-level', ...PRECISION_OPTS], ['json']);
     if (a.positional.length !== 1) throw new TwinferError('INVALID_ARGUMENT', 'run takes one MODEL');
     const shapes = new Map([...pairs(a.values.get('shape'), '--shape')].map(([k, v]) => [k, parseShape(v)]));
     const opts = {
@@ -68,6 +73,7 @@ async function main(argv: string[]): Promise<number> {
       warmup: num(a, 'warmup', 2, { min: 0, integer: true }),
       seed: num(a, 'seed', 42, { min: 0, integer: true }),
       optLevel: optLevel(a),
+      precision: precisionArgs(a),
       ...(one(a, 'input-dir') !== undefined ? { inputDir: one(a, 'input-dir')! } : {}),
       ...(one(a, 'output-dir') !== undefined ? { outputDir: one(a, 'output-dir')! } : {}),
     };
@@ -76,6 +82,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'calibrate') return calibrateCommand(rest);
+  if (cmd === 'devices') return devicesCommand(rest);
   if (cmd === 'onnx-test') {
     const a = parseArgs(rest, ['backend', 'filter', 'rtol', 'atol', 'opt-level'], ['json']);
     if (a.positional.length === 0) throw new TwinferError('INVALID_ARGUMENT', 'onnx-test takes at least one DIR');

@@ -10,6 +10,7 @@ import { roundArrayToDtype } from '../ir/lowp.js';
 import { TwinferError } from '../errors.js';
 import type { OptLevel } from '../passes/index.js';
 import { readTensorFile, writeTensorFile } from './tensor-files.js';
+import type { PrecisionArgs } from './precision-args.js';
 
 export interface RunOptions {
   backend: BackendName;
@@ -21,6 +22,7 @@ export interface RunOptions {
   warmup: number;
   seed: number;
   optLevel?: OptLevel;
+  precision?: PrecisionArgs;
 }
 
 export interface RunReport {
@@ -29,6 +31,8 @@ export interface RunReport {
   outputs: { name: string; dtype: string; dims: number[]; summary: Record<string, number> }[];
   latencyMs: { median: number; min: number; max: number; iterations: number; warmup: number };
   notes: string[];
+  /** Nodes per precision, where a precision was asked for. */
+  precision?: { precision: string; counts: Record<string, number>; rangeFallbacks: string[] };
 }
 
 /** mulberry32: small, seeded, good enough for test data. */
@@ -63,7 +67,7 @@ function summarize(t: HostTensor): Record<string, number> {
 }
 
 export async function runModel(file: string, o: RunOptions): Promise<RunReport> {
-  const session = await InferenceSession.create(file, { backends: o.backend.split(',') as BackendName[], optimizationLevel: o.optLevel ?? 2 });
+  const session = await InferenceSession.create(file, { backends: o.backend.split(',') as BackendName[], optimizationLevel: o.optLevel ?? 2, ...o.precision });
   const notes: string[] = [];
   const infos = session.graph.feedInputs;
   for (const k of [...o.inputs.keys(), ...o.shapes.keys()]) {
@@ -105,6 +109,7 @@ export async function runModel(file: string, o: RunOptions): Promise<RunReport> 
   });
   return {
     backend: session.backend, inputs: inputsReport, outputs, notes,
+    ...(session.precisionReport ? { precision: { precision: session.precisionReport.precision, counts: session.precisionReport.counts, rangeFallbacks: session.precisionReport.rangeFallbacks.map((r) => r.node) } } : {}),
     latencyMs: { median: times[Math.floor(times.length / 2)] ?? NaN, min: times[0] ?? NaN, max: times[times.length - 1] ?? NaN, iterations: o.iterations, warmup: o.warmup },
   };
 }
@@ -115,6 +120,7 @@ export function formatRun(r: RunReport): string {
   for (const i of r.inputs) lines.push(`  ${i.name}: ${i.dtype} [${i.dims.join('x')}] from ${i.source}`);
   lines.push('outputs:');
   for (const o of r.outputs) lines.push(`  ${o.name}: ${o.dtype} [${o.dims.join('x')}] ${Object.entries(o.summary).map(([k, v]) => `${k}=${f(v)}`).join(' ')}`);
+  if (r.precision) lines.push(`precision: ${r.precision.precision} (${Object.entries(r.precision.counts).map(([k, v]) => `${k} ${v}`).join(', ')} nodes)${r.precision.rangeFallbacks.length ? `; kept fp32 for the float16 range: ${r.precision.rangeFallbacks.join(', ')}` : ''}`);
   for (const n of r.notes) lines.push(`note: ${n}`);
   lines.push(`latency: median ${r.latencyMs.median.toFixed(3)} ms (min ${r.latencyMs.min.toFixed(3)}, max ${r.latencyMs.max.toFixed(3)}) over ${r.latencyMs.iterations} iterations after ${r.latencyMs.warmup} warmup`);
   return lines.join('\n');

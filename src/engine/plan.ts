@@ -15,6 +15,10 @@ import { cudaSupports } from '../../backends/native/support.js';
 import { NativeExecutor } from '../../backends/native/executor.js';
 import { partition, type Partition, type PartitionBackend } from '../partition/partition.js';
 import { HybridExecutor } from './hybrid-executor.js';
+import { trtStatus, loadTrtAddon, type TrtAddon } from '../../backends/tensorrt/addon.js';
+import { trtSupports } from '../../backends/tensorrt/support.js';
+import { TrtExecutor } from '../../backends/tensorrt/executor.js';
+import { lowerUnsupportedPrecision } from '../quant/fallback.js';
 
 export type BackendName = 'cpu' | 'webgpu' | 'cuda' | 'tensorrt';
 export const KNOWN_BACKENDS: readonly BackendName[] = ['cpu', 'webgpu', 'cuda', 'tensorrt'];
@@ -37,6 +41,8 @@ export interface ExecutionPlan {
 export interface PlanOptions {
   minSubgraphSize?: number;
   log?: (message: string) => void;
+  /** Set when a precision was assigned: int8 / fp16 nodes a backend cannot run are lowered on it first (src/quant/fallback.ts). */
+  precisionFallback?: { allowFp16: boolean };
 }
 
 function cpuBackend(): PartitionBackend {
@@ -49,6 +55,7 @@ export async function planExecution(g: Graph, prefs: readonly BackendName[], opt
   const usable: PartitionBackend[] = [];
   let gpu: GpuContext | undefined;
   let cuda: CudaContext | undefined;
+  let trt: TrtAddon | undefined;
   const skipped: string[] = [];
   const types = (vs: string[]) => vs.map((v) => (v ? g.types.get(v) : undefined));
   for (const b of prefs) {
@@ -64,7 +71,19 @@ export async function planExecution(g: Graph, prefs: readonly BackendName[], opt
         const c = (cuda = await acquireCuda());
         usable.push({ name: 'cuda', supports: (n) => cudaSupports(n, types(n.inputs), types(n.outputs), c) });
       } catch (e) { skipped.push(`cuda (${(e as Error).message})`); }
+    } else if (b === 'tensorrt') {
+      const s = trtStatus();
+      if (s.available) { trt = loadTrtAddon(); usable.push({ name: 'tensorrt', supports: (n) => trtSupports(g, n) }); }
+      else skipped.push(`tensorrt (${s.reason})`);
     } else skipped.push(`${b} (not in this build)`);
+  }
+  // The TensorRT executor runs tensorrt and cpu nodes only: with TensorRT here, webgpu and cuda step aside.
+  if (trt) {
+    for (const drop of ['webgpu', 'cuda'] as const) {
+      const i = usable.findIndex((u) => u.name === drop);
+      if (i >= 0) { usable.splice(i, 1); skipped.push(`${drop} (does not share one plan with tensorrt yet)`); }
+    }
+    gpu = undefined; cuda = undefined;
   }
   // The CUDA executor runs cuda and cpu nodes only: of webgpu and cuda, the one listed first stays.
   if (gpu && cuda) {
@@ -75,6 +94,7 @@ export async function planExecution(g: Graph, prefs: readonly BackendName[], opt
   }
   if (skipped.length) opts.log?.(`twinfer: backends unavailable: ${skipped.join('; ')}`);
   if (usable.length === 0) throw new TwinferError('INVALID_ARGUMENT', `none of the backends [${prefs.join(', ')}] is available here: ${skipped.join('; ')}`);
+  if (opts.precisionFallback) lowerUnsupportedPrecision(g, usable, { ...opts.precisionFallback, ...(opts.log ? { log: opts.log } : {}) });
   const part = partition(g, usable, opts.minSubgraphSize ?? 3);
   if (part.unassigned.length) {
     const u = part.unassigned[0]!;
@@ -88,6 +108,7 @@ export async function planExecution(g: Graph, prefs: readonly BackendName[], opt
   const allCpu = used.every((b) => b === 'cpu');
   const executor: Executor = allCpu
     ? (() => { const c = new CpuExecutor(g); return { run: async (f, names) => c.run(f, names) }; })()
+    : used.includes('tensorrt') ? new TrtExecutor(g, part.assignment, trt!, opts.log ? { log: opts.log } : {})
     : used.includes('cuda') ? new NativeExecutor(g, part.assignment, cuda!) : new HybridExecutor(g, part.assignment, gpu);
   return { executor, partition: part, backends: used, ...(gpu ? { gpu } : {}), ...(cuda ? { cuda } : {}), summary };
 }

@@ -21,6 +21,8 @@ const NEVER_FP16 = new Set([
   'Constant', 'ConstantOfShape', 'EyeLike', 'RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial',
   'QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear', 'QLinearConv', 'QLinearMatMul', 'ConvInteger', 'MatMulInteger',
   'If', 'Loop', 'Scan', 'SequenceMap', 'Bernoulli',
+  // Float ranges are positions or counters: float16 holds integers exactly only up to 2048.
+  'Range',
 ]);
 
 /** (op type, input index) pairs ONNX types as float32 whatever the data type. */
