@@ -11,6 +11,13 @@
  *                                    of the GPUs nvidia-smi lists, else 80 alone (a short CI build;
  *                                    its PTX also runs on newer GPUs).
  *
+ *   node native/build.mjs --tensorrt-check DIR...
+ *                                    compiles the TensorRT sources (native/src/trt) against the
+ *                                    TensorRT headers in each DIR without linking
+ *                                    (scripts/trt-compile-check.sh; see native/README.md).
+ *
+ * TENSORRT_ROOT set: the build also makes build/native/Release/twinfer_trt.node (the TensorRT addon).
+ *
  * nvcc is looked for in TWINFER_NVCC ('none': act as if there were none, which tests use), CUDACXX,
  * CUDA_HOME, CUDA_PATH, /usr/local/cuda, then PATH. TWINFER_SKIP_NATIVE=1 skips the install-time
  * build altogether.
@@ -46,6 +53,10 @@ function gpuArchs() {
 }
 
 function main() {
+  if (process.argv.includes('--tensorrt-check')) {
+    const dirs = process.argv.slice(process.argv.indexOf('--tensorrt-check') + 1);
+    return spawnSync('bash', [path.join(root, 'scripts', 'trt-compile-check.sh'), ...dirs], { stdio: 'inherit' }).status ?? 1;
+  }
   if (auto && process.env.TWINFER_SKIP_NATIVE === '1') { say('native CUDA backend skipped (TWINFER_SKIP_NATIVE=1)'); return 0; }
   const nvcc = findNvcc();
   if (!nvcc) {
@@ -66,6 +77,8 @@ function main() {
   const common = ['-d', here, '-O', out];
   // Always passed ('default': CMake's list), so an earlier build's cached value never lingers.
   const defs = [`--CDCMAKE_CUDA_COMPILER=${nvcc}`, `--CDTWINFER_CUDA_ARCHS=${archs.replace(/,/g, ';') || 'default'}`];
+  // Always passed ('none': no TensorRT addon), so the cache follows the environment.
+  defs.push(`--CDTENSORRT_ROOT=${process.env.TENSORRT_ROOT || 'none'}`);
   const jobs = String(Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
   fs.mkdirSync(out, { recursive: true });
   const logPath = path.join(out, 'build.log');
@@ -87,6 +100,8 @@ function main() {
   }
   if (log !== undefined) fs.closeSync(log);
   if (!fs.existsSync(addon)) { console.error(`twinfer: build finished but ${addon} is missing`); return auto ? 0 : 1; }
+  const trt = path.join(out, 'Release', 'twinfer_trt.node');
+  if (process.env.TENSORRT_ROOT && fs.existsSync(trt)) say(`TensorRT addon built: ${path.relative(root, trt)}`);
   say(`native CUDA backend built in ${((Date.now() - t0) / 1000).toFixed(0)} s for ${archs ? `sm_${archs}` : 'the default architectures'}: ${path.relative(root, addon)}`);
   return 0;
 }
