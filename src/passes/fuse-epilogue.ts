@@ -8,6 +8,8 @@
  *   Fused(Z) + act                        -> Fused(post_activation=act)
  *   Fused(act) + Mul/Add(scalar)          -> Fused(post_activation=Affine[s, t])  (y = s*x + t;
  *                                            consecutive scalar Mul/Add compose into one Affine)
+ * The INT8 ops (twinfer.QConv / QGemm / QMatMul, inputs X, W, W_scale, B, Z) take the same
+ * epilogues: their bias is input 3 and their residual input 4.
  * Leaves alone: outputs read by anything else (or graph outputs), non-constant weights for the
  * bias rules, Clip with non-constant bounds, residuals that broadcast or depend on the op itself.
  */
@@ -16,6 +18,7 @@ import type { HostTensor } from '../ir/tensor.js';
 import type { NameGen, Rule, Rewrite } from './rules.js';
 import type { GraphView } from './view.js';
 import { convOutChannels, copyNode, f32, perChannel, perLastAxis, rankOf } from './util.js';
+import { Q_BASE } from '../ir/ops/qfused.js';
 
 const BASES: Record<string, string> = { Conv: 'FusedConv', ConvTranspose: 'FusedConvTranspose', Gemm: 'FusedGemm', MatMul: 'FusedMatMul' };
 const FUSED = new Set(Object.values(BASES));
@@ -24,10 +27,14 @@ const FUSED = new Set(Object.values(BASES));
 function kindOf(n: Node): string | undefined {
   if (n.domain === '' && n.opType in BASES) return n.opType;
   if (n.domain === 'twinfer' && FUSED.has(n.opType)) return n.opType.slice('Fused'.length);
+  if (n.domain === 'twinfer' && n.opType in Q_BASE) return Q_BASE[n.opType];
   return undefined;
 }
 
-function zIndex(kind: string): number { return 3; /* Conv: X,W,B | Gemm: A,B,C | MatMul: A,B,bias */ }
+const isQ = (n: Node) => n.domain === 'twinfer' && n.opType in Q_BASE;
+/** Bias input: Conv X,W,B | Gemm A,B,C | MatMul A,B,bias; Q ops X,W,W_scale,B. The residual Z follows it. */
+const biasIndex = (n: Node) => (isQ(n) ? 3 : 2);
+function zIndex(n: Node): number { return biasIndex(n) + 1; }
 
 function toFused(n: Node): Node {
   if (n.domain === 'twinfer') return copyNode(n, {});
@@ -38,7 +45,7 @@ function toFused(n: Node): Node {
 
 const stage = (n: Node) => ({
   act: !!n.attrs['activation'],
-  z: !!n.inputs[3],
+  z: !!n.inputs[zIndex(n)],
   post: !!n.attrs['post_activation'],
 });
 
@@ -114,8 +121,9 @@ export function biasAddRule(names: NameGen): Rule {
         if (kind === 'Gemm' && typeof op.attrs['beta'] === 'number' && op.attrs['beta'] !== 1 && op.inputs[2]) return undefined;
       }
       if (!vec) return undefined;
-      if (op.inputs[2]) {
-        old = view.constant(op.inputs[2]);
+      const bi = biasIndex(op);
+      if (op.inputs[bi]) {
+        old = view.constant(op.inputs[bi]!);
         if (!old || old.dtype !== 'float32' || (old.size !== N && old.size !== 1)) return undefined;
       }
       const bias = new Float64Array(N);
@@ -124,10 +132,10 @@ export function biasAddRule(names: NameGen): Rule {
       const bName = names.make(`${op.name}_bias`);
       const base = kind === 'MatMul' ? toFused(op) : copyNode(op, {});
       const inputs = base.inputs.slice();
-      while (inputs.length < 3) inputs.push('');
-      inputs[2] = bName;
+      while (inputs.length <= bi) inputs.push('');
+      inputs[bi] = bName;
       const attrs = { ...base.attrs };
-      if (kind === 'Gemm') attrs['beta'] = 1;
+      if (kind === 'Gemm' && !isQ(op)) attrs['beta'] = 1;
       const fused = copyNode(base, { inputs: inputs.slice(0, base.domain === '' && kind !== 'MatMul' ? 3 : inputs.length), outputs: [add.outputs[0]!], attrs });
       return { remove: [op, add], add: [fused], initializers: new Map([[bName, f32(bias, [N])]]) };
     },
@@ -203,7 +211,8 @@ export const residualRule: Rule = {
     if (!same(ty.shape, tz.shape) || !same(ty.shape, to.shape)) return undefined;
     if (dependsOn(view, z, op)) return undefined;
     const f = toFused(op);
-    f.inputs[zIndex(kind)] = z;
+    while (f.inputs.length < zIndex(op)) f.inputs.push('');
+    f.inputs[zIndex(op)] = z;
     f.outputs = [add.outputs[0]!];
     return { remove: [op, add], add: [f] };
   },

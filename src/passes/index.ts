@@ -19,6 +19,7 @@ import { constChainRule } from './const-chain.js';
 import { activationRule, biasAddRule, residualRule } from './fuse-epilogue.js';
 import { horizontalRule } from './horizontal.js';
 import { concatElimRule } from './concat-elim.js';
+import { qdqFoldRules } from './qdq-fold.js';
 
 export type OptLevel = 0 | 1 | 2;
 
@@ -47,6 +48,7 @@ export interface OptimizeReport {
 const cleanup = (ctx: PassContext): Rule[] => [constantFoldingRule(ctx.evaluate), removeNoopsRule, deadCodeRule];
 
 export const PASSES: Pass[] = [
+  { name: 'qdq-fold', level: 1, rules: (ctx) => [...qdqFoldRules(ctx), deadCodeRule] }, // before constant folding turns DQ(weights) into floats
   { name: 'cleanup', level: 1, rules: cleanup },
   { name: 'fold-affine', level: 1, rules: (ctx) => [convAffineRule(ctx.names), gemmBnRule(ctx.names)] },
   { name: 'patterns', level: 2, rules: (ctx) => [layerNormRule(ctx.names), geluRule(ctx.names), hardSwishRule(ctx.names), transposeChainRule, constChainRule(ctx.names, ctx.evaluate)] },

@@ -30,7 +30,7 @@ export interface QuantParams { scale: number; zeroPoint: number; qmin: number; q
 /** The activation quantization of a Q node, checked. */
 export function quantParams(node: Node): QuantParams {
   const scale = node.attrs['x_scale'];
-  if (typeof scale !== 'number' || !(scale > 0) || !Number.isFinite(scale)) throw new InferError(`${node.opType}: x_scale must be a finite number > 0, got ${String(scale)}`);
+  if (typeof scale !== 'number' || !(Math.fround(scale) > 0) || !Number.isFinite(Math.fround(scale))) throw new InferError(`${node.opType}: x_scale must be a finite number > 0, got ${String(scale)}`);
   const signed = node.attrs['x_signed'] ?? 1;
   if (signed !== 0 && signed !== 1) throw new InferError(`${node.opType}: x_signed must be 0 or 1, got ${String(signed)}`);
   const [qmin, qmax] = signed === 1 ? [-128, 127] : [0, 255];
@@ -38,7 +38,8 @@ export function quantParams(node: Node): QuantParams {
   if (typeof zeroPoint !== 'number' || !Number.isInteger(zeroPoint) || zeroPoint < qmin || zeroPoint > qmax) {
     throw new InferError(`${node.opType}: x_zero_point ${String(zeroPoint)} is outside [${qmin}, ${qmax}]`);
   }
-  return { scale, zeroPoint, qmin, qmax };
+  // ONNX float attributes are float32: a model written out and read back must quantize alike.
+  return { scale: Math.fround(scale), zeroPoint, qmin, qmax };
 }
 
 /** The base op's node (its own attributes, X and W only), for inference and kernels. */
