@@ -19,8 +19,8 @@ export function renderOperatorsDoc(): string {
     '✅ kernel present · — not implemented (partitioning falls back to the next backend, ending with cpu).',
     'A WebGPU kernel may still decline particular dtypes or attributes (string, float8e8m0, training modes,',
     'blocked quantization...); those nodes fall back too, and `twinfer inspect` / the session log say which.',
-    'The cuda column lists the native addon\'s first kernels (float32 only); they have not yet been validated',
-    'on a GPU in CI (see docs/benchmarks.md for the device runs).',
+    'The cuda column lists the native addon\'s kernels (every fixed-size dtype; CI checks them through a',
+    'JavaScript emulator of the addon, the conformance suite runs on the GPU machine: docs/benchmarks.md).',
     '',
   ];
   for (const raw of lines) {
@@ -39,8 +39,8 @@ export function renderOperatorsDoc(): string {
     const cuda = findCudaKernel(l) ? '✅' : '—';
     out.push(`| ${l} | ${schema} | ${cpu} | ${gpu} | ${cuda} |`);
   }
-  out.push('', '## twinfer fused ops (made by the optimizer, `src/passes`)', '', '| op | schema | cpu | webgpu | cuda |', '| --- | --- | --- | --- | --- |');
-  for (const op of ['FusedConv', 'FusedConvTranspose', 'FusedGemm', 'FusedMatMul']) {
+  out.push('', '## twinfer fused ops (made by the optimizer, `src/passes`, and the INT8 ops of `src/quant` / qdq-fold)', '', '| op | schema | cpu | webgpu | cuda |', '| --- | --- | --- | --- | --- |');
+  for (const op of ['FusedConv', 'FusedConvTranspose', 'FusedGemm', 'FusedMatMul', 'QConv', 'QGemm', 'QMatMul']) {
     out.push(`| twinfer.${op} | ${findSchema('twinfer', op) ? '✅' : '—'} | ${findCpuKernel(`twinfer.${op}`) ? '✅' : '—'} | ${findGpuKernel(`twinfer.${op}`) ? '✅' : '—'} | ${findCudaKernel(`twinfer.${op}`) ? '✅' : '—'} |`);
   }
   return out.join('\n') + '\n';
