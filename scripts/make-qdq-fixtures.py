@@ -70,6 +70,18 @@ def mlp():
 
 def cls():
     m = onnx.load(cls_path)
+    # Paddle's export keeps the weights in Constant nodes; as initializers, onnxruntime's
+    # pre-processing folds BatchNormalization into the convolutions and quantize_static treats
+    # them as weights (int8, per channel) instead of activations.
+    keep = []
+    for n in m.graph.node:
+        if n.op_type == 'Constant' and len(n.attribute) == 1 and n.attribute[0].name == 'value':
+            t = onnx.TensorProto(); t.CopyFrom(n.attribute[0].t); t.name = n.output[0]
+            m.graph.initializer.append(t)
+        else:
+            keep.append(n)
+    del m.graph.node[:]
+    m.graph.node.extend(keep)
     m = version_converter.convert_version(m, 13)
     # Fix the input to one shape so calibration and shape inference are simple.
     d = m.graph.input[0].type.tensor_type.shape.dim
