@@ -4,11 +4,15 @@
  * crossing (upload, or download on the way to a CPU node or an output); weights are uploaded once
  * per session and stay on the device.
  *
- * This first version launches node by node: each CUDA node infers its output shapes on the host
- * (the IR), allocates its outputs from a pool of cudaMalloc'd buffers, and queues its kernels on the
- * context's stream; only a download waits. The static program of the design (arena offsets from
- * the memory planner, one launch list per profile, replayed as a CUDA graph) comes later and will
- * replace the pool and the per-node inference, not the kernels or their parameter lists.
+ * The first run of a signature of feed dims goes node by node: each CUDA node infers its output
+ * shapes on the host (the IR), allocates its outputs from a pool of cudaMalloc'd buffers, and queues
+ * its kernels on the context's stream; only a download waits. That run also records the static
+ * program (program.ts): the launch list with its buffer bindings. When every host read of the run
+ * was of a value fixed by the dims (no data-dependent shapes, no CPU node fed by computed data), later
+ * runs of the same signature replay it: upload the feeds, launch the recorded kernels (the second
+ * run captures them in a CUDA graph, later runs launch the graph: one call), download the outputs.
+ * Otherwise every run goes node by node, as before. TWINFER_CUDA_REPLAY=0 / TWINFER_CUDA_GRAPHS=0
+ * (or the constructor's options) turn the replay / the graph off.
  */
 import type { Graph, Node, ValueType } from '../../src/ir/graph.js';
 import { HostTensor } from '../../src/ir/tensor.js';
@@ -20,6 +24,7 @@ import type { CudaContext } from './device.js';
 import type { CudaRunner } from './kernel.js';
 import { findCudaKernel } from './ops.js';
 import { CudaTensor, fromDeviceBytes, toDeviceArray } from './tensor.js';
+import { graphsFromEnv, hasGraphs, programKey, replayFromEnv, staticValues, type DeviceSlot, type GraphContext, type LaunchStep, type Program, type ProgramOutput } from './program.js';
 
 interface Slot { host?: HostTensor; dev?: CudaTensor }
 
@@ -58,17 +63,58 @@ class BufferPool {
 
 const pools = new FinalizationRegistry<BufferPool>((p) => p.dispose());
 
+export interface NativeExecutorOptions {
+  log?: (message: string) => void;
+  /** Record and replay the static program of each feed signature (default: TWINFER_CUDA_REPLAY != '0'). */
+  replay?: boolean;
+  /** Capture replays in a CUDA graph (default: TWINFER_CUDA_GRAPHS != '0'; needs an addon with captureBegin). */
+  cudaGraphs?: boolean;
+  /** Programs kept at once (least recently used dropped first); default 8. */
+  maxPrograms?: number;
+}
+
+/** What a recording run collects besides running (program.ts). */
+interface Recorder {
+  launches: LaunchStep[];
+  feeds: { name: string; slot: DeviceSlot }[];
+  fixed: { buffer: number; bytes: number }[];
+  /** Why this run cannot be replayed (first reason found). */
+  refused?: string;
+}
+
+/** A copy the caller may keep or change without touching the program's value. */
+function cloneHost(h: HostTensor): HostTensor {
+  return new HostTensor(h.dtype, h.dims, (h.data as unknown as { slice(): HostTensor['data'] }).slice());
+}
+
+const slotOf = (t: CudaTensor): DeviceSlot => ({ buffer: t.buffer, byteOffset: t.byteOffset, dtype: t.dtype, dims: t.dims.slice(), bytes: t.bytes });
+
 export class NativeExecutor {
   private readonly steps: Step[];
   private readonly pool: BufferPool;
   /** Initializers on the device (uploaded on first use, kept for the session). */
   private readonly weights = new Map<string, CudaTensor>();
-  /** Kernel launches of the last run. */
+  /** Values fixed by the feeds' dims (program.ts staticValues). */
+  private readonly fixedValues: Set<string>;
+  /** Programs by signature, most recently used last; a string says why that signature is not replayed. */
+  private readonly programs = new Map<string, Program | string>();
+  private readonly replay: boolean;
+  private readonly graphs: boolean;
+  private readonly maxPrograms: number;
+  private readonly log: ((m: string) => void) | undefined;
+  private loggedRefusal = false;
+  /** Kernel launches of the last run (the launches a CUDA graph holds when one ran). */
   lastLaunches = 0;
+  /** How the last run went: node by node (recording or not), launch replay, or one CUDA graph. */
+  lastMode: 'nodes' | 'record' | 'replay' | 'capture' | 'graph' = 'nodes';
 
-  constructor(private readonly graph: Graph, assignment: Map<Node, string>, private readonly cuda: CudaContext) {
+  constructor(private readonly graph: Graph, assignment: Map<Node, string>, private readonly cuda: CudaContext, options: NativeExecutorOptions = {}) {
     this.pool = new BufferPool(cuda);
     pools.register(this, this.pool);
+    this.replay = options.replay ?? replayFromEnv();
+    this.graphs = this.replay && (options.cudaGraphs ?? graphsFromEnv()) && hasGraphs(cuda.native);
+    this.maxPrograms = Math.max(1, options.maxPrograms ?? 8);
+    this.log = options.log;
     const keep = new Set(graph.outputs.map((o) => o.name));
     const lastUse = new Map<string, number>();
     graph.nodes.forEach((n, i) => n.inputs.forEach((v) => { if (v) lastUse.set(v, i); }));
@@ -81,25 +127,176 @@ export class NativeExecutor {
       if (b === 'cuda' && !k) throw new TwinferError('RUNTIME', 'node assigned to cuda has no CUDA kernel', { node: node.name, opType: node.opType });
       return { node, backend: b, opset: graph.opsets[node.domain] ?? graph.opset, release, hostInputs: new Set(k?.hostInputs ?? []) };
     });
+    this.fixedValues = staticValues(graph.nodes, graph.initializers.keys(), graph.inputs.map((v) => v.name));
+    if (this.replay) {
+      const native = cuda.native as GraphContext;
+      const why = !this.graphs ? (hasGraphs(native) ? 'off (TWINFER_CUDA_GRAPHS=0)' : 'off (the addon has no captureBegin: rebuild it)') : 'on';
+      this.log?.(`twinfer: cuda static program replay on; CUDA graphs ${why}`);
+    }
   }
 
-  /** Frees the executor's device buffers now (else when it is garbage-collected). */
+  /** Programs recorded (replayable signatures) and signatures refused, for tests and diagnostics. */
+  get programStats(): { programs: number; refused: string[]; graphs: number; noGraph: string[] } {
+    const v = [...this.programs.values()];
+    const progs = v.filter((p): p is Program => typeof p !== 'string');
+    return {
+      programs: progs.length,
+      refused: v.filter((p): p is string => typeof p === 'string'),
+      graphs: progs.filter((p) => p.graph !== undefined).length,
+      noGraph: progs.flatMap((p) => (p.noGraph !== undefined ? [p.noGraph] : [])),
+    };
+  }
+
+  /** Frees the executor's device buffers and graphs now (else the buffers when it is garbage-collected). */
   dispose(): void {
+    for (const p of this.programs.values()) if (typeof p !== 'string') this.dropProgram(p, false);
+    this.programs.clear();
     pools.unregister(this);
     this.pool.dispose();
     this.weights.clear();
   }
 
+  private dropProgram(p: Program, giveBack: boolean): void {
+    const native = this.cuda.native as GraphContext;
+    if (p.graph !== undefined) { try { native.graphDestroy?.(p.graph); } catch { /* context gone */ } p.graph = undefined; }
+    if (giveBack) for (const f of p.fixed) this.pool.give(f.buffer, f.bytes);
+  }
+
+  private remember(key: string, p: Program | string): void {
+    this.programs.delete(key);
+    this.programs.set(key, p);
+    while (this.programs.size > this.maxPrograms) {
+      const [k, old] = this.programs.entries().next().value as [string, Program | string];
+      this.programs.delete(k);
+      if (typeof old !== 'string') this.dropProgram(old, true);
+    }
+  }
+
   async run(feeds: Map<string, HostTensor>, fetch: readonly string[]): Promise<Map<string, HostTensor>> {
+    if (!this.replay) { this.lastMode = 'nodes'; return this.execute(feeds, fetch); }
+    const key = programKey(feeds, fetch);
+    const known = this.programs.get(key);
+    if (known !== undefined) {
+      this.remember(key, known); // most recently used
+      if (typeof known !== 'string') return this.replayProgram(known, feeds);
+      this.lastMode = 'nodes';
+      return this.execute(feeds, fetch);
+    }
+    const rec: Recorder = { launches: [], feeds: [], fixed: [] };
+    let recorded: { result: Map<string, HostTensor>; outputs?: ProgramOutput[] };
+    try {
+      recorded = this.execute(feeds, fetch, rec);
+    } catch (e) {
+      for (const f of rec.fixed) this.pool.give(f.buffer, f.bytes);
+      throw e;
+    }
+    const { result, outputs } = recorded;
+    if (rec.refused !== undefined || !outputs) {
+      for (const f of rec.fixed) this.pool.give(f.buffer, f.bytes);
+      const why = rec.refused ?? 'an output is not replayable';
+      this.remember(key, why);
+      if (!this.loggedRefusal) { this.loggedRefusal = true; this.log?.(`twinfer: cuda runs node by node for these dims: ${why}`); }
+      this.lastMode = 'nodes';
+    } else {
+      this.remember(key, { key, feeds: rec.feeds, launches: rec.launches, outputs, fixed: rec.fixed, replays: 0 });
+      this.lastMode = 'record';
+    }
+    return result;
+  }
+
+  /** Uploads the feeds, launches the program (as its CUDA graph when there is one), downloads the outputs. */
+  private replayProgram(p: Program, feeds: Map<string, HostTensor>): Map<string, HostTensor> {
+    const native = this.cuda.native as GraphContext;
+    try {
+      for (const f of p.feeds) {
+        const h = feeds.get(f.name)!;
+        if (h.size) native.upload(f.slot.buffer, f.slot.byteOffset, toDeviceArray(h));
+      }
+      if (p.graph !== undefined) {
+        native.graphLaunch!(p.graph);
+        this.lastMode = 'graph';
+      } else if (this.graphs && p.noGraph === undefined && p.launches.length > 0) {
+        this.capture(p);
+      } else {
+        this.launchAll(p);
+        this.lastMode = 'replay';
+      }
+      p.replays++;
+      this.lastLaunches = p.launches.length;
+      const result = new Map<string, HostTensor>();
+      for (const o of p.outputs) {
+        if (o.kind === 'feed') result.set(o.name, feeds.get(o.feed)!);
+        else if (o.kind === 'host') result.set(o.name, cloneHost(o.value));
+        else {
+          const s = o.slot;
+          result.set(o.name, fromDeviceBytes(s.dtype, s.dims, s.bytes ? native.download(s.buffer, s.byteOffset, s.bytes) : new ArrayBuffer(0)));
+        }
+      }
+      return result;
+    } catch (e) {
+      throw asTwinferError(e, 'RUNTIME');
+    }
+  }
+
+  private launchAll(p: Program): void {
+    const native = this.cuda.native;
+    for (const l of p.launches) native.launch(l.kernel, l.ints, l.floats, l.bindings);
+  }
+
+  /**
+   * Captures the launches in a CUDA graph and launches it. Capture runs nothing, so when it fails
+   * (a launcher made a call that capture forbids) the launches run one by one and the program keeps
+   * replaying that way. Every tactic was chosen in the recording run, which was not captured.
+   */
+  private capture(p: Program): void {
+    const native = this.cuda.native as Required<GraphContext>;
+    let id: number | undefined;
+    try {
+      native.captureBegin();
+      try {
+        this.launchAll(p);
+      } catch (e) {
+        try { native.captureAbort(); } catch { /* already out of capture */ }
+        throw e;
+      }
+      id = native.captureEnd();
+    } catch (e) {
+      p.noGraph = (e as Error)?.message ?? String(e);
+      this.log?.(`twinfer: CUDA graph capture failed, replaying launch by launch: ${p.noGraph}`);
+      this.launchAll(p);
+      this.lastMode = 'replay';
+      return;
+    }
+    p.graph = id;
+    native.graphLaunch(id);
+    this.lastMode = 'capture';
+  }
+
+  /**
+   * One run node by node. With a recorder, also records the launch list; feeds and static uploads
+   * then get buffers of their own (the program keeps them), and `outputs` says where each fetched
+   * value will be on a replay (undefined when one cannot be replayed).
+   */
+  private execute(feeds: Map<string, HostTensor>, fetch: readonly string[]): Map<string, HostTensor>;
+  private execute(feeds: Map<string, HostTensor>, fetch: readonly string[], rec: Recorder): { result: Map<string, HostTensor>; outputs?: ProgramOutput[] };
+  private execute(feeds: Map<string, HostTensor>, fetch: readonly string[], rec?: Recorder): Map<string, HostTensor> | { result: Map<string, HostTensor>; outputs?: ProgramOutput[] } {
     const native = this.cuda.native;
     const pool = this.pool;
     const owned = new Set<CudaTensor>(); // device tensors of this run (not weights), views included
     const refs = new Map<number, { n: number; bytes: number }>(); // pool buffer -> live tensors on it, its size
     let launches = 0;
+    const refuse = (why: string) => { if (rec && rec.refused === undefined) rec.refused = why; };
     const own = (t: CudaTensor, bytes: number): CudaTensor => {
       owned.add(t);
       const r = refs.get(t.buffer);
       if (r) r.n++; else refs.set(t.buffer, { n: 1, bytes });
+      return t;
+    };
+    /** A buffer the program alone will use (never back to the pool during the run). */
+    const fixedTensor = (dims: readonly number[], dtype: HostTensor['dtype']): CudaTensor => {
+      const bytes = new CudaTensor(-1, dtype, dims).bytes;
+      const t = new CudaTensor(pool.take(bytes), dtype, dims);
+      rec!.fixed.push({ buffer: t.buffer, bytes });
       return t;
     };
     const runner: CudaRunner = {
@@ -113,11 +310,15 @@ export class NativeExecutor {
         if (v.size !== t.size) throw new Error(`view of ${t.size} elements as [${dims.join(',')}]`);
         return refs.has(t.buffer) && owned.has(t) ? own(v, 0) : v; // views of weights are weights
       },
-      upload: (h) => upload(h, false),
+      // A kernel's upload is computed from attributes, dims and host reads (all static in a
+      // recording that stays replayable): uploaded once into a buffer of the program.
+      upload: (h) => (rec ? uploadInto(h, fixedTensor(h.dims, h.dtype)) : upload(h, false)),
       launch: (kernel, ints, floats, bindings) => {
         const b = new Float64Array(bindings.length * 2);
         bindings.forEach((t, i) => { b[2 * i] = t ? t.buffer : -1; b[2 * i + 1] = t ? t.byteOffset : 0; });
-        native.launch(kernel, Float64Array.from(ints), Float32Array.from(floats), b);
+        const is = Float64Array.from(ints), fs = Float32Array.from(floats);
+        native.launch(kernel, is, fs, b);
+        rec?.launches.push({ kernel, ints: is, floats: fs, bindings: b });
         launches++;
       },
       fn: (name) => {
@@ -125,6 +326,10 @@ export class NativeExecutor {
         if (c === undefined) throw new Error(`the addon has no function ${name}`);
         return c;
       },
+    };
+    const uploadInto = (h: HostTensor, t: CudaTensor): CudaTensor => {
+      if (h.size) native.upload(t.buffer, t.byteOffset, toDeviceArray(h));
+      return t;
     };
     const upload = (h: HostTensor, persistent: boolean): CudaTensor => {
       const dims = h.dims.slice();
@@ -137,6 +342,9 @@ export class NativeExecutor {
     const env = new Map<string, Slot>();
     for (const [k, v] of this.graph.initializers) env.set(k, { host: v, ...(this.weights.has(k) ? { dev: this.weights.get(k)! } : {}) });
     for (const [k, v] of feeds) env.set(k, { host: v });
+    /** Names whose value is the caller's feed (not a node's output of the same name). */
+    const fed = new Set(feeds.keys());
+    const isFixed = (name: string) => this.fixedValues.has(name) && !fed.has(name);
 
     const hostOf = (name: string): HostTensor => {
       const s = env.get(name)!;
@@ -146,12 +354,29 @@ export class NativeExecutor {
       }
       return s.host;
     };
+    /** A host read inside the run: replayable only when the value is fixed by the dims. */
+    const readHost = (name: string, who: Node): HostTensor => {
+      // Shape / Size (and any node whose outputs are all static) read their input for its dims only.
+      if (rec && !isFixed(name) && !who.outputs.every((o) => !o || isFixed(o))) refuse(`${who.opType} node '${who.name}' reads '${name}' on the host (its value depends on the data)`);
+      return hostOf(name);
+    };
     const devOf = (name: string): CudaTensor => {
       const s = env.get(name)!;
       if (!s.dev) {
-        const w = this.graph.initializers.has(name);
-        s.dev = upload(s.host!, w);
-        if (w) this.weights.set(name, s.dev);
+        const w = this.graph.initializers.has(name) && !fed.has(name);
+        if (w) {
+          s.dev = upload(s.host!, true);
+          this.weights.set(name, s.dev);
+        } else if (rec) {
+          // A feed goes into a buffer of the program, uploaded at the start of every replay; a value
+          // computed on the host must be static (else the run was refused already) and is uploaded once.
+          const t = uploadInto(s.host!, fixedTensor(s.host!.dims, s.host!.dtype));
+          if (fed.has(name)) rec.feeds.push({ name, slot: slotOf(t) });
+          else if (!isFixed(name)) refuse(`'${name}' is computed on the host from data and uploaded`);
+          s.dev = t;
+        } else {
+          s.dev = upload(s.host!, false);
+        }
       }
       return s.dev;
     };
@@ -166,10 +391,16 @@ export class NativeExecutor {
         const n = st.node;
         for (const v of n.inputs) if (v && !env.has(v)) throw new TwinferError('RUNTIME', `value '${v}' is not available`, { node: n.name, opType: n.opType });
         if (st.backend === 'cpu') {
-          const outs = runCpuNode(n, st.opset, n.inputs.map((v) => (v ? hostOf(v) : undefined)));
+          const outs = runCpuNode(n, st.opset, n.inputs.map((v) => (v ? readHost(v, n) : undefined)));
           n.outputs.forEach((o, k) => { if (o) env.set(o, { host: outs[k]! }); });
         } else {
-          const hosts = n.inputs.map((v, i) => (v && st.hostInputs.has(i) ? hostOf(v) : v ? env.get(v)!.host : undefined));
+          const hosts = n.inputs.map((v, i) => (v && st.hostInputs.has(i) ? readHost(v, n) : v ? env.get(v)!.host : undefined));
+          // Any other host value a kernel or the shape inference looks at counts as a host read too.
+          const hostAt = (i: number): HostTensor | undefined => {
+            const v = n.inputs[i];
+            if (v && hosts[i] && !st.hostInputs.has(i)) readHost(v, n);
+            return hosts[i];
+          };
           const types: (ValueType | undefined)[] = n.inputs.map((v) => {
             if (!v) return undefined;
             const s = env.get(v)!;
@@ -178,10 +409,10 @@ export class NativeExecutor {
           });
           let outs: (CudaTensor | undefined)[];
           try {
-            const outputTypes = inferNode(n, st.opset, types, (i) => hosts[i]);
+            const outputTypes = inferNode(n, st.opset, types, hostAt);
             const inputs = n.inputs.map((v, i) => (v && !st.hostInputs.has(i) ? devOf(v) : undefined));
             const kernel = findCudaKernel(schemaKey(n.domain, n.opType))!;
-            outs = kernel.run({ node: n, inputs, host: (i) => hosts[i], outputTypes, cuda: runner, opset: st.opset });
+            outs = kernel.run({ node: n, inputs, host: hostAt, outputTypes, cuda: runner, opset: st.opset });
           } catch (e) {
             throw asTwinferError(e, 'RUNTIME', { node: n.name, opType: n.opType });
           }
@@ -196,12 +427,22 @@ export class NativeExecutor {
         for (const v of st.release) { drop(env.get(v)?.dev); env.delete(v); }
       }
       const result = new Map<string, HostTensor>();
+      const outputs: ProgramOutput[] = [];
+      let replayable = true;
       for (const f of fetch) {
         if (!env.has(f)) throw new TwinferError('RUNTIME', `output '${f}' was not computed`);
+        const s = env.get(f)!;
+        if (rec) {
+          if (fed.has(f) && !s.dev) outputs.push({ name: f, kind: 'feed', feed: f });
+          else if (s.dev) outputs.push({ name: f, kind: 'device', slot: slotOf(s.dev) });
+          else if (isFixed(f)) outputs.push({ name: f, kind: 'host', value: s.host! });
+          else { replayable = false; refuse(`output '${f}' is computed on the host from data`); }
+        }
         result.set(f, hostOf(f));
       }
-      return result;
+      return rec ? { result, ...(replayable ? { outputs } : {}) } : result;
     } catch (e) {
+      refuse('the run failed');
       throw asTwinferError(e, 'RUNTIME');
     } finally {
       this.lastLaunches = launches;

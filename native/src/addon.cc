@@ -5,7 +5,9 @@
 //   Context      -> new Context(device): alloc(bytes) -> id, free(id), bytes(id),
 //                   upload(id, byteOffset, typedArray), download(id, byteOffset, bytes) -> ArrayBuffer,
 //                   launch(kernel, ints: Float64Array, floats: Float32Array, bindings: Float64Array [id, offset]...),
-//                   synchronize(), memInfo() -> { free, total }, allocatedBytes(), dispose()
+//                   synchronize(), memInfo() -> { free, total }, allocatedBytes(), dispose(),
+//                   captureBegin(), captureEnd() -> graph id, captureAbort(), graphLaunch(id), graphDestroy(id)
+//                   (CUDA graphs of the context's stream: backends/native/program.ts)
 // Every C++ exception becomes a JavaScript Error with the same message (CUDA error text included).
 #include <napi.h>
 
@@ -126,6 +128,11 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
                            InstanceMethod<&ContextWrap::MemInfo>("memInfo"),
                            InstanceMethod<&ContextWrap::AllocatedBytes>("allocatedBytes"),
                            InstanceMethod<&ContextWrap::Dispose>("dispose"),
+                           InstanceMethod<&ContextWrap::CaptureBegin>("captureBegin"),
+                           InstanceMethod<&ContextWrap::CaptureEnd>("captureEnd"),
+                           InstanceMethod<&ContextWrap::CaptureAbort>("captureAbort"),
+                           InstanceMethod<&ContextWrap::GraphLaunch>("graphLaunch"),
+                           InstanceMethod<&ContextWrap::GraphDestroy>("graphDestroy"),
                        });
   }
 
@@ -216,6 +223,33 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
   }
   Napi::Value AllocatedBytes(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value { return Napi::Number::New(info.Env(), static_cast<double>(ctx().allocatedBytes())); });
+  }
+  Napi::Value CaptureBegin(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      ctx().captureBegin();
+      return info.Env().Undefined();
+    });
+  }
+  Napi::Value CaptureEnd(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value { return Napi::Number::New(info.Env(), ctx().captureEnd()); });
+  }
+  Napi::Value CaptureAbort(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      ctx().captureAbort();
+      return info.Env().Undefined();
+    });
+  }
+  Napi::Value GraphLaunch(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      ctx().graphLaunch(static_cast<uint32_t>(sizeArg(info, 0, "graph id")));
+      return info.Env().Undefined();
+    });
+  }
+  Napi::Value GraphDestroy(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      ctx().graphDestroy(static_cast<uint32_t>(sizeArg(info, 0, "graph id")));
+      return info.Env().Undefined();
+    });
   }
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {

@@ -18,9 +18,27 @@
 // x[n, c, i] * W[c, m % (M/groups), k] over the group's input channels c and the taps k with
 // o = i * stride - padBegin + k * dilation. W is [C, M/groups, k...]. f32 storage (float16 callers
 // round the output afterwards). A simple kernel for coverage, not a tuned one.
+//
+// Conv tactics: where the build found cuDNN's headers (TWINFER_HAVE_CUDNN, CUDNN_ROOT) and libcudnn
+// opens at run time (dlopen, never linked), the first launch of each convolution shape times the
+// implicit GEMM against cuDNN's fastest algorithm (cudnnFindConvolutionForwardAlgorithm) on the
+// actual GPU and keeps the faster for the process: TensorRT's per-layer auto-tuning, in small.
+// cuDNN computes in plain FP32 (CUDNN_FMA_MATH) unless TWINFER_TF32=1 allows TF32 tensor cores;
+// the bias and epilogue then run as one element-wise kernel. TWINFER_CONV_TACTIC=own|cudnn forces
+// one. Asymmetric pads (cuDNN pads both sides alike) always take the implicit GEMM.
 #include <cuda_runtime.h>
 
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <map>
 #include <string>
+#include <type_traits>
+#include <vector>
+#if TWINFER_HAVE_CUDNN
+#include <cudnn.h>
+#include <dlfcn.h>
+#endif
 
 #include "activation.cuh"
 #include "common.h"

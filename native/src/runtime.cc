@@ -197,6 +197,67 @@ void Context::synchronize() {
   check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
 }
 
+void Context::captureBegin() {
+  use();
+  if (capturing()) throw std::runtime_error("captureBegin: the stream is already capturing");
+  // Thread-local mode: an unsafe call (cudaMalloc, a synchronization) on this thread invalidates the
+  // capture instead of running, so captureEnd reports it and the caller replays without a graph.
+  check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+}
+
+bool Context::capturing() {
+  use();
+  cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
+  check(cudaStreamIsCapturing(stream_, &st), "cudaStreamIsCapturing");
+  return st != cudaStreamCaptureStatusNone;
+}
+
+uint32_t Context::captureEnd() {
+  use();
+  cudaGraph_t g = nullptr;
+  const cudaError_t e = cudaStreamEndCapture(stream_, &g);
+  if (e != cudaSuccess || !g) {
+    if (g) cudaGraphDestroy(g);
+    cudaGetLastError();  // capture errors are not sticky: clear them so later calls start clean
+    throw std::runtime_error("cudaStreamEndCapture: " + cudaErrorText(e != cudaSuccess ? e : cudaErrorStreamCaptureInvalidated));
+  }
+  cudaGraphExec_t x = nullptr;
+  const cudaError_t ei = cudaGraphInstantiate(&x, g, 0);
+  cudaGraphDestroy(g);
+  if (ei != cudaSuccess) {
+    cudaGetLastError();
+    throw std::runtime_error("cudaGraphInstantiate: " + cudaErrorText(ei));
+  }
+  const uint32_t id = nextGraph_++;
+  graphs_[id] = x;
+  return id;
+}
+
+void Context::captureAbort() {
+  if (!capturing()) return;
+  cudaGraph_t g = nullptr;
+  cudaStreamEndCapture(stream_, &g);
+  if (g) cudaGraphDestroy(g);
+  cudaGetLastError();
+}
+
+void Context::graphLaunch(uint32_t id) {
+  const auto it = graphs_.find(id);
+  if (it == graphs_.end()) throw std::runtime_error("unknown CUDA graph " + std::to_string(id));
+  use();
+  check(cudaGraphLaunch(it->second, stream_), "cudaGraphLaunch");
+}
+
+void Context::graphDestroy(uint32_t id) {
+  const auto it = graphs_.find(id);
+  if (it == graphs_.end()) throw std::runtime_error("unknown CUDA graph " + std::to_string(id));
+  use();
+  // A launch of it may still be queued: the executable graph must outlive it.
+  check(cudaStreamSynchronize(stream_), "graphDestroy (stream)");
+  check(cudaGraphExecDestroy(it->second), "cudaGraphExecDestroy");
+  graphs_.erase(it);
+}
+
 void Context::memInfo(size_t* freeBytes, size_t* totalBytes) {
   use();
   check(cudaMemGetInfo(freeBytes, totalBytes), "cudaMemGetInfo");
@@ -205,7 +266,18 @@ void Context::memInfo(size_t* freeBytes, size_t* totalBytes) {
 void Context::dispose() {
   if (disposed_) return;
   cudaSetDevice(device_);
-  if (stream_) cudaStreamSynchronize(stream_);
+  if (stream_) {
+    cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
+    if (cudaStreamIsCapturing(stream_, &st) == cudaSuccess && st != cudaStreamCaptureStatusNone) {
+      cudaGraph_t g = nullptr;
+      cudaStreamEndCapture(stream_, &g);
+      if (g) cudaGraphDestroy(g);
+    }
+    cudaStreamSynchronize(stream_);
+  }
+  for (auto& kv : graphs_) cudaGraphExecDestroy(kv.second);
+  graphs_.clear();
+  cudaGetLastError();
   for (auto& b : buffers_) {
     if (b.ptr) cudaFree(b.ptr);
     b = {nullptr, 0};

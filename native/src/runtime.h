@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,17 @@ class Context {
   void download(uint32_t id, size_t offset, void* dst, size_t bytes);
   void launch(const std::string& kernel, const std::vector<int64_t>& ints, const std::vector<float>& floats, const std::vector<Binding>& bindings);
   void synchronize();
+  // CUDA graphs: captureBegin puts the stream in capture mode (nothing launched runs until the graph
+  // does); captureEnd ends it, instantiates the graph and returns its id (throws, out of capture
+  // mode, when the capture was invalidated, e.g. by a synchronizing call inside it); captureAbort
+  // leaves capture mode discarding what was captured (a no-op when not capturing).
+  void captureBegin();
+  uint32_t captureEnd();
+  void captureAbort();
+  bool capturing();
+  void graphLaunch(uint32_t id);
+  void graphDestroy(uint32_t id);
+  size_t graphCount() const { return graphs_.size(); }
   void dispose();
   size_t allocatedBytes() const { return allocated_; }
   void memInfo(size_t* freeBytes, size_t* totalBytes);
@@ -88,6 +100,8 @@ class Context {
   std::vector<uint32_t> freeIds_;
   size_t allocated_ = 0;
   bool disposed_ = false;
+  std::map<uint32_t, cudaGraphExec_t> graphs_;
+  uint32_t nextGraph_ = 1;
 };
 
 }  // namespace twinfer

@@ -148,27 +148,73 @@ const typed = typedLaunchers(FUNCTION_NAMES);
 
 export const EMULATED_KERNELS = [...FUNCTION_NAMES.map((n) => `unary/${n}`), ...BINARY_NAMES.map((n) => `binary/${n}`), 'gemm', 'conv2d', ...TYPED_KERNEL_NAMES];
 
+type Launch = [kernel: string, ints: Float64Array, floats: Float32Array, bindings: Float64Array];
+
+/**
+ * CUDA graphs as CUDA does them: while capturing, launches are recorded and do not run; calls that
+ * synchronize or allocate (alloc, free, upload from pageable memory, download, synchronize) fail the
+ * way cudaStreamBeginCapture's thread-local mode makes them fail, and invalidate the capture.
+ */
 class EmulatedContext implements NativeContext {
   private readonly buffers = new Map<number, ArrayBuffer>();
   private next = 0;
+  private captured: Launch[] | undefined;
+  private invalidated: string | undefined;
+  private readonly graphs = new Map<number, Launch[]>();
+  private nextGraph = 1;
   launches: string[] = [];
-  alloc(bytes: number): number { this.buffers.set(this.next, new ArrayBuffer(Math.max(4, bytes))); return this.next++; }
-  free(id: number): void { if (!this.buffers.delete(id)) throw new Error(`unknown device buffer ${id}`); }
+  /** cudaGraphLaunch calls so far. */
+  graphLaunches = 0;
+  /** Set by a test: the next launch while capturing fails, as a launcher making a forbidden call would. */
+  failNextCapturedLaunch = false;
+  private noCapture(what: string): void {
+    if (!this.captured) return;
+    this.invalidated ??= `${what} while capturing`;
+    throw new Error(`${what}: cudaErrorStreamCaptureUnsupported (900): operation not permitted when stream is capturing`);
+  }
+  captureBegin(): void { if (this.captured) throw new Error('captureBegin: the stream is already capturing'); this.captured = []; this.invalidated = undefined; }
+  captureEnd(): number {
+    const c = this.captured, bad = this.invalidated;
+    this.captured = undefined;
+    this.invalidated = undefined;
+    if (!c || bad) throw new Error(`cudaStreamEndCapture: cudaErrorStreamCaptureInvalidated (901): ${bad ?? 'not capturing'}`);
+    this.graphs.set(this.nextGraph, c);
+    return this.nextGraph++;
+  }
+  captureAbort(): void { this.captured = undefined; this.invalidated = undefined; }
+  graphLaunch(id: number): void {
+    const g = this.graphs.get(id);
+    if (!g) throw new Error(`unknown CUDA graph ${id}`);
+    this.noCapture('cudaGraphLaunch');
+    for (const l of g) this.launch(...l);
+    this.graphLaunches++;
+  }
+  graphDestroy(id: number): void { if (!this.graphs.delete(id)) throw new Error(`unknown CUDA graph ${id}`); }
+  get liveGraphs(): number { return this.graphs.size; }
+  alloc(bytes: number): number { this.noCapture('cudaMalloc'); this.buffers.set(this.next, new ArrayBuffer(Math.max(4, bytes))); return this.next++; }
+  free(id: number): void { this.noCapture('cudaFree'); if (!this.buffers.delete(id)) throw new Error(`unknown device buffer ${id}`); }
   bytes(id: number): number { return this.buf(id).byteLength; }
   private buf(id: number): ArrayBuffer { const b = this.buffers.get(id); if (!b) throw new Error(`unknown device buffer ${id}`); return b; }
   upload(id: number, off: number, data: ArrayBufferView | ArrayBuffer): void {
+    this.noCapture('upload');
     const src = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const dst = this.buf(id);
     if (off + src.length > dst.byteLength) throw new Error('upload out of the buffer\'s bounds');
     new Uint8Array(dst, off).set(src);
   }
   download(id: number, off: number, bytes: number): ArrayBuffer {
+    this.noCapture('download');
     const b = this.buf(id);
     if (off + bytes > b.byteLength) throw new Error('download out of the buffer\'s bounds');
     return b.slice(off, off + bytes);
   }
   launch(kernel: string, ints: Float64Array, floats: Float32Array, bindings: Float64Array): void {
     if (!(ints instanceof Float64Array) || !(floats instanceof Float32Array) || !(bindings instanceof Float64Array)) throw new Error('launch: typed arrays expected');
+    if (this.captured) {
+      if (this.failNextCapturedLaunch) { this.failNextCapturedLaunch = false; this.noCapture(`${kernel} (a synchronizing call in its launcher)`); }
+      this.captured.push([kernel, ints.slice(), floats.slice(), bindings.slice()]);
+      return;
+    }
     if (Object.prototype.hasOwnProperty.call(typed, kernel)) {
       const ptrs: (Ptr | undefined)[] = [];
       for (let k = 0; k < bindings.length; k += 2) {
@@ -192,10 +238,10 @@ class EmulatedContext implements NativeContext {
     run(code, ints, floats, ptrs);
     this.launches.push(kernel);
   }
-  synchronize(): void {}
+  synchronize(): void { this.noCapture('cudaStreamSynchronize'); }
   memInfo(): { free: number; total: number } { return { free: 1 << 30, total: 1 << 30 }; }
   allocatedBytes(): number { let n = 0; for (const b of this.buffers.values()) n += b.byteLength; return n; }
-  dispose(): void { this.buffers.clear(); }
+  dispose(): void { this.buffers.clear(); this.graphs.clear(); this.captured = undefined; }
   get liveBuffers(): number { return this.buffers.size; }
 }
 
