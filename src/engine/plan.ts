@@ -109,6 +109,6 @@ export async function planExecution(g: Graph, prefs: readonly BackendName[], opt
   const executor: Executor = allCpu
     ? (() => { const c = new CpuExecutor(g); return { run: async (f, names) => c.run(f, names) }; })()
     : used.includes('tensorrt') ? new TrtExecutor(g, part.assignment, trt!, opts.log ? { log: opts.log } : {})
-    : used.includes('cuda') ? new NativeExecutor(g, part.assignment, cuda!) : new HybridExecutor(g, part.assignment, gpu);
+    : used.includes('cuda') ? new NativeExecutor(g, part.assignment, cuda!, opts.log ? { log: opts.log } : {}) : new HybridExecutor(g, part.assignment, gpu);
   return { executor, partition: part, backends: used, ...(gpu ? { gpu } : {}), ...(cuda ? { cuda } : {}), summary };
 }
