@@ -186,8 +186,36 @@ const convTranspose: CudaKernel = {
   },
 };
 
+/**
+ * twinfer.FusedConvTranspose: the ConvTranspose gather (bias included), then the epilogue in place as
+ * element-wise launches: activation, residual add, post-activation. Not fused into one kernel, but it
+ * keeps decoders (PP-OCR det's upsampling) on the GPU, so their runs replay as one CUDA graph.
+ */
+const fusedConvTranspose: CudaKernel = {
+  unsupported(node, inputs, outputs, have) {
+    const base = convTranspose.unsupported?.(node, inputs, outputs, have);
+    if (base) return base;
+    if (inputs[3] && !have('binary/Add')) return 'the addon has no kernel binary/Add';
+    for (const f of epilogue(node, true)) if (f.name !== 'Identity' && !have(`unary/${f.name}`)) return `the addon has no kernel unary/${f.name}`;
+    return undefined;
+  },
+  run(ctx) {
+    const [y] = convTranspose.run(ctx) as [CudaTensor];
+    if (!y.size) return [y];
+    const f32 = new CudaTensor(y.buffer, 'float32', y.dims, y.byteOffset);
+    const [act, post] = epilogue(ctx.node, true);
+    const apply = (f: Fn) => { if (f.name !== 'Identity') ctx.cuda.launch(`unary/${f.name}`, [y.size], [f.a, f.b], [f32, f32]); };
+    apply(act);
+    const z = ctx.inputs[3];
+    if (z) ctx.cuda.launch('binary/Add', binaryInts(y.dims, z.dims, y.dims), [], [f32, z, f32]);
+    apply(post);
+    return [roundLowp(ctx, y)];
+  },
+};
+
 export const CUDA_KERNELS: CudaKernelRegistry = {
   ConvTranspose: convTranspose,
+  'twinfer.FusedConvTranspose': fusedConvTranspose,
   ...TYPED_KERNELS,
   ...MOVEMENT_KERNELS,
   ...REDUCE_KERNELS,

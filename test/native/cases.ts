@@ -91,6 +91,10 @@ export const CONV_CASES: Case[] = [
   fused('FusedConv', { activation: 'Silu', group: 3 }, [[1, 6, 7, 7], [6, 2, 3, 3]], [1]),
   fused('FusedConv', { activation: 'HardSwish', strides: [2, 2], pads: [1, 1, 1, 1] }, [[1, 3, 9, 9], [4, 3, 3, 3], [4]], [1, 2]),
   fused('FusedConv', { activation: 'Elu', activation_params: [0.5], post_activation: 'Sigmoid' }, [[1, 48, 4, 6], [7, 48, 3, 3], [7], [1, 7, 2, 4]], [1, 2]),
+  // Deep K over a one-tile grid: split-K (partials summed with atomics, then the epilogue).
+  fused('FusedConv', { pads: [1, 1, 1, 1], activation: 'Relu' }, [[1, 300, 7, 7], [20, 300, 3, 3], [20], [1, 20, 7, 7]], [1, 2]),
+  { op: 'ConvTranspose', attrs: { strides: [2, 2], pads: [1, 1, 1, 1] }, inputs: [[1, 4, 5, 5], [4, 3, 4, 4], [3]], constInputs: [1, 2] },
+  fused('FusedConvTranspose', { strides: [2, 2], activation: 'Relu', post_activation: 'Sigmoid' }, [[1, 4, 5, 5], [4, 6, 2, 2], [6], [1, 6, 10, 10]], [1, 2]),
 ];
 
 export const ALL_CASES = [...UNARY_CASES, ...BINARY_CASES, ...GEMM_CASES, ...CONV_CASES];
