@@ -4,6 +4,7 @@ import { loadModelFile } from './node-fs.js';
 import { setCalibrationTableLoader } from './quant/precision-table.js';
 import { readCalibrationTable } from './quant/node-data.js';
 import './node-gpu.js';
+import '../backends/webgpu/tuning-node.js';
 import './node-native.js';
 import '../backends/tensorrt/node.js';
 import './node-threads.js';

@@ -14,7 +14,9 @@ import { setCpuThreads } from '../../backends/cpu/convgemm-threads.js';
 import { planExecution, type BackendName, type Executor, type ExecutionPlan } from '../engine/plan.js';
 import { optimize, type OptLevel, type OptimizeReport } from '../passes/index.js';
 import { loadModel, type LoadedModel } from './loader.js';
-import { Tensor, fromHostTensor, toHostTensor } from './tensor.js';
+import { Tensor } from './tensor.js';
+import { fromFeed, prepareWebGpu, runFeeds, toFeed, type WebGpuSessionOptions } from './session-webgpu.js';
+import type { GpuTensor } from '../../backends/webgpu/tensor.js';
 import type { CalibrationTable } from '../quant/table.js';
 import { assignPrecision, checkPrecision, recountPrecision, type Precision, type PrecisionReport } from '../quant/precision.js';
 import { resolveCalibrationTable } from '../quant/precision-table.js';
@@ -22,7 +24,8 @@ import { resolveCalibrationTable } from '../quant/precision-table.js';
 export type { BackendName } from '../engine/plan.js';
 export type { Precision, PrecisionReport } from '../quant/precision.js';
 
-export interface SessionOptions {
+/** WebGpuSessionOptions: preferredOutputLocation, tuning, tuningCache (src/api/session-webgpu.ts). */
+export interface SessionOptions extends WebGpuSessionOptions {
   /**
    * Ordered preference list (default ['cpu']). Each node runs on the first backend that supports it
    * within an island of at least minSubgraphSize nodes; without 'cpu' in the list, a node no listed
@@ -73,6 +76,7 @@ export class InferenceSession {
   private readonly executor: Executor;
   private readonly inputs: Map<string, ValueInfo>;
   private cpuThreads: number | undefined;
+  private outputLocation: 'cpu' | 'gpu-buffer' | undefined;
 
   private constructor(graph: Graph, plan: ExecutionPlan, report: OptimizeReport) {
     this.graph = graph;
@@ -114,6 +118,8 @@ export class InferenceSession {
     session.cpuThreads = threads;
     if (precisionReport) recountPrecision(graph, precisionReport); // the planner may have lowered nodes
     session.precisionReport = precisionReport;
+    session.outputLocation = options.preferredOutputLocation;
+    await prepareWebGpu(plan, graph, options);
     return session;
   }
 
@@ -122,26 +128,26 @@ export class InferenceSession {
   }
 
   async run(feeds: FeedsType, fetches?: readonly string[]): Promise<ReturnType> {
-    const hostFeeds = this.validateFeeds(feeds);
+    const hostFeeds = await this.validateFeeds(feeds);
     const wanted = fetches ?? this.outputNames;
     for (const f of wanted) {
       if (!this.outputNames.includes(f)) throw new TwinferError('INVALID_ARGUMENT', `'${f}' is not an output of this model (outputs: ${this.outputNames.join(', ')})`);
     }
-    let out: Map<string, HostTensor>;
+    let out: Map<string, HostTensor | GpuTensor>;
     try {
       setCpuThreads(this.cpuThreads);
-      out = await this.executor.run(hostFeeds, wanted);
+      out = await runFeeds(this.executor, hostFeeds, wanted, this.outputLocation);
     } catch (e) {
       throw asTwinferError(e, 'RUNTIME');
     }
     const result: ReturnType = {};
-    for (const [k, v] of out) result[k] = fromHostTensor(v);
+    for (const [k, v] of out) result[k] = fromFeed(v, this.executor);
     return result;
   }
 
-  private validateFeeds(feeds: FeedsType): Map<string, HostTensor> {
+  private async validateFeeds(feeds: FeedsType): Promise<Map<string, HostTensor | GpuTensor>> {
     if (typeof feeds !== 'object' || feeds === null) throw new TwinferError('INVALID_ARGUMENT', 'feeds must be an object of name -> Tensor');
-    const out = new Map<string, HostTensor>();
+    const out = new Map<string, HostTensor | GpuTensor>();
     for (const name of Object.keys(feeds)) {
       if (!this.inputs.has(name)) throw new TwinferError('INVALID_ARGUMENT', `unknown input '${name}' (inputs: ${this.inputNames.join(', ')})`);
     }
@@ -150,7 +156,7 @@ export class InferenceSession {
       const t = feeds[name];
       if (t === undefined) throw new TwinferError('INVALID_ARGUMENT', `missing input '${name}'`);
       if (!(t instanceof Tensor)) throw new TwinferError('INVALID_ARGUMENT', `input '${name}' must be a Tensor`);
-      const h = toHostTensor(t);
+      const h = await toFeed(t, this.executor);
       if (info.dtype && h.dtype !== info.dtype) throw new TwinferError('INVALID_ARGUMENT', `input '${name}' must be ${info.dtype}, got ${t.type}`);
       if (info.shape) {
         if (info.shape.length !== h.dims.length) throw new TwinferError('INVALID_ARGUMENT', `input '${name}' must have rank ${info.shape.length} [${info.shape.join(',')}], got dims [${h.dims.join(',')}]`);

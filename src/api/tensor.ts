@@ -7,6 +7,8 @@ import { allocStorage, type DType, type NumericArray } from '../ir/dtype.js';
 import { decodeLowp, encodeLowp } from '../ir/lowp.js';
 import { HostTensor, sizeOf } from '../ir/tensor.js';
 import { TwinferError } from '../errors.js';
+import { acquireGpu } from '../../backends/webgpu/device.js';
+import { fromGpuBytes } from '../../backends/webgpu/tensor.js';
 
 export type TensorType =
   | 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int8' | 'uint8' | 'int16' | 'uint16'
@@ -38,10 +40,26 @@ function inferType(data: unknown): TensorType {
   throw new TwinferError('INVALID_ARGUMENT', 'Tensor: cannot infer the type of this data');
 }
 
+/** Where a tensor's data lives: host memory, or a WebGPU buffer (onnxruntime-web's names). */
+export type TensorLocation = 'cpu' | 'gpu-buffer';
+
+/** Tensor.fromGpuBuffer's options (as onnxruntime-web's). */
+export interface GpuBufferTensorOptions {
+  dataType: TensorType;
+  dims: readonly number[];
+  /** Called by dispose() (twinfer's outputs give their buffer back to the session's pool). */
+  dispose?: () => void;
+  /** Reads the data to the host; default: a copy through twinfer's WebGPU device. */
+  download?: () => Promise<TensorData>;
+}
+
+interface GpuData { buffer: GPUBuffer; dispose?: (() => void) | undefined; download?: (() => Promise<TensorData>) | undefined }
+
 export class Tensor {
   readonly type: TensorType;
-  readonly data: TensorData;
   readonly dims: readonly number[];
+  private cpuData: TensorData | undefined;
+  private gpu: GpuData | undefined;
 
   constructor(type: TensorType, data: TensorData | readonly number[] | readonly boolean[] | readonly bigint[], dims?: readonly number[]);
   constructor(data: TensorData, dims?: readonly number[]);
@@ -59,11 +77,79 @@ export class Tensor {
       throw new TwinferError('INVALID_ARGUMENT', `Tensor: ${type} data must be a ${type === 'string' ? 'string[]' : want.name}`);
     }
     this.type = type;
-    this.data = data as TensorData;
+    this.cpuData = data as TensorData;
     this.dims = dims.slice();
   }
 
   get size(): number { return sizeOf(this.dims); }
+
+  /** Whether host data is at hand (always for cpu tensors; after getData() for GPU ones). */
+  get hasHostData(): boolean { return this.cpuData !== undefined; }
+
+  get location(): TensorLocation { return this.gpu ? 'gpu-buffer' : 'cpu'; }
+
+  /** The host data; a tensor on the GPU has none until getData() read it. */
+  get data(): TensorData {
+    if (this.cpuData === undefined) throw new TwinferError('INVALID_ARGUMENT', `Tensor: the data is ${this.gpu ? "in a GPU buffer: await tensor.getData()" : 'disposed'}`);
+    return this.cpuData;
+  }
+
+  /** The GPUBuffer of a tensor whose location is 'gpu-buffer'. */
+  get gpuBuffer(): GPUBuffer {
+    if (!this.gpu) throw new TwinferError('INVALID_ARGUMENT', 'Tensor: not on the GPU (location is cpu)');
+    return this.gpu.buffer;
+  }
+
+  /**
+   * The data on the host: downloaded (once) from the GPU buffer when the tensor lives there.
+   * `releaseData`: dispose the GPU buffer after the download.
+   */
+  async getData(releaseData = false): Promise<TensorData> {
+    if (this.cpuData === undefined && this.gpu) {
+      this.cpuData = this.gpu.download ? await this.gpu.download() : await downloadGpuTensor(this);
+      if (releaseData) this.dispose();
+    }
+    return this.data;
+  }
+
+  /** Gives the GPU buffer back (twinfer outputs: to the session's pool); the host copy, if any, stays. */
+  dispose(): void {
+    const g = this.gpu;
+    this.gpu = undefined;
+    g?.dispose?.();
+  }
+
+  /**
+   * A tensor over a WebGPU buffer (onnxruntime-web's Tensor.fromGpuBuffer), accepted as a feed by
+   * sessions running on WebGPU without a host round trip. The buffer must come from twinfer's
+   * device (`webgpuDevice()`), have STORAGE and COPY_SRC usage, and hold 4-byte elements: f32 for
+   * float types, i32 for signed and u32 for unsigned integers and bool (int64 as i32).
+   */
+  static fromGpuBuffer(buffer: GPUBuffer, options: GpuBufferTensorOptions): Tensor {
+    const { dataType, dims } = options;
+    if (!Object.prototype.hasOwnProperty.call(CTORS, dataType) || dataType === 'string') throw new TwinferError('INVALID_ARGUMENT', `Tensor.fromGpuBuffer: type '${dataType}' cannot live in a GPU buffer`);
+    for (const d of dims) if (!Number.isSafeInteger(d) || d < 0) throw new TwinferError('INVALID_ARGUMENT', `Tensor: invalid dim ${d}`);
+    if (typeof buffer?.size !== 'number') throw new TwinferError('INVALID_ARGUMENT', 'Tensor.fromGpuBuffer: not a GPUBuffer');
+    if (buffer.size < sizeOf(dims) * 4) throw new TwinferError('INVALID_ARGUMENT', `Tensor.fromGpuBuffer: ${buffer.size} bytes cannot hold ${sizeOf(dims)} 4-byte elements`);
+    const t = Object.create(Tensor.prototype) as Tensor;
+    Object.assign(t, { type: dataType, dims: dims.slice(), cpuData: undefined, gpu: { buffer, dispose: options.dispose, download: options.download } });
+    return t;
+  }
+}
+
+/** Reads a GPU tensor through twinfer's device (4-byte elements, converted to the public storage). */
+async function downloadGpuTensor(t: Tensor): Promise<TensorData> {
+  const { device } = await acquireGpu();
+  const bytes = Math.max(16, t.size * 4);
+  const rb = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const enc = device.createCommandEncoder();
+  if (t.size > 0) enc.copyBufferToBuffer(t.gpuBuffer, 0, rb, 0, t.size * 4);
+  device.queue.submit([enc.finish()]);
+  await rb.mapAsync(GPUMapMode.READ);
+  const h = fromGpuBytes(t.type as DType, t.dims, rb.getMappedRange().slice(0));
+  rb.unmap();
+  rb.destroy();
+  return fromHostTensor(h).data;
 }
 
 function toTypedArray(type: TensorType, values: readonly unknown[]): TensorData {
@@ -76,6 +162,7 @@ function toTypedArray(type: TensorType, values: readonly unknown[]): TensorData 
 /** Public Tensor -> internal HostTensor (copies where the storage differs). */
 export function toHostTensor(t: Tensor): HostTensor {
   const dtype = t.type as DType;
+  if (t.location === 'gpu-buffer' && !t.hasHostData) throw new TwinferError('INVALID_ARGUMENT', 'Tensor: the data is in a GPU buffer: await tensor.getData() first');
   if (t.type === 'string') return new HostTensor('string', t.dims, (t.data as string[]).slice());
   const n = t.size;
   const out = allocStorage(dtype, n) as NumericArray;

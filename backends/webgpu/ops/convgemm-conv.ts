@@ -21,6 +21,7 @@ import { cfgKey, gemmShader, pickConvTile, matrixLoad, splitK, tileChunks, tileM
 import { recordSplitReduce } from './convgemm-splitk.js';
 import { recordMatmul } from './convgemm-matmul.js';
 import { tryWinograd } from './convgemm-winograd.js';
+import { tunedConv } from '../tuning-conv.js';
 
 /** Window geometry on exactly three spatial axes (leading axes of size 1 for 1-D / 2-D). */
 export interface G3 {
@@ -78,7 +79,7 @@ function convStore(job: ConvJob, biasIdx: string): string {
 }
 
 /** Implicit-GEMM convolution (any group count, 1 to 3 spatial axes). */
-async function implicitGemm(ctx: GpuKernelContext, job: ConvJob): Promise<void> {
+async function implicitGemm(ctx: GpuKernelContext, job: ConvJob, allowSplit = true): Promise<void> {
   const { g } = job;
   const d3 = g.i[0] !== 1 || g.o[0] !== 1 || g.k[0] !== 1 || g.p[0] !== 0;
   const Cg = job.C / job.group, Mg = job.Mtot / job.group;
@@ -88,7 +89,7 @@ async function implicitGemm(ctx: GpuKernelContext, job: ConvJob): Promise<void> 
   const vecW = K % 4 === 0;
   const threads = cfg.wx * cfg.wy, TN = tileN(cfg);
   const xT = Math.ceil(N / TN), yT = Math.ceil(M / tileM(cfg));
-  const { S, KC } = splitK(xT * yT * job.group, threads, K, cfg.tk);
+  const { S, KC } = allowSplit ? splitK(xT * yT * job.group, threads, K, cfg.tk) : { S: 1, KC: K };
   const split = S > 1;
   const partial = split ? ctx.gpu.alloc('float32', [S * job.y.size]) : undefined;
   // The GEMM itself: with split-K it stores raw partial sums (no bias, residual or activations).
@@ -220,8 +221,8 @@ export async function recordConv(ctx: GpuKernelContext, job: ConvJob): Promise<v
   const pointwiseOk = g.k.every((k) => k === 1) && g.s.every((s) => s === 1) && g.p.every((p) => p === 0) && g.q.every((q) => q === 0);
   if (pointwiseOk) return pointwise(ctx, job);
   if (Cg === 1 && job.group > 1 && job.spatialRank <= 2) return depthwise(ctx, job);
-  if (await tryWinograd(ctx, job)) return;
-  return implicitGemm(ctx, job);
+  // Winograd / implicit GEMM / split-K: timed at build and cached when tuning is on (tuning-conv.ts).
+  return tunedConv(ctx, job, { winograd: (force) => tryWinograd(ctx, job, force), gemm: (split) => implicitGemm(ctx, job, split ?? true) });
 }
 
 /** What Conv and ConvTranspose (plain or fused) accept on WebGPU: float data, 1-3 spatial axes, known activations. */

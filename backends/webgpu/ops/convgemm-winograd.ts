@@ -27,6 +27,7 @@ export type WinogradPolicy = 'auto' | 'off' | 'force';
 let policy: WinogradPolicy = 'auto';
 /** Winograd policy (tests and benchmarks): 'auto' where it pays off, 'off', or 'force' wherever it applies. */
 export function setWinogradPolicy(p: WinogradPolicy): void { policy = p; }
+export function winogradPolicy(): WinogradPolicy { return policy; }
 // F(2x2) by default: on the H100 F(4x4) measured slower on every ResNet-50 layer (its transforms,
 // one thread per tile with 36 gathers and 36 strided stores, cost more than the 1.8x fewer GEMM
 // multiplies save: 6.30 vs 4.09 ms over the 13 layers at batch 32; docs/benchmarks.md).
@@ -54,6 +55,17 @@ export function winogradApplies(job: ConvJob): boolean {
   // timed per device at build time, that measured boundary is the rule.
   const pixels = job.batch * prodOut(job);
   return job.C / job.group >= 128 && job.Mtot / job.group >= 128 && pixels >= 700;
+}
+
+/**
+ * Whether Winograd can run this convolution at all (shape, and the transformed tensors within one
+ * binding): the candidate set of the tactic timing (tuning-conv.ts), policy aside.
+ */
+export function winogradFits(job: ConvJob, maxBinding: number): boolean {
+  if (policy === 'off' || !shapeFits(job)) return false;
+  const m = tile, g = job.g;
+  const T = job.batch * Math.ceil(g.o[1] / m) * Math.ceil(g.o[2] / m);
+  return (m + 2) ** 2 * Math.max(job.C, job.Mtot) * T * 4 <= maxBinding;
 }
 
 /** Output pixels per image (product of the output spatial dims). */
@@ -114,8 +126,8 @@ async function weights(ctx: GpuKernelContext, job: ConvJob, host: HostTensor | u
 }
 
 /** Records the convolution through Winograd when it applies; false otherwise. */
-export async function tryWinograd(ctx: GpuKernelContext, job: ConvJob): Promise<boolean> {
-  if (!winogradApplies(job)) return false;
+export async function tryWinograd(ctx: GpuKernelContext, job: ConvJob, force = false): Promise<boolean> {
+  if (!(force ? policy !== 'off' && shapeFits(job) : winogradApplies(job))) return false;
   const { g } = job;
   const mats = tile === 4 ? F4 : F2;
   const m = mats.m, a = m + 2, A2 = a * a;
