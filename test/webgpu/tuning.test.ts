@@ -54,7 +54,7 @@ describe.skipIf(!gpu)('webgpu tuning cache', () => {
 
   it('every tactic a cache can name matches the CPU', async () => {
     const model = deepConv();
-    for (const tactic of ['gemm', 'gemm-nosplit', 'winograd2']) {
+    for (const tactic of ['gemm', 'gemm-nosplit', 'winograd2', 'gemm@16x16x16', 'gemm@16x8x8r8x4']) {
       const file = path.join(dir, `${tactic}.json`);
       const sig = 'conv:n1c64m32g1:i1x6x6:k1x3x3:s1x1x1:d1x1x1:p0x1x1-0x1x1';
       fs.writeFileSync(file, JSON.stringify({ version: TUNING_VERSION, adapters: { [gpu!.caps.adapter]: { [sig]: tactic } } }));

@@ -21,7 +21,7 @@ import { cfgKey, gemmShader, pickConvTile, matrixLoad, splitK, tileChunks, tileM
 import { recordSplitReduce } from './convgemm-splitk.js';
 import { recordMatmul } from './convgemm-matmul.js';
 import { tryWinograd } from './convgemm-winograd.js';
-import { tunedConv } from '../tuning-conv.js';
+import { tunedConv, tunedPointwise } from '../tuning-conv.js';
 
 /** Window geometry on exactly three spatial axes (leading axes of size 1 for 1-D / 2-D). */
 export interface G3 {
@@ -79,13 +79,13 @@ function convStore(job: ConvJob, biasIdx: string): string {
 }
 
 /** Implicit-GEMM convolution (any group count, 1 to 3 spatial axes). */
-async function implicitGemm(ctx: GpuKernelContext, job: ConvJob, allowSplit = true): Promise<void> {
+async function implicitGemm(ctx: GpuKernelContext, job: ConvJob, allowSplit = true, tile?: TileCfg): Promise<void> {
   const { g } = job;
   const d3 = g.i[0] !== 1 || g.o[0] !== 1 || g.k[0] !== 1 || g.p[0] !== 0;
   const Cg = job.C / job.group, Mg = job.Mtot / job.group;
   const KS = prod(g.k), OS = prod(g.o), IS = prod(g.i);
   const M = Mg, N = job.batch * OS, K = Cg * KS;
-  const cfg = pickConvTile(M);
+  const cfg = tile ?? pickConvTile(M);
   const vecW = K % 4 === 0;
   const threads = cfg.wx * cfg.wy, TN = tileN(cfg);
   const xT = Math.ceil(N / TN), yT = Math.ceil(M / tileM(cfg));
@@ -200,7 +200,7 @@ ${FLAT_INDEX()}
 }
 
 /** 1x1, stride 1, no pads: Y[b, g] = W[g] (Mg x Cg) * X[b, g] (Cg x pixels), a batched GEMM. */
-async function pointwise(ctx: GpuKernelContext, job: ConvJob): Promise<void> {
+async function pointwise(ctx: GpuKernelContext, job: ConvJob, cfg?: TileCfg): Promise<void> {
   const Cg = job.C / job.group, Mg = job.Mtot / job.group, OS = prod(job.g.o);
   const dims: number[] = [], sa: number[] = [], sb: number[] = [], sy: number[] = [], sc: number[] = [];
   const axis = (n: number, a: number, b: number, y: number, c: number) => { if (n > 1) { dims.push(n); sa.push(a); sb.push(b); sy.push(y); sc.push(c); } };
@@ -212,6 +212,7 @@ async function pointwise(ctx: GpuKernelContext, job: ConvJob): Promise<void> {
     ...(job.bias ? { bias: { t: job.bias, rs: 1, cs: 0, beta: 1 } } : {}),
     ...(job.z ? { z: job.z } : {}),
     epi: job.epi, y: job.y,
+    ...(cfg ? { cfg } : {}),
   });
 }
 
@@ -219,10 +220,10 @@ export async function recordConv(ctx: GpuKernelContext, job: ConvJob): Promise<v
   const { g } = job;
   const Cg = job.C / job.group;
   const pointwiseOk = g.k.every((k) => k === 1) && g.s.every((s) => s === 1) && g.p.every((p) => p === 0) && g.q.every((q) => q === 0);
-  if (pointwiseOk) return pointwise(ctx, job);
+  if (pointwiseOk) return tunedPointwise(ctx, job, (cfg) => pointwise(ctx, job, cfg));
   if (Cg === 1 && job.group > 1 && job.spatialRank <= 2) return depthwise(ctx, job);
   // Winograd / implicit GEMM / split-K: timed at build and cached when tuning is on (tuning-conv.ts).
-  return tunedConv(ctx, job, { winograd: (force) => tryWinograd(ctx, job, force), gemm: (split) => implicitGemm(ctx, job, split ?? true) });
+  return tunedConv(ctx, job, { winograd: (force) => tryWinograd(ctx, job, force), gemm: (split, cfg) => implicitGemm(ctx, job, split ?? true, cfg) });
 }
 
 /** What Conv and ConvTranspose (plain or fused) accept on WebGPU: float data, 1-3 spatial axes, known activations. */
