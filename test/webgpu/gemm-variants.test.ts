@@ -69,3 +69,12 @@ describe.skipIf(!gpuAvailable)('webgpu Winograd F(2x2,3x3) and F(4x4,3x3) match 
     });
   }
 });
+
+describe.skipIf(!gpuAvailable)('webgpu depthwise 3x3 (four outputs per thread) matches the CPU backend', () => {
+  it('strides 1 and 2, asymmetric pads, odd widths, channel multiplier, batch, fused epilogue and residual', async () => {
+    await check('Conv', [[2, 6, 9, 11], [6, 1, 3, 3], [6]], { group: 6, pads: [1, 1, 1, 1] }, [1, 2]);
+    await check('Conv', [[1, 5, 10, 13], [10, 1, 3, 3]], { group: 5, pads: [0, 1, 2, 0], strides: [2, 2] }, [1]);
+    await check('Conv', [[1, 4, 7, 5], [4, 1, 3, 3]], { group: 4, strides: [2, 2] }, [1]);
+    await check('FusedConv', [[1, 8, 7, 9], [8, 1, 3, 3], [8], [1, 8, 7, 9]], { group: 8, pads: [1, 1, 1, 1], activation: 'Clip', activation_params: [0, 6], post_activation: 'Relu', post_activation_params: [] }, [1, 2], 'twinfer');
+  });
+});

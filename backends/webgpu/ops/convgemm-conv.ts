@@ -160,6 +160,68 @@ ${d3 ? `var<workgroup> kZ: array<u32, ${cfg.tk}>;` : ''}`,
 }
 
 /** One input channel per group (depthwise, or depthwise with a channel multiplier), 1-D / 2-D. */
+/**
+ * Depthwise 3x3 (stride 1 or 2, undilated, 2-D) with four outputs along x per thread: each input row
+ * segment (4*stride + 2 values) is loaded once for the four windows and the nine weights stay in
+ * registers, where the generic kernel below loads nine inputs and nine weights per output. MobileNet's
+ * and PP-OCR's depthwise layers are all of this shape.
+ */
+function depthwise3x3Fits(job: ConvJob): boolean {
+  const g = job.g;
+  return job.spatialRank <= 2 && g.k[1] === 3 && g.k[2] === 3 && g.d[1] === 1 && g.d[2] === 1 && g.s[1] === g.s[2] && (g.s[1] === 1 || g.s[1] === 2);
+}
+
+async function depthwise3x3(ctx: GpuKernelContext, job: ConvJob): Promise<void> {
+  const { g } = job;
+  const Mg = job.Mtot / job.group, s = g.s[1];
+  const OW4 = Math.ceil(g.o[2] / 4);
+  const quads = job.batch * job.Mtot * g.o[1] * OW4;
+  const p = new Params().u('total', quads).u('Mtot', job.Mtot).u('Mg', Mg).u('C', job.C).u('OH', g.o[1]).u('OW', g.o[2]).u('OW4', OW4)
+    .u('IH', g.i[1]).u('IW', g.i[2]).u('ph', g.p[1]).u('pw', g.p[2]);
+  epilogueParams(p, job.epi);
+  const span = 4 * s + 2; // input columns under four adjacent windows
+  const rows: string[] = [];
+  for (let ky = 0; ky < 3; ky++) {
+    rows.push(`{ let iy = iy0 + ${ky}u; if (iy < IH) {
+    let rb = xb + iy * IW;
+    var r: array<f32, ${span}>;
+    for (var j = 0u; j < ${span}u; j++) { let ix = ix0 + j; r[j] = select(0.0, X[rb + min(ix, IW - 1u)], ix < IW); }
+    ${[0, 1, 2, 3].map((q) => `a${q} = fma(r[${q * s}u], w${ky}0, fma(r[${q * s + 1}u], w${ky}1, fma(r[${q * s + 2}u], w${ky}2, a${q})));`).join('\n    ')}
+  } }`);
+  }
+  await ctx.gpu.run({
+    name: `${job.name}(depthwise3x3)`,
+    cacheKey: `convdw3:s${s}:${job.bias ? 'b' : ''}:${epilogueKey(job.epi, !!job.z)}`,
+    wgsl: () => `${convDecls(job)}
+${FLAT_INDEX()}
+@compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let qi = flatIndex(gid, nwg);
+  ${p.wgsl}
+  if (qi >= total) { return; }
+  let row = qi / OW4; let ox0 = (qi - row * OW4) * 4u;
+  let plane = row / OH; let oy = row - plane * OH;
+  let m = plane % Mtot; let b = plane / Mtot;
+  let xb = (b * C + m / Mg) * IH * IW;
+  let wb = m * 9u;
+  ${[0, 1, 2].map((ky) => [0, 1, 2].map((kx) => `let w${ky}${kx} = W[wb + ${ky * 3 + kx}u];`).join(' ')).join('\n  ')}
+  let iy0 = oy * ${s}u - ph; let ix0 = ox0 * ${s}u - pw; // may wrap below 0: caught by the unsigned bounds tests
+  var a0 = 0.0; var a1 = 0.0; var a2 = 0.0; var a3 = 0.0;
+  ${rows.join('\n  ')}
+  let acc = array<f32, 4>(a0, a1, a2, a3);
+  for (var q = 0u; q < 4u; q++) {
+    let ox = ox0 + q;
+    if (ox >= OW) { break; }
+    let yi = (plane * OH + oy) * OW + ox;
+    var v = acc[q];
+    ${job.bias ? 'v += BIAS[m];' : ''}
+    ${epilogueApply(job.epi, job.z ? 'Z[yi]' : undefined)}
+    Y[yi] = v;
+  }
+}`,
+    inputs: convInputs(job), outputs: [job.y], params: p.values, workgroups: grid(quads),
+  });
+}
+
 async function depthwise(ctx: GpuKernelContext, job: ConvJob): Promise<void> {
   const { g } = job;
   const Mg = job.Mtot / job.group;
@@ -221,7 +283,7 @@ export async function recordConv(ctx: GpuKernelContext, job: ConvJob): Promise<v
   const Cg = job.C / job.group;
   const pointwiseOk = g.k.every((k) => k === 1) && g.s.every((s) => s === 1) && g.p.every((p) => p === 0) && g.q.every((q) => q === 0);
   if (pointwiseOk) return tunedPointwise(ctx, job, (cfg) => pointwise(ctx, job, cfg));
-  if (Cg === 1 && job.group > 1 && job.spatialRank <= 2) return depthwise(ctx, job);
+  if (Cg === 1 && job.group > 1 && job.spatialRank <= 2) return depthwise3x3Fits(job) ? depthwise3x3(ctx, job) : depthwise(ctx, job);
   // Winograd / implicit GEMM / split-K: timed at build and cached when tuning is on (tuning-conv.ts).
   return tunedConv(ctx, job, { winograd: (force) => tryWinograd(ctx, job, force), gemm: (split, cfg) => implicitGemm(ctx, job, split ?? true, cfg) });
 }
