@@ -73,16 +73,25 @@ export function dequantizeWeights(w: HostTensor, scale: HostTensor, axis: number
   return new HostTensor('float32', w.dims.slice(), out);
 }
 
+/** 1.5 * 2^52: (q + RNE) - RNE rounds a double |q| < 2^51 to an integer, half to even (the FPU's own rounding). */
+const RNE = 6755399441055744;
+
 /**
  * Quantizes activations for integer compute: returns (clamp(rne(x / scale) + zp, qmin, qmax) - zp)
- * as float32 integers (|v| <= 255), ready for an exact float GEMM on bounded K blocks.
+ * as float32 integers (|v| <= 255), ready for an exact float GEMM on bounded K blocks. NaN gives 0
+ * (the zero point). `scale` should be a float32 value (quantParams rounds it).
  */
 export function quantizeCentered(x: ArrayLike<number>, scale: number, zeroPoint: number, qmin: number, qmax: number, out = new Float32Array(x.length)): Float32Array {
-  for (let i = 0; i < x.length; i++) {
-    // x / scale, not x * (1/scale): ONNX divides, and the two can round differently at .5 boundaries.
-    let v = roundHalfEven(x[i]! / scale) + zeroPoint;
+  // Clamping the quotient first (one past the range) keeps it where the RNE trick is exact and
+  // sends infinities to the range ends; it changes nothing that the final clamp would not.
+  const lo = qmin - zeroPoint - 1, hi = qmax - zeroPoint + 1, n = x.length;
+  for (let i = 0; i < n; i++) {
+    // x / scale, not x * (1/scale): the reference divides, and the two round differently at .5 ties.
+    let q = x[i]! / scale;
+    q = q < lo ? lo : q > hi ? hi : q;
+    let v = q + RNE - RNE + zeroPoint;
     v = v < qmin ? qmin : v > qmax ? qmax : v;
-    out[i] = v === v ? v - zeroPoint : 0; // NaN quantizes to the zero point
+    out[i] = v === v ? v - zeroPoint : 0;
   }
   return out;
 }

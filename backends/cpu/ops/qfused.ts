@@ -11,6 +11,11 @@
  *
  * Epilogue, in float32 as every backend does it: y = f32(f32(acc) * f32(x_scale * W_scale[c])) + B[c],
  * then activation, residual Z, post-activation.
+ *
+ * The quantization of X and the epilogue are WebAssembly SIMD loops (../qgemm-wasm.ts; JS twins
+ * where WebAssembly is missing): as JS loops they cost more than the product (PP-OCR det int8 was
+ * 3.5x its fp32 time, now ~1.3x). For one-block convolutions X is quantized into, and the
+ * accumulators written to, that module's memory, so only one copy in and one out remain.
  */
 import { HostTensor } from '../../../src/ir/tensor.js';
 import type { Node } from '../../../src/ir/graph.js';
@@ -21,6 +26,8 @@ import { input, outDims, type CpuKernel, type KernelContext, type KernelRegistry
 import { sgemm } from '../gemm.js';
 import { convDirect, convF32, getWinograd, setWinograd, toGeom3 } from '../convgemm-conv.js';
 import { addInPlace, applyActivation } from '../epilogue.js';
+import { kernelActivationChain } from '../convgemm-act.js';
+import { epilogueWasm, quantScratch, quantWasm, type QScratch } from '../qgemm-wasm.js';
 
 const F32_EXACT = 2 ** 24;
 
@@ -39,6 +46,13 @@ function exactBlock(node: Node): number {
   return Math.max(1, Math.floor(F32_EXACT / (bound * 128)));
 }
 
+/** (xq - zp) as float32 integers: the SIMD loop, or its JS twin (src/quant/int8.ts). */
+function quantize(x: HostTensor, scale: number, zeroPoint: number, qmin: number, qmax: number): Float32Array {
+  const out = new Float32Array(x.size);
+  if (x.numbers instanceof Float32Array && quantWasm(x.numbers, scale, qmin - zeroPoint, qmax - zeroPoint, out)) return out;
+  return quantizeCentered(x.numbers, scale, zeroPoint, qmin, qmax, out);
+}
+
 function withoutWinograd<T>(f: () => T): T {
   const mode = getWinograd();
   setWinograd('off');
@@ -46,27 +60,55 @@ function withoutWinograd<T>(f: () => T): T {
 }
 
 /** acc[c-major output] -> y in float32 with scales, bias and the activation chain. */
-function epilogue(ctx: KernelContext, acc: ArrayLike<number>, channels: number, inner: number, y: HostTensor): void {
+function epilogue(ctx: KernelContext, acc: Float32Array | Float64Array, channels: number, inner: number, y: HostTensor, scratch?: QScratch): void {
   const node = ctx.node;
   const { scale } = quantParams(node);
   const ws = input(ctx, 2).numbers, b = ctx.inputs[3]?.numbers;
   const z = ctx.inputs[4];
-  const out = y.numbers;
-  const sc = new Float32Array(channels);
-  for (let c = 0; c < channels; c++) sc[c] = Math.fround(scale * ws[ws.length === 1 ? 0 : c]!);
-  const fr = Math.fround;
-  const outer = acc.length / (channels * inner);
-  for (let o = 0, i = 0; o < outer; o++) {
-    for (let c = 0; c < channels; c++) {
-      const s = sc[c]!, bc = b ? b[c]! : 0;
-      for (let k = 0; k < inner; k++, i++) out[i] = fr(fr(fr(acc[i]!) * s) + bc);
-    }
+  const out = y.numbers as Float32Array; // float32 or float16 (rounded by the executor)
+  const sc = new Float32Array(channels), bias = new Float32Array(channels);
+  for (let c = 0; c < channels; c++) {
+    sc[c] = Math.fround(scale * ws[ws.length === 1 ? 0 : c]!);
+    if (b) bias[c] = b[c]!;
   }
   const act = node.attrs['activation'] as string | undefined, actP = (node.attrs['activation_params'] as number[] | undefined) ?? [];
   const post = node.attrs['post_activation'] as string | undefined, postP = (node.attrs['post_activation_params'] as number[] | undefined) ?? [];
-  applyActivation(out, act, actP);
-  if (z) addInPlace(out, z.numbers);
-  applyActivation(out, post, postP);
+  // The SIMD epilogue applies what it can of the chain (piecewise-linear activations); the rest,
+  // in order, here. With a residual only the activation before it can go into the store.
+  const chain = z ? [[act, actP] as const] : [[act, actP] as const, [post, postP] as const];
+  let applied = 0;
+  const k = kernelActivationChain(chain);
+  if (scratch) { scratch.finish(sc, bias, inner, k.act, out); applied = k.applied; }
+  else if (acc instanceof Float32Array && epilogueWasm(acc, sc, bias, inner, k.act, out)) applied = k.applied;
+  else if (acc instanceof Float32Array) scaleF32(acc, sc, bias, inner, out);
+  else scaleF64(acc, sc, bias, inner, out);
+  for (let i = applied; i < chain.length; i++) applyActivation(out, chain[i]![0], chain[i]![1]);
+  if (z) {
+    addInPlace(out, z.numbers);
+    applyActivation(out, post, postP);
+  }
+}
+
+// Two monomorphic loops (one array type each keeps them fast): out = f32(f32(acc) * sc[c]) + bias[c],
+// the sum rounded to float32 by the store.
+function scaleF32(acc: Float32Array, sc: Float32Array, bias: Float32Array, inner: number, out: Float32Array): void {
+  const channels = sc.length, fr = Math.fround;
+  for (let i = 0; i < acc.length;) {
+    for (let c = 0; c < channels; c++) {
+      const s = sc[c]!, bc = bias[c]!, end = i + inner;
+      for (; i < end; i++) out[i] = fr(acc[i]! * s) + bc;
+    }
+  }
+}
+
+function scaleF64(acc: Float64Array, sc: Float32Array, bias: Float32Array, inner: number, out: Float32Array): void {
+  const channels = sc.length, fr = Math.fround;
+  for (let i = 0; i < acc.length;) {
+    for (let c = 0; c < channels; c++) {
+      const s = sc[c]!, bc = bias[c]!, end = i + inner;
+      for (; i < end; i++) out[i] = fr(fr(acc[i]!) * s) + bc;
+    }
+  }
 }
 
 const qConv: CpuKernel = (ctx) => {
@@ -80,13 +122,17 @@ const qConv: CpuKernel = (ctx) => {
   const g = toGeom3(forwardGeom(readWindowAttrs(base, rank, w.dims.slice(2)), x.dims.slice(2)));
   const N = x.dims[0]!, C = x.dims[1]!, M = yDims[1]!, group = groupAttr(base);
   const Cg = C / group, KK = w.size / (M * Cg || 1);
-  const xq = quantizeCentered(x.numbers, scale, zeroPoint, qmin, qmax);
+  const block = exactBlock(node);
+  // One K block (nearly every convolution): X quantized and the accumulators written inside the
+  // SIMD module's memory, saving two copies.
+  const scratch = Cg * KK <= block && x.numbers instanceof Float32Array
+    ? quantScratch(x.numbers, scale, qmin - zeroPoint, qmax - zeroPoint, y.size, M) ?? undefined : undefined;
+  const xq = scratch?.xq ?? quantize(x, scale, zeroPoint, qmin, qmax);
   const wf = weightsF32(w);
   const OS = y.size / (N * M);
-  const block = exactBlock(node);
   let acc: Float32Array | Float64Array;
   if (Cg * KK <= block) {
-    const a = new Float32Array(y.size);
+    const a = scratch?.acc ?? new Float32Array(y.size);
     withoutWinograd(() => convF32({ x: xq, batch: N, channels: C, w: wf, outChannels: M, group, bias: undefined, g, y: a }));
     acc = a;
   } else if (group === 1 && KK <= block) {
@@ -107,7 +153,7 @@ const qConv: CpuKernel = (ctx) => {
     convDirect({ x: Float64Array.from(xq), batch: N, channels: C, w: Float64Array.from(wf), outChannels: M, group, bias: undefined, g, y: sum });
     acc = sum;
   }
-  epilogue(ctx, acc, M, OS, y);
+  epilogue(ctx, acc, M, OS, y, scratch);
   return [y];
 };
 
@@ -121,7 +167,7 @@ const qMatmul: CpuKernel = (ctx) => {
   const transB = node.opType === 'QGemm' && node.attrs['transB'] === 1;
   const K = a.dims[a.rank - 1]!, N = w.dims[qChannelAxis(node)]!;
   const rows = a.size / (K || 1);
-  const aq = quantizeCentered(a.numbers, scale, zeroPoint, qmin, qmax);
+  const aq = quantize(a, scale, zeroPoint, qmin, qmax);
   const wf = weightsF32(w);
   const [rsB, csB] = transB ? [1, K] : [N, 1];
   const block = exactBlock(node);
