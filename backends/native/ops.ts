@@ -20,6 +20,7 @@ import { CudaTensor } from './tensor.js';
 import { MOVEMENT_KERNELS } from './ops-movement.js';
 import { REDUCE_KERNELS } from './ops-reduce.js';
 import { NORM_KERNELS } from './ops-norm.js';
+import { Q_KERNELS } from './ops-q.js';
 import { MAX_BINARY_RANK, biasStrides, binaryInts, convInts, convShape, fusedFn, gemmInts, gemmShape, matmulShape, type Fn } from './lower.js';
 
 const SELU_ALPHA = 1.67326319217681884765625;
@@ -220,6 +221,7 @@ export const CUDA_KERNELS: CudaKernelRegistry = {
   ...MOVEMENT_KERNELS,
   ...REDUCE_KERNELS,
   ...NORM_KERNELS,
+  ...Q_KERNELS,
   ...Object.fromEntries(Object.keys(UNARY).map((op) => [op, unaryKernel(op)])),
   ...Object.fromEntries(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'PRelu'].map((op) => [op, binaryKernel(op)])),
   Gemm: gemmKernel('Gemm', false),

@@ -42,6 +42,7 @@ void registerTyped(Registry& r);
 void registerMovement(Registry& r);
 void registerReduce(Registry& r);
 void registerNorm(Registry& r);
+void registerQConv(Registry& r);
 
 // "cudaErrorInsufficientDriver (35): CUDA driver version is insufficient for CUDA runtime version"
 std::string cudaErrorText(cudaError_t e);

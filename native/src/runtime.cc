@@ -51,6 +51,7 @@ const Registry& registry() {
     registerMovement(x);
     registerReduce(x);
     registerNorm(x);
+    registerQConv(x);
     return x;
   }();
   return r;

@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { NativeAddon, NativeContext, NativeProbe } from '../../backends/native/addon.js';
 import { TYPED_KERNEL_NAMES, typedLaunchers, type Ptr } from './emulator-typed.js';
+import { Q_KERNEL_NAMES, Q_LAUNCHERS } from './emulator-q.js';
 
 const header = fs.readFileSync(path.resolve('native/src/functions.h'), 'utf8');
 
@@ -144,9 +145,9 @@ const launchers: Record<string, (code: number, i: Float64Array, f: Float32Array,
   },
 };
 
-const typed = typedLaunchers(FUNCTION_NAMES);
+const typed = { ...typedLaunchers(FUNCTION_NAMES), ...Q_LAUNCHERS };
 
-export const EMULATED_KERNELS = [...FUNCTION_NAMES.map((n) => `unary/${n}`), ...BINARY_NAMES.map((n) => `binary/${n}`), 'gemm', 'conv2d', ...TYPED_KERNEL_NAMES];
+export const EMULATED_KERNELS = [...FUNCTION_NAMES.map((n) => `unary/${n}`), ...BINARY_NAMES.map((n) => `binary/${n}`), 'gemm', 'conv2d', ...TYPED_KERNEL_NAMES, ...Q_KERNEL_NAMES];
 
 type Launch = [kernel: string, ints: Float64Array, floats: Float32Array, bindings: Float64Array];
 
