@@ -15,6 +15,7 @@ import { InferenceSession, type SessionOptions } from '../src/api/session.js';
 import { fromHostTensor, toHostTensor } from '../src/api/tensor.js';
 import { HostTensor } from '../src/ir/tensor.js';
 import { parseNpy } from '../src/onnx/npy.js';
+import { calibrate } from '../src/quant/calibrate.js';
 
 const argv = process.argv.slice(2);
 const arg = (k: string, d: string) => { const i = argv.indexOf(`--${k}`); return i >= 0 ? argv[i + 1]! : d; };
@@ -52,9 +53,13 @@ for (const [name, t] of Object.entries(torch.models)) {
   const x1 = parseNpy(new Uint8Array(fs.readFileSync(path.join(dir, `${name}.input.npy`))));
   const ref = parseNpy(new Uint8Array(fs.readFileSync(path.join(dir, `${name}.output.npy`))));
   const xb = randomInput(batch);
+  // int8: a minmax table from the CPU backend over the torch input and two random images.
+  const table = precisions.includes('int8')
+    ? await calibrate(await InferenceSession.create(model, { backends: ['cpu'] }), [x1, randomInput(1), randomInput(1)].map((t) => ({ input: fromHostTensor(t) })), { algo: 'minmax' })
+    : undefined;
   for (const precision of precisions) {
     const logs: string[] = [];
-    const opts = { backends: ['cuda', 'cpu'], log: (l: string) => logs.push(l), precision } as SessionOptions;
+    const opts = { backends: ['cuda', 'cpu'], log: (l: string) => logs.push(l), precision, ...(precision === 'int8' ? { calibrationTable: table } : {}) } as SessionOptions;
     const t0 = performance.now();
     let s: InferenceSession;
     try { s = await InferenceSession.create(model, opts); } catch (e) { console.log(`${name} ${precision}: ${(e as Error).message}`); continue; }
