@@ -18,6 +18,7 @@ import { Tensor } from './tensor.js';
 import { fromFeed, prepareWebGpu, runFeeds, toFeed, type WebGpuSessionOptions } from './session-webgpu.js';
 import type { GpuTensor } from '../../backends/webgpu/tensor.js';
 import type { CalibrationTable } from '../quant/table.js';
+import type { TrtExecutorOptions } from '../../backends/tensorrt/executor.js';
 import { assignPrecision, checkPrecision, recountPrecision, type Precision, type PrecisionReport } from '../quant/precision.js';
 import { resolveCalibrationTable } from '../quant/precision-table.js';
 
@@ -53,6 +54,12 @@ export interface SessionOptions extends WebGpuSessionOptions {
   calibrationTable?: CalibrationTable | string;
   /** Node name or op type (of the optimized graph; 'Conv' also matches FusedConv) -> precision. A name beats an op type. */
   precisionConstraints?: Record<string, Precision>;
+  /**
+   * For `backends: ['tensorrt', ...]`: optimization profiles (min/opt/max of symbolic dims), builder
+   * options (`build.dlaCore` for a Jetson DLA core with GPU fallback, fp16 / int8 flags on TensorRT 10,
+   * workspace, timing cache) and the GPU index. Untested on twinfer's machines (no TensorRT there).
+   */
+  tensorrt?: Omit<TrtExecutorOptions, 'log'>;
 }
 
 export interface InputMetadata { name: string; type: string | undefined; shape: (number | string)[] | undefined }
@@ -111,6 +118,7 @@ export class InferenceSession {
       : undefined;
     const planOpts = {
       ...(options.minSubgraphSize !== undefined ? { minSubgraphSize: options.minSubgraphSize } : {}), ...(options.log ? { log: options.log } : {}),
+      ...(options.tensorrt ? { tensorrt: options.tensorrt } : {}),
       ...(precisionReport ? { precisionFallback: { allowFp16: precision === 'fp16' || Object.values(constraints ?? {}).includes('fp16') } } : {}),
     };
     const plan = await planExecution(graph, prefs, planOpts);

@@ -14,13 +14,13 @@ import { PRECISION_OPTS, PRECISION_USAGE, precisionArgs } from './precision-args
 const USAGE = `usage:
   twinfer inspect MODEL [--optimize [--opt-level N] [--shape NAME=1x3x224x224]... ${PRECISION_USAGE}] [--json]
   twinfer run MODEL [--backend B] [--opt-level N] [--input NAME=FILE]... [--input-dir DIR] [--shape NAME=1x3x224x224]...
-                    [--output-dir DIR] [--iterations N] [--warmup N] [--seed N] [--json]
+                    [--output-dir DIR] [--iterations N] [--warmup N] [--seed N] [--dla-core N] [--json]
                     ${PRECISION_USAGE}
   twinfer onnx-test DIR... [--backend B] [--opt-level N] [--filter REGEX] [--rtol 1e-3] [--atol 1e-5] [--json]
 ${CALIBRATE_USAGE}
 ${DEVICES_USAGE}
-backends: cpu, webgpu; a comma list is a preference order with fallback, e.g. --backend webgpu,cpu
-(cuda, tensorrt: not in this build yet)`;
+backends: cpu, webgpu, cuda, tensorrt (see \`twinfer devices\`); a comma list is a preference order with
+fallback, e.g. --backend webgpu,cpu. --dla-core N (tensorrt): build for a Jetson DLA core, GPU fallback.`;
 
 function pairs(values: string[] | undefined, what: string): Map<string, string> {
   const m = new Map<string, string>();
@@ -62,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'run') {
-    const a = parseArgs(rest, ['backend', 'input', 'input-dir', 'shape', 'output-dir', 'iterations', 'warmup', 'seed', 'opt-level', ...PRECISION_OPTS], ['json']);
+    const a = parseArgs(rest, ['backend', 'input', 'input-dir', 'shape', 'output-dir', 'iterations', 'warmup', 'seed', 'opt-level', 'dla-core', ...PRECISION_OPTS], ['json']);
     if (a.positional.length !== 1) throw new TwinferError('INVALID_ARGUMENT', 'run takes one MODEL');
     const shapes = new Map([...pairs(a.values.get('shape'), '--shape')].map(([k, v]) => [k, parseShape(v)]));
     const opts = {
@@ -74,6 +74,7 @@ async function main(argv: string[]): Promise<number> {
       seed: num(a, 'seed', 42, { min: 0, integer: true }),
       optLevel: optLevel(a),
       precision: precisionArgs(a),
+      ...(one(a, 'dla-core') !== undefined ? { dlaCore: num(a, 'dla-core', 0, { min: 0, integer: true }) } : {}),
       ...(one(a, 'input-dir') !== undefined ? { inputDir: one(a, 'input-dir')! } : {}),
       ...(one(a, 'output-dir') !== undefined ? { outputDir: one(a, 'output-dir')! } : {}),
     };

@@ -23,6 +23,8 @@ export interface RunOptions {
   seed: number;
   optLevel?: OptLevel;
   precision?: PrecisionArgs;
+  /** --dla-core N: TensorRT engines for that Jetson DLA core, layers it cannot run on the GPU. */
+  dlaCore?: number;
 }
 
 export interface RunReport {
@@ -67,7 +69,12 @@ function summarize(t: HostTensor): Record<string, number> {
 }
 
 export async function runModel(file: string, o: RunOptions): Promise<RunReport> {
-  const session = await InferenceSession.create(file, { backends: o.backend.split(',') as BackendName[], optimizationLevel: o.optLevel ?? 2, ...o.precision });
+  const backends = o.backend.split(',') as BackendName[];
+  if (o.dlaCore !== undefined && !backends.includes('tensorrt')) throw new TwinferError('INVALID_ARGUMENT', '--dla-core needs the tensorrt backend (--backend tensorrt,cpu)');
+  const session = await InferenceSession.create(file, {
+    backends, optimizationLevel: o.optLevel ?? 2, ...o.precision,
+    ...(o.dlaCore !== undefined ? { tensorrt: { build: { dlaCore: o.dlaCore, gpuFallback: true } } } : {}),
+  });
   const notes: string[] = [];
   const infos = session.graph.feedInputs;
   for (const k of [...o.inputs.keys(), ...o.shapes.keys()]) {

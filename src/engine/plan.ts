@@ -17,7 +17,7 @@ import { partition, type Partition, type PartitionBackend } from '../partition/p
 import { HybridExecutor } from './hybrid-executor.js';
 import { trtStatus, loadTrtAddon, type TrtAddon } from '../../backends/tensorrt/addon.js';
 import { trtSupports } from '../../backends/tensorrt/support.js';
-import { TrtExecutor } from '../../backends/tensorrt/executor.js';
+import { TrtExecutor, type TrtExecutorOptions } from '../../backends/tensorrt/executor.js';
 import { lowerUnsupportedPrecision } from '../quant/fallback.js';
 
 export type BackendName = 'cpu' | 'webgpu' | 'cuda' | 'tensorrt';
@@ -43,6 +43,8 @@ export interface PlanOptions {
   log?: (message: string) => void;
   /** Set when a precision was assigned: int8 / fp16 nodes a backend cannot run are lowered on it first (src/quant/fallback.ts). */
   precisionFallback?: { allowFp16: boolean };
+  /** TensorRT engine options (profiles, builder flags, DLA core, device): SessionOptions.tensorrt. */
+  tensorrt?: Omit<TrtExecutorOptions, 'log'>;
 }
 
 function cpuBackend(): PartitionBackend {
@@ -108,7 +110,7 @@ export async function planExecution(g: Graph, prefs: readonly BackendName[], opt
   const allCpu = used.every((b) => b === 'cpu');
   const executor: Executor = allCpu
     ? (() => { const c = new CpuExecutor(g); return { run: async (f, names) => c.run(f, names) }; })()
-    : used.includes('tensorrt') ? new TrtExecutor(g, part.assignment, trt!, opts.log ? { log: opts.log } : {})
+    : used.includes('tensorrt') ? new TrtExecutor(g, part.assignment, trt!, { ...(opts.tensorrt ?? {}), ...(opts.log ? { log: opts.log } : {}) })
     : used.includes('cuda') ? new NativeExecutor(g, part.assignment, cuda!, opts.log ? { log: opts.log } : {}) : new HybridExecutor(g, part.assignment, gpu);
   return { executor, partition: part, backends: used, ...(gpu ? { gpu } : {}), ...(cuda ? { cuda } : {}), summary };
 }
