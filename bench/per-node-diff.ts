@@ -30,7 +30,7 @@ const table = await calibrate(cpu, [1, 2, 3].map((s) => ({ [cpu.inputNames[0]!]:
 const { graph } = optimizeGraph(buildGraph(bytes), 2);
 assignPrecision(graph, { precision, table });
 // Values of every tensor on the CPU, to feed each node alone.
-const whole = new Graph(); Object.assign(whole, graph.clone());
+const whole = graph.clone();
 whole.outputs = [...new Set(graph.nodes.flatMap((n) => n.outputs).filter(Boolean))].map((name) => ({ name, ...graph.types.get(name)! }));
 const all = await InferenceSession.create(exportModel(whole, { opset: 21 }), { backends: ['cpu'], optimizationLevel: 0 });
 const values = await all.run({ [graph.inputs[0]!.name]: fromHostTensor(x) });

@@ -10,21 +10,29 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setNativeLoader, type NativeAddon } from '../backends/native/addon.js';
 
-const ADDON = path.join('build', 'native', 'Release', 'twinfer_native.node');
-
-/** Where the addon would be loaded from (undefined when no build is found). */
-export function nativeAddonPath(): string | undefined {
-  const env = process.env['TWINFER_NATIVE_ADDON'];
+/**
+ * Where an addon of build/native/Release would be loaded from: the path in environment variable
+ * `envVar`, else the first build/native/Release/`file` found walking up from this file (undefined
+ * when none is). Shared by the CUDA addon and the TensorRT one (backends/tensorrt/node.ts).
+ */
+export function builtAddonPath(file: string, envVar: string): string | undefined {
+  const env = process.env[envVar];
   if (env) return path.resolve(env);
+  const rel = path.join('build', 'native', 'Release', file);
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
-    const p = path.join(dir, ADDON);
+    const p = path.join(dir, rel);
     if (fs.existsSync(p)) return p;
     const up = path.dirname(dir);
     if (up === dir) break;
     dir = up;
   }
   return undefined;
+}
+
+/** Where the addon would be loaded from (undefined when no build is found). */
+export function nativeAddonPath(): string | undefined {
+  return builtAddonPath('twinfer_native.node', 'TWINFER_NATIVE_ADDON');
 }
 
 setNativeLoader(() => {

@@ -10,25 +10,13 @@ import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { TRT_NOT_BUILT, setTrtLoader, type TrtAddon } from './addon.js';
 import { setTrtPlanStore, type TrtPlanStore } from './cache.js';
-
-const ADDON = path.join('build', 'native', 'Release', 'twinfer_trt.node');
+import { builtAddonPath } from '../../src/node-native.js';
 
 /** Where the TensorRT addon would be loaded from (undefined when it was not built). */
 export function trtAddonPath(): string | undefined {
-  const env = process.env['TWINFER_TRT_ADDON'];
-  if (env) return path.resolve(env);
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const p = path.join(dir, ADDON);
-    if (fs.existsSync(p)) return p;
-    const up = path.dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  return undefined;
+  return builtAddonPath('twinfer_trt.node', 'TWINFER_TRT_ADDON');
 }
 
 setTrtLoader(() => {

@@ -123,9 +123,10 @@ __global__ void __launch_bounds__(kGemmThreads) tiledGemmPartial(int M, int N, i
   tiledGemmBody(M, N, kEnd - kBeg, z, ShiftK<LoadA, true>{la, kBeg, la.kFast}, ShiftK<LoadB, false>{lb, kBeg, lb.nFast}, AtomicAddStore{out, N});
 }
 
-// Split-K, second pass: the epilogue of every (problem, m, n) over the summed partials.
-template <class Store>
-__global__ void splitKStore(int M, int N, long long total, const float* part, int zBase, Store st) {
+// Split-K, second pass: the epilogue of every (problem, m, n) over the summed partials (float sums
+// here, int32 ones for the int8 GEMM of qconv.cu).
+template <class Store, class T>
+__global__ void splitKStore(int M, int N, long long total, const T* part, int zBase, Store st) {
   const long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
   if (i >= total) return;
   const long long per = static_cast<long long>(M) * N;

@@ -41,6 +41,7 @@
 
 #include "activation.cuh"
 #include "common.h"
+#include "gemm.cuh"
 
 namespace twinfer {
 namespace {
@@ -194,7 +195,7 @@ __global__ void __launch_bounds__(kQThreads) qgemmTiles(int M, int N, int KW, in
 }
 
 // Split-K: slices add their int32 partial sums into part[problem][m][n] (integer atomics: exact and
-// order-free), then qSplitFinish applies the real store to each sum.
+// order-free), then gemm.cuh's splitKStore applies the real store to each sum.
 struct PartialStore {
   int* part;
   int M, N;
@@ -203,27 +204,6 @@ struct PartialStore {
   __device__ void operator()(int m, int n, int acc) const { atomicAdd(part + off + static_cast<long long>(m) * N + n, acc); }
 };
 
-template <class Store>
-__global__ void qSplitFinish(int M, int N, long long total, const int* part, Store st) {
-  const long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
-  if (i >= total) return;
-  const long long per = static_cast<long long>(M) * N;
-  const int z = static_cast<int>(i / per);
-  const long long r = i - z * per;
-  Store s = st;
-  s.setZ(z);
-  s(static_cast<int>(r / N), static_cast<int>(r % N), part[i]);
-}
-
-int smCountQ() {
-  static int sms = 0;
-  if (!sms) {
-    int dev = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || sms <= 0) sms = 80;
-  }
-  return sms;
-}
-
 // Runs problems [0, Z) of an M x N x KW dp4a GEMM: one pass when the grid fills the GPU, else K
 // split in slices of at least 64 words so that every SM gets about two blocks (ResNet-50's 7x7
 // layers at batch 1 are 8 tiles deep over 1152 words).
@@ -231,7 +211,7 @@ template <class LoadA, class LoadB, class Store>
 void runQGemm(int M, int N, int KW, int Z, const LoadA& la, const LoadB& lb, const Store& st, cudaStream_t stream, const char* kernel) {
   const long long tilesN = (static_cast<long long>(N) + kQTN - 1) / kQTN, tilesM = (static_cast<long long>(M) + kQTM - 1) / kQTM;
   if (tilesN > 0x7fffffffLL || tilesM > 65535) throw std::runtime_error(std::string(kernel) + ": too many tiles for one grid");
-  const long long tiles = tilesN * tilesM * Z, want = 2LL * smCountQ();
+  const long long tiles = tilesN * tilesM * Z, want = 2LL * smCount();
   const long long total = static_cast<long long>(M) * N * Z;
   int S = 1;
   if (tiles < want / 2 && KW >= 128 && total <= (1LL << 28)) S = static_cast<int>(std::min<long long>({(want + tiles - 1) / tiles, KW / 64, 32}));
@@ -246,7 +226,7 @@ void runQGemm(int M, int N, int KW, int Z, const LoadA& la, const LoadB& lb, con
   int* part = scratch(total, stream, kernel);
   cudaMemsetAsync(part, 0, static_cast<size_t>(total) * 4, stream);
   qgemmTiles<<<grid, kQThreads, 0, stream>>>(M, N, KW, S, KC, la, lb, PartialStore{part, M, N, 0});
-  qSplitFinish<<<blocks(total, 256), 256, 0, stream>>>(M, N, total, part, st);
+  splitKStore<<<blocks(total, 256), 256, 0, stream>>>(M, N, total, static_cast<const int*>(part), 0, st);
   cudaFreeAsync(part, stream);
 }
 

@@ -35,7 +35,6 @@ let forced: TileCfg | undefined;
  * part of pipeline cache keys, so forced and default shaders never mix.
  */
 export function forceTile(cfg: TileCfg | undefined): void { forced = cfg; }
-export function forcedTile(): TileCfg | undefined { return forced; }
 
 /** A config fitting M: narrow tiles for few rows, so small problems do not waste most threads. */
 export function pickTile(M: number, N: number): TileCfg {
@@ -130,17 +129,26 @@ function accumulate(c: TileCfg, g: GemmParts): string {
     }
     workgroupBarrier();
   }
-  let cs = array<vec4<f32>, ${list.length}>(${list.join(', ')});
+  ${blockStores(c.wx, c.wy, PM, PN, list, 'f32', g.store)}`;
+}
+
+/**
+ * The bounds-checked stores of a register-blocked GEMM tile: the accumulators `accs` (vec4 of
+ * `elem`, PM x 4 rows by PN vec4 columns, rows and columns in groups of four 4*wy / 4*wx apart, as
+ * gemmShader and the int8 qGemmShader lay them out) go through `store`, which sees `acc`, `m`, `n`.
+ */
+export function blockStores(wx: number, wy: number, PM: number, PN: number, accs: readonly string[], elem: 'f32' | 'i32', store: string): string {
+  return `let cs = array<vec4<${elem}>, ${accs.length}>(${accs.join(', ')});
   for (var pm_ = 0u; pm_ < ${PM}u; pm_++) {
     for (var i = 0u; i < 4u; i++) {
-      let m = m0 + pm_ * ${4 * c.wy}u + ty * 4u + i;
+      let m = m0 + pm_ * ${4 * wy}u + ty * 4u + i;
       if (m >= M) { break; }
       for (var pn_ = 0u; pn_ < ${PN}u; pn_++) {
         for (var j = 0u; j < 4u; j++) {
-          let n = n0 + pn_ * ${4 * c.wx}u + tx * 4u + j;
+          let n = n0 + pn_ * ${4 * wx}u + tx * 4u + j;
           if (n >= N) { break; }
           let acc = cs[(pm_ * 4u + i) * ${PN}u + pn_][j];
-          ${g.store}
+          ${store}
         }
       }
     }

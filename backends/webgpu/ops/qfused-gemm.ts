@@ -11,6 +11,8 @@
  * (4 rows / columns of one word). An 8x8 block does 64 dot4I8Packed (256 multiply-adds) per 4
  * vec4 reads. Weight rows are padded to a multiple of TKW words, so P loads are unguarded along k.
  */
+import { blockStores } from './convgemm-tile.js';
+
 export interface QTileCfg {
   wx: number;
   wy: number;
@@ -111,21 +113,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     }
     workgroupBarrier();
   }
-  let cs = array<vec4<i32>, ${list.length}>(${list.join(', ')});
-  for (var pm_ = 0u; pm_ < ${PM}u; pm_++) {
-    for (var i = 0u; i < 4u; i++) {
-      let m = m0 + pm_ * ${4 * c.wy}u + ty * 4u + i;
-      if (m >= M) { break; }
-      for (var pn_ = 0u; pn_ < ${PN}u; pn_++) {
-        for (var j = 0u; j < 4u; j++) {
-          let n = n0 + pn_ * ${4 * c.wx}u + tx * 4u + j;
-          if (n >= N) { break; }
-          let acc = cs[(pm_ * 4u + i) * ${PN}u + pn_][j];
-          ${g.store}
-        }
-      }
-    }
-  }
+  ${blockStores(c.wx, c.wy, PM, PN, list, 'i32', g.store)}
 }`;
 }
 
