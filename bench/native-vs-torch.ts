@@ -3,7 +3,9 @@
  * bench/torch-baseline.py (it exports the torchvision models to ONNX with seeded weights, saves a
  * seeded input with torch's output, and times eager and torch.compile), then:
  *   node dist/bench/native-vs-torch.js --dir DIR [--batch 256] [--iterations 20] [--precisions fp32]
- * Prints, per model and precision: session build time, batch-1 latency and large-batch throughput
+ * Prints, per model and precision: session build time, the first batch-1 and batch-N runs (where
+ * each new convolution shape's tactics are timed, or taken from the timing cache:
+ * TWINFER_CUDA_TIMING_CACHE; run twice to see a cold and a warm cache), batch-1 latency and large-batch throughput
  * (inputs uploaded and outputs read back every run, as onnxruntime's figures do; PyTorch's inputs
  * stay on the GPU, so the ratio is on the side of PyTorch), nodes that ran on cuda, agreement with
  * torch's fp32 output, and the ratios to PyTorch eager and torch.compile.
@@ -16,6 +18,7 @@ import { fromHostTensor, toHostTensor } from '../src/api/tensor.js';
 import { HostTensor } from '../src/ir/tensor.js';
 import { parseNpy } from '../src/onnx/npy.js';
 import { calibrate } from '../src/quant/calibrate.js';
+import { cudaTimingStats } from '../backends/native/timing-cache.js';
 
 const argv = process.argv.slice(2);
 const arg = (k: string, d: string) => { const i = argv.indexOf(`--${k}`); return i >= 0 ? argv[i + 1]! : d; };
@@ -47,7 +50,7 @@ function randomInput(n: number): HostTensor {
 }
 
 console.log(`GPU ${torch.gpu}, torch ${torch.torch}; median of ${iterations} (batch ${batch}: ${Math.max(5, iterations >> 2)})`);
-console.log('model         prec  build s  cuda nodes  cos(torch)  b1 ms  torch b1  compile b1  b' + batch + ' img/s  torch  compile  ratio-vs-compile');
+console.log('model         prec  build s  first runs s  convs timed/cached  cuda nodes  cos(torch)  b1 ms  torch b1  compile b1  b' + batch + ' img/s  torch  compile  ratio-vs-compile');
 for (const [name, t] of Object.entries(torch.models)) {
   const model = new Uint8Array(fs.readFileSync(path.join(dir, `${name}.onnx`)));
   const x1 = parseNpy(new Uint8Array(fs.readFileSync(path.join(dir, `${name}.input.npy`))));
@@ -67,16 +70,22 @@ for (const [name, t] of Object.entries(torch.models)) {
     const build = (performance.now() - t0) / 1e3;
     const onCuda = [...s.plan.partition.assignment.values()].filter((b) => b === 'cuda').length;
     const f1 = { input: fromHostTensor(x1) };
+    const fb = { input: fromHostTensor(xb) };
+    const st0 = s.plan.cuda ? cudaTimingStats(s.plan.cuda) : undefined;
+    const t1 = performance.now();
     const y = toHostTensor((await s.run(f1))[s.outputNames[0]!]!);
+    await s.run(fb);
+    const first = (performance.now() - t1) / 1e3;
+    const st1 = s.plan.cuda ? cudaTimingStats(s.plan.cuda) : undefined;
+    const tactics = st0 && st1 ? `${st1.timed - st0.timed}/${st1.reused - st0.reused}` : '-';
     const cos = cosine(y.data as Float32Array, ref.data as Float32Array);
     const b1 = await median(() => s.run(f1), iterations);
-    const fb = { input: fromHostTensor(xb) };
     const bb = await median(() => s.run(fb), Math.max(5, iterations >> 2));
     const ips = batch / bb * 1e3;
     const tp = precision === 'fp32' ? 'fp32' : 'fp16';
     const eagerIps = t[`eager_${tp}_b${batch}_ips`], compIps = t[`compile_fp16_b${batch}_ips`];
     const f = (v: number | undefined, d = 2) => (v === undefined ? '-' : v.toFixed(d));
-    console.log(`${name.padEnd(13)} ${precision.padEnd(5)} ${build.toFixed(2).padStart(7)} ${`${onCuda}/${s.graph.nodes.length}`.padStart(11)} ${cos.toFixed(6).padStart(11)} ${b1.toFixed(2).padStart(6)} ${f(t[`eager_${tp}_b1_ms`]).padStart(9)} ${f(t['compile_fp16_b1_ms']).padStart(11)} ${ips.toFixed(0).padStart(11)} ${f(eagerIps, 0).padStart(6)} ${f(compIps, 0).padStart(8)} ${compIps ? (ips / compIps).toFixed(3).padStart(17) : '-'}`);
+    console.log(`${name.padEnd(13)} ${precision.padEnd(5)} ${build.toFixed(2).padStart(7)} ${first.toFixed(2).padStart(12)} ${tactics.padStart(18)} ${`${onCuda}/${s.graph.nodes.length}`.padStart(11)} ${cos.toFixed(6).padStart(11)} ${b1.toFixed(2).padStart(6)} ${f(t[`eager_${tp}_b1_ms`]).padStart(9)} ${f(t['compile_fp16_b1_ms']).padStart(11)} ${ips.toFixed(0).padStart(11)} ${f(eagerIps, 0).padStart(6)} ${f(compIps, 0).padStart(8)} ${compIps ? (ips / compIps).toFixed(3).padStart(17) : '-'}`);
     if (onCuda < s.graph.nodes.length) console.log(`  fallback: ${logs.filter((l) => /fall|cpu/i.test(l)).join(' | ').slice(0, 300)}`);
   }
 }

@@ -2,6 +2,7 @@
 //   probe()      -> { available, error?, errorCode, runtimeVersion, driverVersion, devices[], libraries[], archs }
 //   functions()  -> unary function names in code order (the epilogue's activation codes)
 //   kernels()    -> kernel names this build can launch
+//   timingCache() -> { lines, timed, reused }, loadTimingCache(lines) -> accepted (conv tactic cache, conv.cu)
 //   Context      -> new Context(device): alloc(bytes) -> id, free(id), bytes(id),
 //                   upload(id, byteOffset, typedArray), download(id, byteOffset, bytes) -> ArrayBuffer,
 //                   launch(kernel, ints: Float64Array, floats: Float32Array, bindings: Float64Array [id, offset]...),
@@ -85,6 +86,34 @@ Napi::Value Kernels(const Napi::CallbackInfo& info) {
   uint32_t i = 0;
   for (const auto& kv : r) a.Set(i++, kv.first);
   return a;
+}
+
+// The conv tactic timing cache (conv.cu): timingCache() -> { lines: string[], timed, reused };
+// loadTimingCache(lines: string[]) -> number of lines accepted.
+Napi::Value TimingCache(const Napi::CallbackInfo& info) {
+  const std::vector<std::string> lines = convTimingCacheLines();
+  Napi::Array a = Napi::Array::New(info.Env(), lines.size());
+  for (uint32_t i = 0; i < lines.size(); i++) a.Set(i, lines[i]);
+  const ConvTimingStats st = convTimingStats();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("lines", a);
+  o.Set("timed", st.timed);
+  o.Set("reused", st.reused);
+  return o;
+}
+
+Napi::Value LoadTimingCache(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsArray()) {
+    Napi::TypeError::New(info.Env(), "loadTimingCache(lines: string[])").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  Napi::Array a = info[0].As<Napi::Array>();
+  std::vector<std::string> lines;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value v = a.Get(i);
+    if (v.IsString()) lines.push_back(v.As<Napi::String>().Utf8Value());
+  }
+  return Napi::Number::New(info.Env(), convTimingCacheLoad(lines));
 }
 
 // (pointer, byte length) of a TypedArray, DataView or ArrayBuffer argument.
@@ -265,6 +294,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, Probe_, "probe"));
   exports.Set("functions", Napi::Function::New(env, Functions, "functions"));
   exports.Set("kernels", Napi::Function::New(env, Kernels, "kernels"));
+  exports.Set("timingCache", Napi::Function::New(env, TimingCache, "timingCache"));
+  exports.Set("loadTimingCache", Napi::Function::New(env, LoadTimingCache, "loadTimingCache"));
   exports.Set("Context", ContextWrap::Define(env));
   return exports;
 }

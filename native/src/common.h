@@ -64,4 +64,15 @@ int checkFn(const char* kernel, int64_t code);
 extern const char* const kFunctionNames[];
 extern const int kFunctionCount;
 
+// The conv tactic timing cache (conv.cu): each decision as a line "conv2d <17 ints>: cudnn <algo>" or
+// "conv2d <17 ints>: own"; loading returns the lines accepted (malformed ones are skipped). Empty / 0
+// in a build without cuDNN.
+std::vector<std::string> convTimingCacheLines();
+int convTimingCacheLoad(const std::vector<std::string>& lines);
+struct ConvTimingStats {
+  int timed;   // shapes timed in this process
+  int reused;  // shapes decided from loaded lines
+};
+ConvTimingStats convTimingStats();
+
 }  // namespace twinfer

@@ -1,7 +1,7 @@
 // Convolution (1-D and 2-D, NCHW, any groups, pads, strides, dilations) as an implicit GEMM with the
 // fused epilogue: Conv and twinfer.FusedConv.
 //
-//   conv2d  ints   [N, C, H, W, K, P, Q, R, S, strideH, strideW, padTop, padLeft, dilH, dilW, groups, act, post]
+//   conv2d  ints   [N, C, H, W, K, P, Q, R, S, strideH, strideW, padTop, padLeft, dilH, dilW, groups, act, post, math]
 //           floats [act a, act b, post a, post b]
 //           ptrs   [X, W, bias?, Z?, Y]
 //
@@ -23,9 +23,17 @@
 // opens at run time (dlopen, never linked), the first launch of each convolution shape times the
 // implicit GEMM against cuDNN's fastest algorithm (cudnnFindConvolutionForwardAlgorithm) on the
 // actual GPU and keeps the faster for the process: TensorRT's per-layer auto-tuning, in small.
-// cuDNN computes in plain FP32 (CUDNN_FMA_MATH) unless TWINFER_TF32=1 allows TF32 tensor cores;
-// the bias and epilogue then run as one element-wise kernel. TWINFER_CONV_TACTIC=own|cudnn forces
-// one. Asymmetric pads (cuDNN pads both sides alike) always take the implicit GEMM.
+// `math` 0: cuDNN computes in plain FP32 (CUDNN_FMA_MATH); 1: TF32 tensor cores are allowed
+// (CUDNN_TENSOR_OP_MATH). The lowering passes 1 for float16 tensors (stored as f32 holding float16
+// values: their 11-bit significands are exact in TF32's, so TF32 products of them lose nothing) and
+// TWINFER_TF32=1 allows TF32 for float32 too. The bias and epilogue then run as one element-wise
+// kernel. TWINFER_CONV_TACTIC=own|cudnn forces one. Asymmetric pads (cuDNN pads both sides alike)
+// always take the implicit GEMM.
+//
+// Timing cache: every decision (shape + math -> cuDNN algorithm or own) is kept for the process and
+// exported as text lines (convTimingCacheLines, "conv2d <17 ints>: cudnn <algo>" or ": own"); lines
+// loaded back (convTimingCacheLoad, from a file the TypeScript side keeps per GPU and cuDNN) are
+// used without cudnnFind or timing, which is what makes a second build of a similar model fast.
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -99,6 +107,7 @@ struct StoreNCHW {
 struct ConvJob {
   ConvGeom g;
   Epilogue e;
+  bool tf32;
   const float* x;
   const float* w;
   const float* bias;
@@ -177,6 +186,18 @@ struct Plan {
   size_t workspace = 0;
 };
 
+// Tactic decisions by shape key (geometry + math, no stream): timed in this process or loaded.
+struct Decision {
+  bool cudnn;
+  int algo;
+  bool loaded;  // from a timing cache, not yet used
+};
+std::map<std::vector<int>, Decision>& decisions() {
+  static std::map<std::vector<int>, Decision> d;
+  return d;
+}
+int timedShapes = 0, reusedShapes = 0;
+
 void cudnnCheck(const CudnnApi& api, cudnnStatus_t s, const char* what) {
   if (s != CUDNN_STATUS_SUCCESS) throw std::runtime_error(std::string("cuDNN ") + what + ": " + api.errorString(s));
 }
@@ -221,8 +242,11 @@ bool tryCudnn(const ConvJob& j) {
   static std::map<std::vector<int>, Plan> plans;
   cudnnHandle_t& h = handles[j.stream];
   if (!h) { cudnnCheck(api, api.create(&h), "cudnnCreate"); cudnnCheck(api, api.setStream(h, j.stream), "cudnnSetStream"); }
-  const std::vector<int> key{g.N, g.C, g.H, g.W, g.K, g.P, g.Q, g.R, g.S, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups,
-                             static_cast<int>(reinterpret_cast<uintptr_t>(j.stream) & 0x7fffffff)};
+  const char* tf32Env = std::getenv("TWINFER_TF32");
+  const bool tf32 = j.tf32 || (tf32Env && tf32Env[0] == '1');
+  const std::vector<int> shape{g.N, g.C, g.H, g.W, g.K, g.P, g.Q, g.R, g.S, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups, tf32 ? 1 : 0};
+  std::vector<int> key = shape;
+  key.push_back(static_cast<int>(reinterpret_cast<uintptr_t>(j.stream) & 0x7fffffff));
   auto it = plans.find(key);
   if (it == plans.end()) {
     Plan p;
@@ -232,29 +256,46 @@ bool tryCudnn(const ConvJob& j) {
     cudnnCheck(api, api.setFilter4d(p.wd, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, g.K, g.Cg, g.R, g.S), "w descriptor");
     cudnnCheck(api, api.setConv2d(p.cd, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT), "conv descriptor");
     cudnnCheck(api, api.setGroups(p.cd, g.groups), "group count");
-    const char* tf32 = std::getenv("TWINFER_TF32");
-    cudnnCheck(api, api.setMath(p.cd, tf32 && tf32[0] == '1' ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH), "math type");
+    cudnnCheck(api, api.setMath(p.cd, tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH), "math type");
     int n = 0, c = 0, hh = 0, ww = 0;
     cudnnCheck(api, api.outputDim(p.cd, p.xd, p.wd, &n, &c, &hh, &ww), "output dims");
     // Asymmetric pads give another output size than cuDNN's symmetric ones: implicit GEMM.
     if (n == g.N && c == g.K && hh == g.P && ww == g.Q) {
       cudnnCheck(api, api.setTensor4d(p.yd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, hh, ww), "y descriptor");
-      cudnnConvolutionFwdAlgoPerf_t perf[8];
-      int found = 0;
-      if (api.findAlgo(h, p.xd, p.wd, p.cd, p.yd, 8, &found, perf) == CUDNN_STATUS_SUCCESS) {
-        for (int i = 0; i < found; i++) {
-          if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
-          if (!(tf32 && tf32[0] == '1') && perf[i].mathType != CUDNN_FMA_MATH && perf[i].mathType != CUDNN_DEFAULT_MATH) continue;
-          p.algo = perf[i].algo;
-          p.workspace = perf[i].memory;
-          p.useCudnn = true;
-          break;
+      auto known = decisions().find(shape);
+      bool decided = false;
+      if (known != decisions().end() && mode == "auto") {
+        // A remembered decision: no cudnnFind, no timing. A cuDNN algorithm must still accept the shape.
+        if (!known->second.cudnn) {
+          decided = true;
+        } else {
+          size_t ws = 0;
+          const auto algo = static_cast<cudnnConvolutionFwdAlgo_t>(known->second.algo);
+          if (api.workspaceSize(h, p.xd, p.wd, p.cd, p.yd, algo, &ws) == CUDNN_STATUS_SUCCESS) {
+            p.algo = algo; p.workspace = ws; p.useCudnn = true; decided = true;
+          }
         }
+        if (decided) { if (known->second.loaded) reusedShapes++; known->second.loaded = false; }
       }
-      if (p.useCudnn && mode != "cudnn") {
-        const float tOwn = timeIt(j.stream, [&] { runOwn(j); });
-        const float tDnn = timeIt(j.stream, [&] { runCudnn(api, h, p, j); });
-        p.useCudnn = tDnn < tOwn;
+      if (!decided) {
+        cudnnConvolutionFwdAlgoPerf_t perf[8];
+        int found = 0;
+        if (api.findAlgo(h, p.xd, p.wd, p.cd, p.yd, 8, &found, perf) == CUDNN_STATUS_SUCCESS) {
+          for (int i = 0; i < found; i++) {
+            if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
+            if (!tf32 && perf[i].mathType != CUDNN_FMA_MATH && perf[i].mathType != CUDNN_DEFAULT_MATH) continue;
+            p.algo = perf[i].algo;
+            p.workspace = perf[i].memory;
+            p.useCudnn = true;
+            break;
+          }
+        }
+        if (p.useCudnn && mode != "cudnn") {
+          const float tOwn = timeIt(j.stream, [&] { runOwn(j); });
+          const float tDnn = timeIt(j.stream, [&] { runCudnn(api, h, p, j); });
+          p.useCudnn = tDnn < tOwn;
+        }
+        if (mode == "auto") { decisions()[shape] = Decision{p.useCudnn, static_cast<int>(p.algo), false}; timedShapes++; }
       }
     }
     it = plans.emplace(key, p).first;
@@ -265,8 +306,63 @@ bool tryCudnn(const ConvJob& j) {
 }
 #endif
 
+}  // namespace
+
+std::vector<std::string> convTimingCacheLines() {
+  std::vector<std::string> out;
+#if TWINFER_HAVE_CUDNN
+  for (const auto& [shape, d] : decisions()) {
+    std::string line = "conv2d";
+    for (int v : shape) line += " " + std::to_string(v);
+    line += d.cudnn ? ": cudnn " + std::to_string(d.algo) : ": own";
+    out.push_back(line);
+  }
+#endif
+  return out;
+}
+
+int convTimingCacheLoad(const std::vector<std::string>& lines) {
+  int accepted = 0;
+#if TWINFER_HAVE_CUDNN
+  for (const std::string& line : lines) {
+    const size_t colon = line.find(':');
+    if (line.rfind("conv2d ", 0) != 0 || colon == std::string::npos) continue;
+    std::vector<int> shape;
+    size_t pos = 7;
+    bool ok = true;
+    while (pos < colon) {
+      char* end = nullptr;
+      const long v = std::strtol(line.c_str() + pos, &end, 10);
+      if (end == line.c_str() + pos) { ok = false; break; }
+      shape.push_back(static_cast<int>(v));
+      pos = static_cast<size_t>(end - line.c_str());
+      while (pos < colon && line[pos] == ' ') pos++;
+    }
+    if (!ok || shape.size() != 17) continue;
+    const std::string what = line.substr(colon + 1);
+    Decision d{false, 0, true};
+    if (what == " own") d.cudnn = false;
+    else if (what.rfind(" cudnn ", 0) == 0) { d.cudnn = true; d.algo = std::atoi(what.c_str() + 7); if (d.algo < 0 || d.algo >= CUDNN_CONVOLUTION_FWD_ALGO_COUNT) continue; }
+    else continue;
+    // A decision timed in this process wins over the file's.
+    if (decisions().emplace(shape, d).second) accepted++;
+  }
+#endif
+  return accepted;
+}
+
+ConvTimingStats convTimingStats() {
+#if TWINFER_HAVE_CUDNN
+  return {timedShapes, reusedShapes};
+#else
+  return {0, 0};
+#endif
+}
+
+namespace {
+
 void launchConv(const LaunchArgs& a) {
-  needArgs("conv2d", a, 18, 4, 5);
+  needArgs("conv2d", a, 19, 4, 5);
   requirePtrs("conv2d", a, {0, 1, 4});
   const auto& i = a.i;
   for (int j = 0; j < 16; j++) {
@@ -282,7 +378,8 @@ void launchConv(const LaunchArgs& a) {
   const long long gemmN = static_cast<long long>(g.N) * g.P * g.Q;
   const long long gemmK = static_cast<long long>(g.Cg) * g.R * g.S;
   if (gemmN > 0x7fffffffLL || gemmK > 0x7fffffffLL) throw std::runtime_error("conv2d: problem too large for 32-bit GEMM indices");
-  const ConvJob job{g, e, static_cast<const float*>(a.ptr[0]), static_cast<const float*>(a.ptr[1]), static_cast<const float*>(a.ptr[2]),
+  if (i[18] != 0 && i[18] != 1) throw std::runtime_error("conv2d: math must be 0 (fp32) or 1 (TF32 allowed)");
+  const ConvJob job{g, e, i[18] == 1, static_cast<const float*>(a.ptr[0]), static_cast<const float*>(a.ptr[1]), static_cast<const float*>(a.ptr[2]),
                     static_cast<const float*>(a.ptr[3]), static_cast<float*>(a.ptr[4]), a.stream};
 #if TWINFER_HAVE_CUDNN
   if (tryCudnn(job)) return;

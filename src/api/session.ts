@@ -21,12 +21,17 @@ import type { CalibrationTable } from '../quant/table.js';
 import type { TrtExecutorOptions } from '../../backends/tensorrt/executor.js';
 import { assignPrecision, checkPrecision, recountPrecision, type Precision, type PrecisionReport } from '../quant/precision.js';
 import { resolveCalibrationTable } from '../quant/precision-table.js';
+import { NativeExecutor } from '../../backends/native/executor.js';
+import { prepareCuda, saveCudaTimingAfterRun, sharedCudaFeed, type CudaBuildReport, type CudaSessionOptions } from './session-cuda.js';
 
 export type { BackendName } from '../engine/plan.js';
 export type { Precision, PrecisionReport } from '../quant/precision.js';
 
-/** WebGpuSessionOptions: preferredOutputLocation, tuning, tuningCache (src/api/session-webgpu.ts). */
-export interface SessionOptions extends WebGpuSessionOptions {
+/**
+ * WebGpuSessionOptions: preferredOutputLocation, tuning, tuningCache (src/api/session-webgpu.ts);
+ * CudaSessionOptions: cudaTimingCache (src/api/session-cuda.ts).
+ */
+export interface SessionOptions extends WebGpuSessionOptions, CudaSessionOptions {
   /**
    * Ordered preference list (default ['cpu']). Each node runs on the first backend that supports it
    * within an island of at least minSubgraphSize nodes; without 'cpu' in the list, a node no listed
@@ -80,6 +85,9 @@ export class InferenceSession {
   readonly optimizeReport: OptimizeReport;
   /** Per-node precision and why nodes stayed fp32; undefined when no precision was asked for. */
   precisionReport: PrecisionReport | undefined;
+  /** What the CUDA build did (build run time, conv shapes timed / from the timing cache); undefined off CUDA. */
+  cudaBuild: CudaBuildReport | undefined;
+  private cudaOptions: CudaSessionOptions & { log?: (m: string) => void } = {};
   private readonly executor: Executor;
   private readonly inputs: Map<string, ValueInfo>;
   private cpuThreads: number | undefined;
@@ -128,6 +136,8 @@ export class InferenceSession {
     session.precisionReport = precisionReport;
     session.outputLocation = options.preferredOutputLocation;
     await prepareWebGpu(plan, graph, options);
+    session.cudaOptions = { ...(options.cudaTimingCache !== undefined ? { cudaTimingCache: options.cudaTimingCache } : {}), ...(options.log ? { log: options.log } : {}) };
+    session.cudaBuild = await prepareCuda(plan, graph, session.cudaOptions);
     return session;
   }
 
@@ -148,6 +158,10 @@ export class InferenceSession {
     } catch (e) {
       throw asTwinferError(e, 'RUNTIME');
     }
+    // Dims first seen now were timed in this run (replays time nothing): keep the cache file current.
+    if (this.cudaBuild?.cacheFile && this.executor instanceof NativeExecutor && (this.executor.lastMode === 'record' || this.executor.lastMode === 'nodes')) {
+      await saveCudaTimingAfterRun(this.plan, this.cudaOptions);
+    }
     const result: ReturnType = {};
     for (const [k, v] of out) result[k] = fromFeed(v, this.executor);
     return result;
@@ -164,7 +178,7 @@ export class InferenceSession {
       const t = feeds[name];
       if (t === undefined) throw new TwinferError('INVALID_ARGUMENT', `missing input '${name}'`);
       if (!(t instanceof Tensor)) throw new TwinferError('INVALID_ARGUMENT', `input '${name}' must be a Tensor`);
-      const h = await toFeed(t, this.executor);
+      const h = this.executor instanceof NativeExecutor && !this.outputNames.includes(name) ? sharedCudaFeed(t) ?? await toFeed(t, this.executor) : await toFeed(t, this.executor);
       if (info.dtype && h.dtype !== info.dtype) throw new TwinferError('INVALID_ARGUMENT', `input '${name}' must be ${info.dtype}, got ${t.type}`);
       if (info.shape) {
         if (info.shape.length !== h.dims.length) throw new TwinferError('INVALID_ARGUMENT', `input '${name}' must have rank ${info.shape.length} [${info.shape.join(',')}], got dims [${h.dims.join(',')}]`);
@@ -201,3 +215,4 @@ export function optimizeGraph(g: Graph, level: OptLevel): { graph: Graph; report
 }
 
 type LoadedReader = NonNullable<Parameters<typeof importModel>[1]>['readExternal'];
+

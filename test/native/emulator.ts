@@ -121,8 +121,9 @@ const launchers: Record<string, (code: number, i: Float64Array, f: Float32Array,
     }
   },
   conv2d(_code, i, f, p) {
-    need('conv2d', i, f, p, 18, 4, 5);
-    const [N, C, H, W, K, P, Q, R, S, sh, sw, ph, pw, dh, dw, G, act, post] = Array.from(i);
+    need('conv2d', i, f, p, 19, 4, 5);
+    const [N, C, H, W, K, P, Q, R, S, sh, sw, ph, pw, dh, dw, G, act, post, math] = Array.from(i);
+    if (math !== 0 && math !== 1) throw new Error('conv2d: math must be 0 (fp32) or 1 (TF32 allowed)');
     const X = p[0]!, Wt = p[1]!, B = p[2], Z = p[3], Y = p[4]!;
     const fa = fn(act!), fp = fn(post!);
     const Cg = C! / G!, Mg = K! / G!;
