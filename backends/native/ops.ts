@@ -158,10 +158,11 @@ function convKernel(fused: boolean): CudaKernel {
       const c = convShape(x.dims, w.dims, geom, groupAttr(ctx.node));
       if (dims[1] !== c.K || dims.slice(2).join() !== geom.outSize.join()) throw new Error(`${op}: output dims [${dims}] disagree with the geometry`);
       const [act, post] = epilogue(ctx.node, fused);
-      // math 1 (TF32 tensor cores allowed) for float16 values: they are exact in TF32, so nothing is lost.
-      const math = x.dtype === 'float16' && w.dtype === 'float16' ? 1 : 0;
-      ctx.cuda.launch('conv2d', [...convInts(c, ctx.cuda.fn(act.name), ctx.cuda.fn(post.name)), math], [act.a, act.b, post.a, post.b], [x, w, ctx.inputs[2], fused ? ctx.inputs[3] : undefined, y]);
-      return [roundLowp(ctx, y)];
+      // Flags (native/src/conv.cu): 1 = TF32 tensor cores allowed, for float16 values (exact in TF32,
+      // so nothing is lost); 2 = a float16 output, rounded in the conv's own store.
+      const flags = (x.dtype === 'float16' && w.dtype === 'float16' ? 1 : 0) | (y.dtype === 'float16' ? 2 : 0);
+      ctx.cuda.launch('conv2d', [...convInts(c, ctx.cuda.fn(act.name), ctx.cuda.fn(post.name)), flags], [act.a, act.b, post.a, post.b], [x, w, ctx.inputs[2], fused ? ctx.inputs[3] : undefined, y]);
+      return [y.dtype === 'bfloat16' ? roundLowp(ctx, y) : y];
     },
   };
 }

@@ -1,7 +1,7 @@
 // Convolution (1-D and 2-D, NCHW, any groups, pads, strides, dilations) as an implicit GEMM with the
 // fused epilogue: Conv and twinfer.FusedConv.
 //
-//   conv2d  ints   [N, C, H, W, K, P, Q, R, S, strideH, strideW, padTop, padLeft, dilH, dilW, groups, act, post, math]
+//   conv2d  ints   [N, C, H, W, K, P, Q, R, S, strideH, strideW, padTop, padLeft, dilH, dilW, groups, act, post, flags]
 //           floats [act a, act b, post a, post b]
 //           ptrs   [X, W, bias?, Z?, Y]
 //
@@ -23,10 +23,11 @@
 // opens at run time (dlopen, never linked), the first launch of each convolution shape times the
 // implicit GEMM against cuDNN's fastest algorithm (cudnnFindConvolutionForwardAlgorithm) on the
 // actual GPU and keeps the faster for the process: TensorRT's per-layer auto-tuning, in small.
-// `math` 0: cuDNN computes in plain FP32 (CUDNN_FMA_MATH); 1: TF32 tensor cores are allowed
-// (CUDNN_TENSOR_OP_MATH). The lowering passes 1 for float16 tensors (stored as f32 holding float16
-// values: their 11-bit significands are exact in TF32's, so TF32 products of them lose nothing) and
-// TWINFER_TF32=1 allows TF32 for float32 too. The bias and epilogue then run as one element-wise
+// `flags` bit 0 (CONV_TF32): TF32 tensor cores are allowed (CUDNN_TENSOR_OP_MATH), else cuDNN computes
+// in plain FP32 (CUDNN_FMA_MATH). The lowering sets it for float16 tensors (stored as f32 holding
+// float16 values: their 11-bit significands are exact in TF32's, so TF32 products of them lose
+// nothing) and TWINFER_TF32=1 allows TF32 for float32 too. Bit 1 (CONV_F16_OUT): the output is a
+// float16 tensor, rounded to float16 in the store (one pass instead of a second kernel). The bias and epilogue then run as one element-wise
 // kernel. TWINFER_CONV_TACTIC=own|cudnn forces one. Asymmetric pads (cuDNN pads both sides alike)
 // always take the implicit GEMM.
 //
@@ -48,12 +49,19 @@
 #include <dlfcn.h>
 #endif
 
+#include <cuda_fp16.h>
+
 #include "activation.cuh"
 #include "common.h"
 #include "gemm.cuh"
 
 namespace twinfer {
 namespace {
+
+constexpr int64_t CONV_TF32 = 1, CONV_F16_OUT = 2;
+
+// float16 rounding of a stored value (round to nearest even, as the CPU reference's float16 storage).
+__device__ __forceinline__ float storeRound(float v, bool f16) { return f16 ? __half2float(__float2half_rn(v)) : v; }
 
 struct ConvGeom {
   int N, C, H, W, K, P, Q, R, S, sh, sw, ph, pw, dh, dw, groups, Cg, Mg;
@@ -92,6 +100,7 @@ struct StoreNCHW {
   const float* z;
   ConvGeom g;
   Epilogue e;
+  bool f16;
   int k0;  // first output channel of the group
   __device__ void setZ(int grp) { k0 = grp * g.Mg; }
   __device__ void operator()(int m, int n, float acc) const {
@@ -100,7 +109,7 @@ struct StoreNCHW {
     const int k = k0 + m;
     const long long i = (static_cast<long long>(b) * g.K + k) * PQ + pq;
     const float v = bias ? acc + bias[k] : acc;
-    y[i] = applyEpilogue(e, v, z, i);
+    y[i] = storeRound(applyEpilogue(e, v, z, i), f16);
   }
 };
 
@@ -108,6 +117,7 @@ struct ConvJob {
   ConvGeom g;
   Epilogue e;
   bool tf32;
+  bool f16out;
   const float* x;
   const float* w;
   const float* bias;
@@ -121,18 +131,18 @@ void runOwn(const ConvJob& j) {
   const long long gemmK = static_cast<long long>(j.g.Cg) * j.g.R * j.g.S;
   const LoadW la{j.w, static_cast<int>(gemmK), j.g.Mg, true, 0};
   const LoadIm2col lb{j.x, j.g, true, 0};
-  const StoreNCHW st{j.y, j.bias, j.z, j.g, j.e, 0};
+  const StoreNCHW st{j.y, j.bias, j.z, j.g, j.e, j.f16out, 0};
   launchTiledGemm(j.g.Mg, static_cast<int>(gemmN), static_cast<int>(gemmK), j.g.groups, la, lb, st, j.stream);
 }
 
 #if TWINFER_HAVE_CUDNN
 // y = post(act(y + bias[k]) + z) in place, after cuDNN's plain convolution.
-__global__ void convEpilogue(float* y, const float* bias, const float* z, Epilogue e, long long total, int K, int PQ) {
+__global__ void convEpilogue(float* y, const float* bias, const float* z, Epilogue e, bool f16, long long total, int K, int PQ) {
   const long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
   if (i >= total) return;
   const int k = static_cast<int>((i / PQ) % K);
   const float v = bias ? y[i] + bias[k] : y[i];
-  y[i] = applyEpilogue(e, v, z, i);
+  y[i] = storeRound(applyEpilogue(e, v, z, i), f16);
 }
 
 // cuDNN entry points, resolved with dlsym so the addon never links (or needs) libcudnn.
@@ -209,10 +219,10 @@ void runCudnn(const CudnnApi& api, cudnnHandle_t h, const Plan& p, const ConvJob
   const cudnnStatus_t s = api.forward(h, &one, p.xd, j.x, p.wd, j.w, p.cd, p.algo, ws, p.workspace, &zero, p.yd, j.y);
   if (ws) cudaFreeAsync(ws, j.stream);
   cudnnCheck(api, s, "cudnnConvolutionForward");
-  const bool epi = j.bias || j.z || j.e.act != 0 || j.e.post != 0;
+  const bool epi = j.bias || j.z || j.e.act != 0 || j.e.post != 0 || j.f16out;
   if (epi) {
     const long long total = static_cast<long long>(j.g.N) * j.g.K * j.g.P * j.g.Q;
-    convEpilogue<<<static_cast<unsigned>((total + 255) / 256), 256, 0, j.stream>>>(j.y, j.bias, j.z, j.e, total, j.g.K, j.g.P * j.g.Q);
+    convEpilogue<<<static_cast<unsigned>((total + 255) / 256), 256, 0, j.stream>>>(j.y, j.bias, j.z, j.e, j.f16out, total, j.g.K, j.g.P * j.g.Q);
   }
 }
 
@@ -378,8 +388,8 @@ void launchConv(const LaunchArgs& a) {
   const long long gemmN = static_cast<long long>(g.N) * g.P * g.Q;
   const long long gemmK = static_cast<long long>(g.Cg) * g.R * g.S;
   if (gemmN > 0x7fffffffLL || gemmK > 0x7fffffffLL) throw std::runtime_error("conv2d: problem too large for 32-bit GEMM indices");
-  if (i[18] != 0 && i[18] != 1) throw std::runtime_error("conv2d: math must be 0 (fp32) or 1 (TF32 allowed)");
-  const ConvJob job{g, e, i[18] == 1, static_cast<const float*>(a.ptr[0]), static_cast<const float*>(a.ptr[1]), static_cast<const float*>(a.ptr[2]),
+  if (i[18] < 0 || i[18] > (CONV_TF32 | CONV_F16_OUT)) throw std::runtime_error("conv2d: flags must be a combination of 1 (TF32 allowed) and 2 (float16 output)");
+  const ConvJob job{g, e, (i[18] & CONV_TF32) != 0, (i[18] & CONV_F16_OUT) != 0, static_cast<const float*>(a.ptr[0]), static_cast<const float*>(a.ptr[1]), static_cast<const float*>(a.ptr[2]),
                     static_cast<const float*>(a.ptr[3]), static_cast<float*>(a.ptr[4]), a.stream};
 #if TWINFER_HAVE_CUDNN
   if (tryCudnn(job)) return;

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import type { NativeAddon, NativeContext, NativeProbe } from '../../backends/native/addon.js';
 import { TYPED_KERNEL_NAMES, typedLaunchers, type Ptr } from './emulator-typed.js';
 import { Q_KERNEL_NAMES, Q_LAUNCHERS } from './emulator-q.js';
+import { roundToDtype } from '../../src/ir/lowp.js';
 
 const header = fs.readFileSync(path.resolve('native/src/functions.h'), 'utf8');
 
@@ -122,8 +123,9 @@ const launchers: Record<string, (code: number, i: Float64Array, f: Float32Array,
   },
   conv2d(_code, i, f, p) {
     need('conv2d', i, f, p, 19, 4, 5);
-    const [N, C, H, W, K, P, Q, R, S, sh, sw, ph, pw, dh, dw, G, act, post, math] = Array.from(i);
-    if (math !== 0 && math !== 1) throw new Error('conv2d: math must be 0 (fp32) or 1 (TF32 allowed)');
+    const [N, C, H, W, K, P, Q, R, S, sh, sw, ph, pw, dh, dw, G, act, post, flags] = Array.from(i);
+    if (!(flags! >= 0 && flags! <= 3)) throw new Error('conv2d: flags must be a combination of 1 (TF32 allowed) and 2 (float16 output)');
+    const f16 = (flags! & 2) !== 0;
     const X = p[0]!, Wt = p[1]!, B = p[2], Z = p[3], Y = p[4]!;
     const fa = fn(act!), fp = fn(post!);
     const Cg = C! / G!, Mg = K! / G!;
@@ -140,7 +142,7 @@ const launchers: Record<string, (code: number, i: Float64Array, f: Float32Array,
         let v = B ? acc + B[k]! : acc;
         v = fa(v, f[0]!, f[1]!);
         if (Z) v += Z[yi]!;
-        Y[yi] = fp(v, f[2]!, f[3]!);
+        Y[yi] = f16 ? roundToDtype('float16', fp(v, f[2]!, f[3]!)) : fp(v, f[2]!, f[3]!);
       }
     }
   },

@@ -131,3 +131,29 @@ describe('the CUDA executor', () => {
     expect(cuda.native).toBe(ctx);
   });
 });
+
+describe('float16 convolutions on CUDA', () => {
+  it('round in the conv store (no second kernel) and agree with the CPU backend at fp16', async () => {
+    const g = new Graph();
+    g.opsets = { '': 21 };
+    g.inputs.push({ name: 'x', dtype: 'float32', shape: [2, 3, 9, 9] });
+    const rand = seededRandom(21);
+    g.initializers.set('w', randomTensor('float32', [8, 3, 3, 3], rand));
+    g.initializers.set('b', randomTensor('float32', [8], rand));
+    g.nodes.push({ name: 'conv', opType: 'Conv', domain: '', inputs: ['x', 'w', 'b'], outputs: ['c'], attrs: { pads: [1, 1, 1, 1] } });
+    g.nodes.push({ name: 'relu', opType: 'Relu', domain: '', inputs: ['c'], outputs: ['y'], attrs: {} });
+    g.outputs = [{ name: 'y' }];
+    const model = exportModel(g);
+    const sess = await InferenceSession.create(model, { backends: ['cuda'], precision: 'fp16', minSubgraphSize: 1, cudaTimingCache: 'off' });
+    const cpu = await InferenceSession.create(model, { backends: ['cpu'], precision: 'fp16' });
+    const ctx = addon.contexts.at(-1)!;
+    const x = new Tensor('float32', randomTensor('float32', [2, 3, 9, 9], rand).data as Float32Array, [2, 3, 9, 9]);
+    const before = ctx.launches.length;
+    const got = toHostTensor((await sess.run({ x })).y!), want = toHostTensor((await cpu.run({ x })).y!);
+    // The fused conv writes float16 values itself: only the Casts at the borders are separate kernels.
+    expect(ctx.launches.slice(before)).toEqual(['unaryT', 'conv2d', 'unaryT']);
+    // Both round the same f32 sums to float16; the sums' order differs (f64 loops here, the CPU's
+    // f32 GEMM), so a value on a rounding boundary may land one float16 step (2^-10 relative) apart.
+    expect(compareTensors(got, want, 2e-3, 1e-3).reason).toBeUndefined();
+  });
+});
