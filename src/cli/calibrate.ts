@@ -12,13 +12,14 @@ import type { Graph } from '../ir/graph.js';
 import type { OptLevel } from '../passes/index.js';
 import { calibrate, type CalibrationProgress } from '../quant/calibrate.js';
 import { checkAlgo, checkPercentile, DEFAULT_PERCENTILE } from '../quant/calibrators.js';
+import { checkAlpha } from '../quant/smooth.js';
 import { calibrationFeedsFromDir, readCalibrationTable, writeCalibrationTable } from '../quant/node-data.js';
 import { parsePreprocessSpec, parseNumberList, parseScale, parseSize, type PreprocessSpec } from '../quant/preprocess.js';
 import type { CalibrationTable } from '../quant/table.js';
 import { parseArgs, one, num, type ParsedArgs } from './args.js';
 
 export const CALIBRATE_USAGE = `  twinfer calibrate MODEL --data DIR --out TABLE(.json|.cache) [--algo entropy|minmax|percentile] [--percentile 99.99]
-                    [--batches N] [--opt-level N] [--preprocess JSON|FILE | --resize WxH --mean a,b,c --std a,b,c
+                    [--smooth ALPHA (0..1, JSON tables only)] [--batches N] [--opt-level N] [--preprocess JSON|FILE | --resize WxH --mean a,b,c --std a,b,c
                     --scale 1/255 --layout nchw|nhwc --bgr]`;
 
 const PRE_FLAGS = ['resize', 'mean', 'std', 'scale', 'layout'];
@@ -26,7 +27,7 @@ const PRE_FLAGS = ['resize', 'mean', 'std', 'scale', 'layout'];
 interface Out { write(s: string): unknown; isTTY?: boolean }
 
 export async function calibrateCommand(argv: readonly string[], out: Out = process.stdout, err: Out = process.stderr): Promise<number> {
-  const a = parseArgs(argv, ['data', 'out', 'algo', 'percentile', 'batches', 'opt-level', 'preprocess', ...PRE_FLAGS], ['bgr']);
+  const a = parseArgs(argv, ['data', 'out', 'algo', 'percentile', 'smooth', 'batches', 'opt-level', 'preprocess', ...PRE_FLAGS], ['bgr']);
   if (a.positional.length !== 1) throw new TwinferError('INVALID_ARGUMENT', 'calibrate takes one MODEL');
   const model = a.positional[0]!;
   const table = one(a, 'out');
@@ -36,6 +37,9 @@ export async function calibrateCommand(argv: readonly string[], out: Out = proce
   checkPercentile(percentile);
   if (one(a, 'percentile') !== undefined && algo !== 'percentile') throw new TwinferError('INVALID_ARGUMENT', `--percentile applies to --algo percentile, not ${algo}`);
   const batches = one(a, 'batches') !== undefined ? num(a, 'batches', 0, { min: 1, integer: true }) : undefined;
+  const smoothing = one(a, 'smooth') !== undefined ? checkAlpha(num(a, 'smooth', 0, { min: 0 })) : undefined;
+  // Checked before the work: the factors have no place in TensorRT's format.
+  if (smoothing !== undefined && !table.toLowerCase().endsWith('.json')) throw new TwinferError('INVALID_ARGUMENT', '--smooth needs a JSON table (--out NAME.json): TensorRT\'s calibration-cache format cannot carry the smoothing factors');
   const level = num(a, 'opt-level', 2, { min: 0, integer: true });
   if (level > 2) throw new TwinferError('INVALID_ARGUMENT', `--opt-level must be 0, 1 or 2, got ${level}`);
   const preprocess = preprocessOf(a);
@@ -60,11 +64,11 @@ export async function calibrateCommand(argv: readonly string[], out: Out = proce
   const t0 = performance.now();
   let result: CalibrationTable;
   try {
-    result = await calibrate(session, feeds, { algo, percentile, ...(batches !== undefined ? { batches } : {}), onProgress: (p) => bar.update(p) });
+    result = await calibrate(session, feeds, { algo, percentile, ...(batches !== undefined ? { batches } : {}), ...(smoothing !== undefined ? { smoothing } : {}), onProgress: (p) => bar.update(p) });
   } finally { bar.end(); }
   writeCalibrationTable(table, result);
   const used = batches !== undefined ? Math.min(batches, feeds.count) : feeds.count;
-  out.write(`calibrated ${result.size} tensors over ${used} batch${used === 1 ? '' : 'es'} of ${feeds.kind} (${algo}${algo === 'percentile' ? ` ${percentile}` : ''}) in ${seconds(performance.now() - t0)} -> ${table} (${table.toLowerCase().endsWith('.json') ? 'JSON' : result.header()})\n`);
+  out.write(`calibrated ${result.size} tensors over ${used} batch${used === 1 ? '' : 'es'} of ${feeds.kind} (${algo}${algo === 'percentile' ? ` ${percentile}` : ''}${smoothing !== undefined ? `, ${result.smoothing?.factors.size ?? 0} layers smoothed with alpha ${smoothing}` : ''}) in ${seconds(performance.now() - t0)} -> ${table} (${table.toLowerCase().endsWith('.json') ? 'JSON' : result.header()})\n`);
   return 0;
 }
 

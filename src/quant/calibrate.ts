@@ -5,6 +5,10 @@
  * amax of every float tensor, then a 2048-bin histogram of |x| over [0, amax]; then each tensor's
  * threshold by the chosen calibrator (minmax needs pass 1 only).
  *
+ * With `smoothing` (alpha in [0, 1], src/quant/smooth.ts) a first pass collects the per-channel
+ * ranges of every INT8 layer's input, the layers are smoothed (X / s, W * s) and the usual passes
+ * calibrate the smoothed graph; the table carries the factors (JSON only).
+ *
  * Feeds are any (async) iterable of batches. A re-iterable one (an array, or an object whose
  * [Symbol.asyncIterator]() returns a fresh iterator each call, like calibrationFeedsFromDir's) is
  * read once per pass; a one-shot one (a generator) is buffered in memory during pass 1.
@@ -15,7 +19,8 @@ import type { HostTensor } from '../ir/tensor.js';
 import type { OptLevel } from '../passes/index.js';
 import { TwinferError } from '../errors.js';
 import { DEFAULT_PERCENTILE, checkAlgo, checkPercentile, needsHistogram, thresholdOf, type CalibrationAlgo } from './calibrators.js';
-import { StatsCollector } from './collect.js';
+import { ObservedCpuRunner, StatsCollector } from './collect.js';
+import { ChannelRanges, applySmoothing, checkAlpha, smoothInputs, smoothingFactors } from './smooth.js';
 import { checkBatch } from './feeds.js';
 import { CalibrationTable } from './table.js';
 
@@ -24,10 +29,10 @@ export type CalibrationBatch = Record<string, Tensor>;
 export type CalibrationFeeds = (AsyncIterable<CalibrationBatch> | Iterable<CalibrationBatch>) & { readonly count?: number };
 
 export interface CalibrationProgress {
-  /** 1: ranges (amax), 2: histograms. */
-  pass: 1 | 2;
-  /** 1 for minmax, else 2. */
-  passes: 1 | 2;
+  /** 1: ranges (amax), 2: histograms; with smoothing, a pass of channel ranges comes first (1, then 2 and 3). */
+  pass: number;
+  /** 1 for minmax, else 2; one more with smoothing. */
+  passes: number;
   /** Batches done in this pass. */
   batch: number;
   /** Batches per pass, where known. */
@@ -52,6 +57,11 @@ export interface CalibrateOptions {
   optimizationLevel?: OptLevel;
   /** Called after every batch. */
   onProgress?: (p: CalibrationProgress) => void;
+  /**
+   * Activation smoothing strength alpha in [0, 1] (SmoothQuant; depthwise layers always take 1):
+   * off when undefined. The table then holds the factors and can be written as JSON only.
+   */
+  smoothing?: number;
 }
 
 export async function calibrate(model: string | Uint8Array | ArrayBuffer | InferenceSession, feeds: CalibrationFeeds, options: CalibrateOptions = {}): Promise<CalibrationTable> {
@@ -61,17 +71,18 @@ export async function calibrate(model: string | Uint8Array | ArrayBuffer | Infer
   const limit = options.batches ?? Infinity;
   if (limit !== Infinity && !(Number.isSafeInteger(limit) && limit >= 1)) throw new TwinferError('INVALID_ARGUMENT', `batches must be an integer >= 1, got ${String(options.batches)}`);
   if (!isIterable(feeds)) throw new TwinferError('INVALID_ARGUMENT', 'feeds must be an iterable or async iterable of batches (input name -> Tensor)');
+  const alpha = options.smoothing !== undefined ? checkAlpha(options.smoothing) : undefined;
   const session = model instanceof InferenceSession ? model : await InferenceSession.create(model, { backends: ['cpu'], optimizationLevel: options.optimizationLevel ?? 2 });
-  const graph = session.graph;
+  let graph = session.graph;
   const inputs = graph.feedInputs;
-  const collector = new StatsCollector(graph);
-  const passes: 1 | 2 = needsHistogram(algo) ? 2 : 1;
+  const statsPasses: 1 | 2 = needsHistogram(algo) ? 2 : 1;
+  const passes = statsPasses + (alpha !== undefined ? 1 : 0);
 
   const declared = typeof feeds.count === 'number' ? feeds.count : Array.isArray(feeds) ? feeds.length : undefined;
   let perPass = declared !== undefined ? Math.min(declared, limit) : undefined;
   const t0 = performance.now();
   let done = 0;
-  const progress = (pass: 1 | 2, batch: number) => {
+  const progress = (pass: number, batch: number) => {
     done++;
     if (!options.onProgress) return;
     const elapsedMs = performance.now() - t0;
@@ -83,39 +94,65 @@ export async function calibrate(model: string | Uint8Array | ArrayBuffer | Infer
     });
   };
 
-  // Pass 1: ranges. A one-shot iterable is kept for pass 2.
-  const first = iteratorOf(feeds);
-  const buffer: Map<string, HostTensor>[] | undefined = passes === 2 && first.oneShot ? [] : undefined;
+  // The first pass reads the feeds (a one-shot iterable is kept for the later passes); later passes
+  // read them again, or the kept batches, and must see as many batches as the first.
+  let buffer: Map<string, HostTensor>[] | undefined;
   let n = 0;
-  for await (const batch of first.iterable) {
-    const host = checkBatch(inputs, batch, `calibration batch ${n}`);
-    collector.observeRanges(host);
-    buffer?.push(host);
-    n++;
-    progress(1, n);
-    if (n >= limit) break;
-  }
-  if (n === 0) throw new TwinferError('INVALID_ARGUMENT', 'calibration data gave no batches');
-  perPass = n;
-
-  // Pass 2: histograms over [0, amax].
-  if (passes === 2) {
+  async function eachBatch(pass: number, f: (host: Map<string, HostTensor>) => void): Promise<void> {
+    if (pass === 1) {
+      const first = iteratorOf(feeds);
+      if (passes > 1 && first.oneShot) buffer = [];
+      for await (const batch of first.iterable) {
+        const host = checkBatch(inputs, batch, `calibration batch ${n}`);
+        f(host);
+        buffer?.push(host);
+        n++;
+        progress(pass, n);
+        if (n >= limit) break;
+      }
+      if (n === 0) throw new TwinferError('INVALID_ARGUMENT', 'calibration data gave no batches');
+      perPass = n;
+      return;
+    }
     let k = 0;
     if (buffer) {
-      for (const host of buffer) { collector.observeHistograms(host); k++; progress(2, k); await Promise.resolve(); }
-    } else {
-      for await (const batch of iteratorOf(feeds).iterable) {
-        collector.observeHistograms(checkBatch(inputs, batch, `calibration batch ${k}`));
-        k++;
-        progress(2, k);
-        if (k >= n) break;
-      }
-      if (k < n) throw new TwinferError('INVALID_ARGUMENT', `calibration data gave ${n} batches in pass 1 but only ${k} in pass 2: a re-iterable feed must give the same batches each time`);
+      for (const host of buffer) { f(host); k++; progress(pass, k); await Promise.resolve(); }
+      return;
     }
+    for await (const batch of iteratorOf(feeds).iterable) {
+      f(checkBatch(inputs, batch, `calibration batch ${k}`));
+      k++;
+      progress(pass, k);
+      if (k >= n) break;
+    }
+    if (k < n) throw new TwinferError('INVALID_ARGUMENT', `calibration data gave ${n} batches in pass 1 but only ${k} in pass ${pass}: a re-iterable feed must give the same batches each time`);
   }
+
+  let pass = 1;
+  let factors: Map<string, Float32Array> | undefined;
+  if (alpha !== undefined) {
+    // Channel ranges of every smoothable layer's input, then the smoothed graph to calibrate.
+    const sites = smoothInputs(graph);
+    const ranges = new ChannelRanges(sites);
+    const runner = new ObservedCpuRunner(graph);
+    await eachBatch(pass++, (host) => runner.run(host, (name, t) => ranges.observe(name, t)));
+    factors = new Map();
+    for (const [x, readers] of sites) {
+      const amax = ranges.amax.get(x);
+      if (!amax) continue;
+      for (const r of readers) if (r.site.conv === readers[0]!.site.conv && r.site.channels === amax.length) factors.set(r.node.name, smoothingFactors(graph, r.node, amax, alpha));
+    }
+    graph = graph.clone();
+    applySmoothing(graph, factors);
+  }
+
+  const collector = new StatsCollector(graph);
+  await eachBatch(pass++, (host) => collector.observeRanges(host));
+  if (statsPasses === 2) await eachBatch(pass++, (host) => collector.observeHistograms(host));
 
   const table = new CalibrationTable(algo, algo === 'percentile' ? { percentile } : {});
   for (const [name, s] of collector.stats) table.setAmax(name, thresholdOf(s, algo, percentile), s.amax);
+  if (factors) table.smoothing = { alpha: alpha!, factors };
   return table;
 }
 

@@ -18,6 +18,7 @@ import { TwinferError } from '../errors.js';
 import type { CalibrationTable } from './table.js';
 import { int8Candidate, quantizeNode, type Int8Skip } from './int8-pass.js';
 import { convertToFp16, fp16Eligible } from './fp16.js';
+import { applySmoothing } from './smooth.js';
 import { FUSED_BASE } from '../ir/ops/fused.js';
 import { Q_BASE } from '../ir/ops/qfused.js';
 
@@ -47,6 +48,8 @@ export interface PrecisionReport {
   /** fp16 nodes kept fp32 for another reason than a measured range (see RANGE_SENSITIVE). */
   fp16Skipped: { node: string; opType: string; reason: string }[];
   castsInserted: number;
+  /** Layers smoothed before INT8 (a table made with smoothing, src/quant/smooth.ts). */
+  smoothed?: number;
 }
 
 /**
@@ -104,6 +107,13 @@ export function assignPrecision(g: Graph, opts: PrecisionOptions = {}): Precisio
     throw new TwinferError('INVALID_ARGUMENT', 'int8 precision needs a calibration table (calibrationTable / --calib; make one with `twinfer calibrate`)');
   }
 
+  // A table made with activation smoothing: the layers to run int8 get the same transform as the
+  // graph calibrated (X / s, W * s), so their X is the tensor the table's scale was measured on.
+  if (table?.smoothing && g.nodes.some((n) => want(n) === 'int8')) {
+    report.smoothed = applySmoothing(g, table.smoothing.factors, (n) => want(n) === 'int8');
+    inferGraph(g);
+  }
+
   // INT8 first: the Q ops then take part in fp16 like any node (their X may be float16).
   for (const n of g.nodes) {
     if (want(n) !== 'int8') continue;
@@ -134,7 +144,7 @@ export function assignPrecision(g: Graph, opts: PrecisionOptions = {}): Precisio
   recountPrecision(g, report);
   const log = opts.log;
   if (log && (precision !== 'fp32' || Object.keys(constraints).length)) {
-    log(`twinfer: precision ${precision}: ${report.counts.int8} int8, ${report.counts.fp16} fp16, ${report.counts.fp32} fp32 nodes (${report.castsInserted} casts)`);
+    log(`twinfer: precision ${precision}: ${report.counts.int8} int8, ${report.counts.fp16} fp16, ${report.counts.fp32} fp32 nodes (${report.castsInserted} casts)${report.smoothed ? `; ${report.smoothed} layers smoothed (alpha ${table!.smoothing!.alpha})` : ''}`);
     if (report.rangeFallbacks.length) log(`twinfer: kept fp32 for the float16 range (|x| > ${FP16_MAX}): ${report.rangeFallbacks.map((r) => `${r.node} (${r.value}: ${r.amax.toPrecision(3)})`).join(', ')}`);
     if (report.fp16Skipped.length) log(`twinfer: kept fp32 without a table: ${countBy(report.fp16Skipped.map((f) => f.opType))}`);
     if (report.int8Skipped.length) log(`twinfer: not int8: ${countBy(report.int8Skipped.map((f) => `${f.opType}: ${f.reason}`))}`);

@@ -5,7 +5,9 @@
  * Two formats, both read and written (browser-safe: text in, text out; files in node-data.ts):
  * - JSON: {"format": "twinfer-calibration", "version": 1, "algorithm": "entropy",
  *          "tensorrt": "TRT-100000-EntropyCalibration2", "tensors": {"x": {"scale": s, "amax": a}}}
- *   (tensors may also carry "absMax", the largest |x| seen, which the TensorRT format cannot hold).
+ *   (tensors may also carry "absMax", the largest |x| seen, which the TensorRT format cannot hold;
+ *   a table made with activation smoothing also has "smoothing": {"alpha", "nodes": {name: [s_c...]}},
+ *   src/quant/smooth.ts, which the TensorRT format cannot hold either, so such a table is JSON only).
  * - TensorRT's calibration cache (also Paddle-TRT's calibration table): a header line
  *   `TRT-<version>-<Calibrator>`, then one `name: <hex>` line per tensor, hex being the IEEE-754
  *   bits of the float32 scale (written as 8 lowercase digits; read as 1..8 digits, any case).
@@ -65,6 +67,8 @@ export class CalibrationTable {
   trtVersion: string;
   /** Percentile used, for the percentile algorithm. */
   percentile?: number;
+  /** Activation smoothing (src/quant/smooth.ts): alpha and each layer's input-channel factors. */
+  smoothing?: { alpha: number; factors: Map<string, Float32Array> };
   private readonly entries = new Map<string, CalibrationEntry>();
 
   constructor(algorithm: CalibrationAlgo | 'unknown' = 'entropy', opts: { calibrator?: string; trtVersion?: string; percentile?: number } = {}) {
@@ -106,6 +110,7 @@ export class CalibrationTable {
   // ---- TensorRT calibration cache ----
 
   toTensorRT(): string {
+    if (this.smoothing) throw new TwinferError('INVALID_ARGUMENT', 'this calibration table holds activation smoothing factors, which TensorRT\'s calibration cache format cannot carry: write it as JSON (a .json name)');
     let s = `${this.header()}\n`;
     for (const [name, e] of this.entries) s += `${name}: ${scaleToHex(e.scale)}\n`;
     return s;
@@ -145,6 +150,7 @@ export class CalibrationTable {
       format: TABLE_FORMAT, version: TABLE_VERSION, algorithm: this.algorithm,
       ...(this.percentile !== undefined ? { percentile: this.percentile } : {}),
       tensorrt: this.header(), tensors,
+      ...(this.smoothing ? { smoothing: { alpha: this.smoothing.alpha, nodes: Object.fromEntries([...this.smoothing.factors].map(([k, v]) => [k, Array.from(v)])) } } : {}),
     };
   }
 
@@ -195,6 +201,7 @@ export class CalibrationTable {
       }
       if (scale !== undefined) table.setScale(name, scale, absMax); else table.setAmax(name, amax!, absMax);
     }
+    if (doc.smoothing !== undefined) table.smoothing = parseSmoothing(doc.smoothing, source, keyLine(text, 'smoothing'));
     return table;
   }
 
@@ -202,6 +209,20 @@ export class CalibrationTable {
   static parse(text: string, source = 'table'): CalibrationTable {
     return text.trimStart().startsWith('{') ? CalibrationTable.fromJSON(text, source) : CalibrationTable.fromTensorRT(text, source);
   }
+}
+
+function parseSmoothing(v: unknown, source: string, line: number | undefined): { alpha: number; factors: Map<string, Float32Array> } {
+  if (!isObject(v) || typeof v.alpha !== 'number' || !(v.alpha >= 0 && v.alpha <= 1) || !isObject(v.nodes)) {
+    throw bad(source, line, '"smoothing" must be {"alpha": a number in [0, 1], "nodes": {node name: [factor per input channel]}}');
+  }
+  const factors = new Map<string, Float32Array>();
+  for (const [name, f] of Object.entries(v.nodes)) {
+    if (!Array.isArray(f) || f.length === 0 || f.some((x) => typeof x !== 'number' || !Number.isFinite(x) || !(x > 0))) {
+      throw bad(source, line, `"smoothing" factors of '${name}' must be a non-empty list of finite numbers > 0`);
+    }
+    factors.set(name, Float32Array.from(f as number[]));
+  }
+  return { alpha: v.alpha, factors };
 }
 
 function isObject(x: unknown): x is Record<string, unknown> {

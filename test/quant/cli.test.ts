@@ -123,6 +123,18 @@ describe('twinfer calibrate (in-process)', () => {
     expect(r.stderr).toMatch(/warning: '.*hand\.cache' names none of this model's tensors/);
   });
 
+  it('--smooth: a JSON table with the factors, three passes; refused for a TensorRT table or a bad alpha', async () => {
+    const r = await run([model, '--data', data, '--out', p('sm.json'), '--algo', 'percentile', '--smooth', '0.5']);
+    expect(r.stdout).toMatch(/\(percentile 99\.99, 4 layers smoothed with alpha 0\.5\)/);
+    expect(r.stderr).toMatch(/pass 3\/3 batch 4\/4/);
+    const t = readCalibrationTable(p('sm.json'));
+    expect(t.smoothing!.alpha).toBe(0.5);
+    expect(t.smoothing!.factors.size).toBe(4);
+    expect(await failure([model, '--data', data, '--out', p('sm.cache'), '--smooth', '0.5'])).toMatch(/--smooth needs a JSON table/);
+    expect(await failure([model, '--data', data, '--out', p('sm2.json'), '--smooth', '2'])).toMatch(/smoothing alpha must be a number in \[0, 1\], got 2/);
+    expect(fs.existsSync(p('sm.cache'))).toBe(false);
+  });
+
   it('bad inputs: corrupt table, mismatched tensor shapes, bad options', async () => {
     fs.writeFileSync(p('corrupt.cache'), 'TRT-8601-EntropyCalibration2\nimage: 3c010a14\nstem garbage\n');
     expect(await failure([model, '--data', data, '--out', p('corrupt.cache')])).toMatch(/calibration table '.*corrupt\.cache' line 3: expected 'tensor_name: <scale as 8 hex digits>', got 'stem garbage'/);

@@ -47,12 +47,15 @@ export function ocrBatches(m: OcrModel, seed: number, count: number, batch: numb
   return out;
 }
 
-export interface CalibrationChoice { algo: CalibrationAlgo; percentile?: number }
+/** A calibrator, and the activation smoothing alpha where smoothing is on (src/quant/smooth.ts). */
+export interface CalibrationChoice { algo: CalibrationAlgo; percentile?: number; smoothing?: number }
 export const CALIBRATORS: readonly CalibrationChoice[] = [{ algo: 'entropy' }, { algo: 'minmax' }, { algo: 'percentile', percentile: 99.99 }];
-export const calibratorName = (c: CalibrationChoice) => c.algo === 'percentile' ? `percentile ${c.percentile ?? 99.99}` : c.algo;
+export const calibratorName = (c: CalibrationChoice) => `${c.algo === 'percentile' ? `percentile ${c.percentile ?? 99.99}` : c.algo}${c.smoothing !== undefined ? ` + smoothing ${c.smoothing}` : ''}`;
 
 export async function calibrateOcr(m: OcrModel, batches: readonly HostTensor[], c: CalibrationChoice): Promise<CalibrationTable> {
-  return calibrate(modelFile(m), batches.map((x) => ({ x: fromHostTensor(x) })), { algo: c.algo, ...(c.percentile !== undefined ? { percentile: c.percentile } : {}) });
+  return calibrate(modelFile(m), batches.map((x) => ({ x: fromHostTensor(x) })), {
+    algo: c.algo, ...(c.percentile !== undefined ? { percentile: c.percentile } : {}), ...(c.smoothing !== undefined ? { smoothing: c.smoothing } : {}),
+  });
 }
 
 /** FP32 reference outputs per batch from onnxruntime-node (CPU provider). */
