@@ -38,6 +38,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <map>
@@ -289,7 +290,7 @@ bool tryCudnn(const ConvJob& j) {
       }
       if (!decided) {
         cudnnConvolutionFwdAlgoPerf_t perf[8];
-        int found = 0;
+        int found = 0, mathType = -1;
         if (api.findAlgo(h, p.xd, p.wd, p.cd, p.yd, 8, &found, perf) == CUDNN_STATUS_SUCCESS) {
           for (int i = 0; i < found; i++) {
             if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
@@ -297,13 +298,21 @@ bool tryCudnn(const ConvJob& j) {
             p.algo = perf[i].algo;
             p.workspace = perf[i].memory;
             p.useCudnn = true;
+            mathType = static_cast<int>(perf[i].mathType);
             break;
           }
         }
+        float tOwn = -1, tDnn = -1;
         if (p.useCudnn && mode != "cudnn") {
-          const float tOwn = timeIt(j.stream, [&] { runOwn(j); });
-          const float tDnn = timeIt(j.stream, [&] { runCudnn(api, h, p, j); });
+          tOwn = timeIt(j.stream, [&] { runOwn(j); });
+          tDnn = timeIt(j.stream, [&] { runCudnn(api, h, p, j); });
           p.useCudnn = tDnn < tOwn;
+        }
+        // TWINFER_CONV_VERBOSE=1: one line per timed shape (what the tactic choice saw).
+        const char* verbose = std::getenv("TWINFER_CONV_VERBOSE");
+        if (verbose && verbose[0] == '1') {
+          std::fprintf(stderr, "conv2d N%d C%d %dx%d K%d %dx%d s%d g%d tf32 %d: cudnn algo %d math %d (%d found) %.3f ms, own %.3f ms -> %s\n", g.N, g.C, g.H, g.W, g.K,
+                       g.R, g.S, g.sh, g.groups, tf32 ? 1 : 0, static_cast<int>(p.algo), mathType, found, tDnn / 3, tOwn / 3, p.useCudnn ? "cudnn" : "own");
         }
         if (mode == "auto") { decisions()[shape] = Decision{p.useCudnn, static_cast<int>(p.algo), false}; timedShapes++; }
       }
