@@ -23,8 +23,8 @@
 // opens at run time (dlopen, never linked), the first launch of each convolution shape times the
 // implicit GEMM against cuDNN's fastest algorithm (cudnnFindConvolutionForwardAlgorithm) on the
 // actual GPU and keeps the faster for the process: TensorRT's per-layer auto-tuning, in small.
-// `flags` bit 0 (CONV_TF32): TF32 tensor cores are allowed (CUDNN_TENSOR_OP_MATH), else cuDNN computes
-// in plain FP32 (CUDNN_FMA_MATH). The lowering sets it for float16 tensors (stored as f32 holding
+// `flags` bit 0 (CONV_TF32): TF32 tensor cores are allowed: cuDNN with CUDNN_TENSOR_OP_MATH and the
+// own implicit GEMM on mma.sync (gemm.cuh tiledGemmBodyTC); else both compute in plain FP32. The lowering sets it for float16 tensors (stored as f32 holding
 // float16 values: their 11-bit significands are exact in TF32's, so TF32 products of them lose
 // nothing) and TWINFER_TF32=1 allows TF32 for float32 too. Bit 1 (CONV_F16_OUT): the output is a
 // float16 tensor, rounded to float16 in the store (one pass instead of a second kernel). The bias and epilogue then run as one element-wise
@@ -133,7 +133,8 @@ void runOwn(const ConvJob& j) {
   const LoadW la{j.w, static_cast<int>(gemmK), j.g.Mg, true, 0};
   const LoadIm2col lb{j.x, j.g, true, 0};
   const StoreNCHW st{j.y, j.bias, j.z, j.g, j.e, j.f16out, 0};
-  launchTiledGemm(j.g.Mg, static_cast<int>(gemmN), static_cast<int>(gemmK), j.g.groups, la, lb, st, j.stream);
+  // TF32 allowed: the tensor-core body of the same implicit GEMM (gemm.cuh).
+  launchTiledGemm(j.g.Mg, static_cast<int>(gemmN), static_cast<int>(gemmK), j.g.groups, la, lb, st, j.stream, j.tf32);
 }
 
 #if TWINFER_HAVE_CUDNN
@@ -253,8 +254,7 @@ bool tryCudnn(const ConvJob& j) {
   static std::map<std::vector<int>, Plan> plans;
   cudnnHandle_t& h = handles[j.stream];
   if (!h) { cudnnCheck(api, api.create(&h), "cudnnCreate"); cudnnCheck(api, api.setStream(h, j.stream), "cudnnSetStream"); }
-  const char* tf32Env = std::getenv("TWINFER_TF32");
-  const bool tf32 = j.tf32 || (tf32Env && tf32Env[0] == '1');
+  const bool tf32 = j.tf32;  // the flag or TWINFER_TF32=1 (launchConv)
   const std::vector<int> shape{g.N, g.C, g.H, g.W, g.K, g.P, g.Q, g.R, g.S, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups, tf32 ? 1 : 0};
   std::vector<int> key = shape;
   key.push_back(static_cast<int>(reinterpret_cast<uintptr_t>(j.stream) & 0x7fffffff));
@@ -398,7 +398,9 @@ void launchConv(const LaunchArgs& a) {
   const long long gemmK = static_cast<long long>(g.Cg) * g.R * g.S;
   if (gemmN > 0x7fffffffLL || gemmK > 0x7fffffffLL) throw std::runtime_error("conv2d: problem too large for 32-bit GEMM indices");
   if (i[18] < 0 || i[18] > (CONV_TF32 | CONV_F16_OUT)) throw std::runtime_error("conv2d: flags must be a combination of 1 (TF32 allowed) and 2 (float16 output)");
-  const ConvJob job{g, e, (i[18] & CONV_TF32) != 0, (i[18] & CONV_F16_OUT) != 0, static_cast<const float*>(a.ptr[0]), static_cast<const float*>(a.ptr[1]), static_cast<const float*>(a.ptr[2]),
+  const char* tf32Env = std::getenv("TWINFER_TF32");
+  const bool tf32 = (i[18] & CONV_TF32) != 0 || (tf32Env && tf32Env[0] == '1');
+  const ConvJob job{g, e, tf32, (i[18] & CONV_F16_OUT) != 0, static_cast<const float*>(a.ptr[0]), static_cast<const float*>(a.ptr[1]), static_cast<const float*>(a.ptr[2]),
                     static_cast<const float*>(a.ptr[3]), static_cast<float*>(a.ptr[4]), a.stream};
 #if TWINFER_HAVE_CUDNN
   if (tryCudnn(job)) return;

@@ -8,7 +8,8 @@
 // accumulates a 4x4 micro-tile strided by 16 (rows ty+16i, columns tx+16j), so the stores of a
 // warp are coalesced along n. Loads go k-fast or m/n-fast following each operand's memory order
 // (the functors' kFast / nFast) so global reads are coalesced either way. A first, simple and
-// correct kernel: no tensor cores, no double buffering, no vector loads (later tactics).
+// correct kernel: no double buffering, no vector loads. tiledGemmBodyTC is the same tile on TF32
+// tensor cores.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -87,9 +88,97 @@ __device__ __forceinline__ void tiledGemmBody(int M, int N, int K, int z, LoadA 
   }
 }
 
+// The same tile on tensor cores (TF32 mma.sync m16n8k8, sm_80 and later; issue 6's own tensor-core
+// tactic): the loads are those of tiledGemmBody, converted to TF32 (round to nearest) as they go to
+// shared memory; 8 warps each own a 16x32 block of the 64x64 tile (4 along m, 2 along n) and issue
+// 4 mma per k-step of 8. Shared rows are padded by 8 floats, so the fragment reads of a warp
+// (rows k + threadID_in_group, columns + groupID) fall in 32 different banks. Below sm_80 the body
+// is the FMA one, so a TF32 launch stays correct there. float16 values are exact in TF32, so on
+// them the products are exact and only the f32 summation order differs from the FMA kernel.
 template <class LoadA, class LoadB, class Store>
+__device__ __forceinline__ void tiledGemmBodyTC(int M, int N, int K, int z, LoadA la, LoadB lb, Store st) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  __shared__ float As[kTileK][kTileM + 8];
+  __shared__ float Bs[kTileK][kTileN + 8];
+  la.setZ(z);
+  lb.setZ(z);
+  st.setZ(z);
+  const int m0 = blockIdx.y * kTileM;
+  const int n0 = blockIdx.x * kTileN;
+  const int tid = threadIdx.x;
+  const int warp = tid >> 5, lane = tid & 31;
+  const int gid = lane >> 2, tig = lane & 3;
+  const int wm = (warp & 3) * 16, wn = (warp >> 2) * 32;
+  float acc[4][4];
+#pragma unroll
+  for (int j = 0; j < 4; j++)
+#pragma unroll
+    for (int r = 0; r < 4; r++) acc[j][r] = 0.f;
+  auto tf32 = [](float v) {
+    unsigned u;
+    asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(u) : "f"(v));
+    return __uint_as_float(u);
+  };
+  for (int k0 = 0; k0 < K; k0 += kTileK) {
+#pragma unroll
+    for (int r = 0; r < (kTileM * kTileK) / kGemmThreads; r++) {
+      const int e = tid + r * kGemmThreads;
+      const int mi = la.kFast ? e / kTileK : e % kTileM;
+      const int ki = la.kFast ? e % kTileK : e / kTileM;
+      const int m = m0 + mi, k = k0 + ki;
+      As[ki][mi] = tf32((m < M && k < K) ? la(m, k) : 0.f);
+    }
+#pragma unroll
+    for (int r = 0; r < (kTileN * kTileK) / kGemmThreads; r++) {
+      const int e = tid + r * kGemmThreads;
+      const int ni = lb.nFast ? e % kTileN : e / kTileK;
+      const int ki = lb.nFast ? e / kTileN : e % kTileK;
+      const int n = n0 + ni, k = k0 + ki;
+      Bs[ki][ni] = tf32((n < N && k < K) ? lb(k, n) : 0.f);
+    }
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < kTileK; kk += 8) {
+      // A fragment (16x8, row major): a0 (gid, tig), a1 (gid + 8, tig), a2 (gid, tig + 4), a3 (gid + 8, tig + 4).
+      const unsigned a0 = __float_as_uint(As[kk + tig][wm + gid]);
+      const unsigned a1 = __float_as_uint(As[kk + tig][wm + gid + 8]);
+      const unsigned a2 = __float_as_uint(As[kk + tig + 4][wm + gid]);
+      const unsigned a3 = __float_as_uint(As[kk + tig + 4][wm + gid + 8]);
+#pragma unroll
+      for (int j = 0; j < 4; j++) {
+        // B fragment (8x8, column major): b0 (tig, gid), b1 (tig + 4, gid).
+        const unsigned b0 = __float_as_uint(Bs[kk + tig][wn + j * 8 + gid]);
+        const unsigned b1 = __float_as_uint(Bs[kk + tig + 4][wn + j * 8 + gid]);
+        asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+                     : "+f"(acc[j][0]), "+f"(acc[j][1]), "+f"(acc[j][2]), "+f"(acc[j][3])
+                     : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+      }
+    }
+    __syncthreads();
+  }
+  // C fragment (16x8): c0 (gid, 2 tig), c1 (gid, 2 tig + 1), c2 (gid + 8, 2 tig), c3 (gid + 8, 2 tig + 1).
+#pragma unroll
+  for (int j = 0; j < 4; j++) {
+#pragma unroll
+    for (int r = 0; r < 4; r++) {
+      const int m = m0 + wm + gid + (r >> 1) * 8;
+      const int n = n0 + wn + j * 8 + tig * 2 + (r & 1);
+      if (m < M && n < N) st(m, n, acc[j][r]);
+    }
+  }
+#else
+  tiledGemmBody(M, N, K, z, la, lb, st);
+#endif
+}
+
+template <bool TC, class LoadA, class LoadB, class Store>
+__device__ __forceinline__ void gemmBody(int M, int N, int K, int z, LoadA la, LoadB lb, Store st) {
+  if constexpr (TC) tiledGemmBodyTC(M, N, K, z, la, lb, st); else tiledGemmBody(M, N, K, z, la, lb, st);
+}
+
+template <bool TC, class LoadA, class LoadB, class Store>
 __global__ void __launch_bounds__(kGemmThreads) tiledGemm(int M, int N, int K, int zBase, LoadA la, LoadB lb, Store st) {
-  tiledGemmBody(M, N, K, zBase + static_cast<int>(blockIdx.z), la, lb, st);
+  gemmBody<TC>(M, N, K, zBase + static_cast<int>(blockIdx.z), la, lb, st);
 }
 
 // Split-K helpers: a store adding raw partial sums with atomics, and a loader view whose k starts
@@ -114,13 +203,13 @@ struct ShiftK {
 
 // Split-K, first pass: block (x, y, z) computes the partial product of K slice z % S of problem
 // z / S and adds it into part[problem][m][n] (zeroed beforehand) with atomics.
-template <class LoadA, class LoadB>
+template <bool TC, class LoadA, class LoadB>
 __global__ void __launch_bounds__(kGemmThreads) tiledGemmPartial(int M, int N, int K, int zBase, int S, int KC, LoadA la, LoadB lb, float* part) {
   const int zz = zBase + blockIdx.z;
   const int z = zz / S, ks = zz - z * S;
   const int kBeg = ks * KC, kEnd = min(K, kBeg + KC);
   float* out = part + static_cast<long long>(z) * M * N;
-  tiledGemmBody(M, N, kEnd - kBeg, z, ShiftK<LoadA, true>{la, kBeg, la.kFast}, ShiftK<LoadB, false>{lb, kBeg, lb.nFast}, AtomicAddStore{out, N});
+  gemmBody<TC>(M, N, kEnd - kBeg, z, ShiftK<LoadA, true>{la, kBeg, la.kFast}, ShiftK<LoadB, false>{lb, kBeg, lb.nFast}, AtomicAddStore{out, N});
 }
 
 // Split-K, second pass: the epilogue of every (problem, m, n) over the summed partials (float sums
@@ -159,9 +248,9 @@ inline int splitKSlices(long long tiles, int K) {
 // Launches tiledGemm over `batches` independent problems (blockIdx.z, in chunks of the grid's
 // z limit); small grids over deep K go through split-K (partials summed with atomics into a
 // stream-ordered scratch buffer, then the Store epilogue). Throws when M or N needs more tiles
-// than a grid dimension holds.
+// than a grid dimension holds. `tensorCores`: the TF32 mma.sync body (tiledGemmBodyTC).
 template <class LoadA, class LoadB, class Store>
-void launchTiledGemm(int M, int N, int K, long long batches, const LoadA& la, const LoadB& lb, const Store& st, cudaStream_t stream) {
+void launchTiledGemm(int M, int N, int K, long long batches, const LoadA& la, const LoadB& lb, const Store& st, cudaStream_t stream, bool tensorCores = false) {
   if (M <= 0 || N <= 0 || batches <= 0) return;
   const long long tilesN = (static_cast<long long>(N) + kTileN - 1) / kTileN;
   const long long tilesM = (static_cast<long long>(M) + kTileM - 1) / kTileM;
@@ -180,7 +269,8 @@ void launchTiledGemm(int M, int N, int K, long long batches, const LoadA& la, co
     for (long long z0 = 0; z0 < zTotal; z0 += 65535) {
       const unsigned zs = static_cast<unsigned>(std::min<long long>(65535, zTotal - z0));
       const dim3 grid(static_cast<unsigned>(tilesN), static_cast<unsigned>(tilesM), zs);
-      tiledGemmPartial<<<grid, kGemmThreads, 0, stream>>>(M, N, K, static_cast<int>(z0), slices, KC, la, lb, part);
+      if (tensorCores) tiledGemmPartial<true><<<grid, kGemmThreads, 0, stream>>>(M, N, K, static_cast<int>(z0), slices, KC, la, lb, part);
+      else tiledGemmPartial<false><<<grid, kGemmThreads, 0, stream>>>(M, N, K, static_cast<int>(z0), slices, KC, la, lb, part);
     }
     const int threads = 256;
     splitKStore<<<static_cast<unsigned>((total + threads - 1) / threads), threads, 0, stream>>>(M, N, total, part, 0, st);
@@ -190,7 +280,8 @@ void launchTiledGemm(int M, int N, int K, long long batches, const LoadA& la, co
   for (long long z0 = 0; z0 < batches; z0 += 65535) {
     const unsigned zs = static_cast<unsigned>(std::min<long long>(65535, batches - z0));
     const dim3 grid(static_cast<unsigned>(tilesN), static_cast<unsigned>(tilesM), zs);
-    tiledGemm<<<grid, kGemmThreads, 0, stream>>>(M, N, K, static_cast<int>(z0), la, lb, st);
+    if (tensorCores) tiledGemm<true><<<grid, kGemmThreads, 0, stream>>>(M, N, K, static_cast<int>(z0), la, lb, st);
+    else tiledGemm<false><<<grid, kGemmThreads, 0, stream>>>(M, N, K, static_cast<int>(z0), la, lb, st);
   }
 }
 
