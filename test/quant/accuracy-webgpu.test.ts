@@ -1,5 +1,5 @@
 /**
- * Issue 4's accuracy targets on WebGPU: the same models, data, calibrators, reference and bars
+ * Issue 4's accuracy targets on WebGPU: the same models, data, calibrators (with smoothing), reference and bars
  * as accuracy.test.ts (the CPU backend, full counts), with every Q op on the WebGPU backend.
  * CI runs WebGPU on lavapipe, a software Vulkan, from a cold Mesa shader cache: measured on a
  * shared 2-core machine, cls 500 lines + det 50 pages + rec 100 lines took 5.5 minutes cold (about
@@ -17,11 +17,11 @@ const gpuAvailable = await acquireGpu().then(() => true, () => false);
 
 describe.skipIf(!gpuAvailable)('webgpu', () => {
   accuracySuite('webgpu', [
-    { model: 'cls', calibrator: { algo: 'minmax' }, cal: 64, eval: 200, batch: 50 },
-    { model: 'det', calibrator: { algo: 'percentile', percentile: 99.99 }, cal: 16, eval: 20, batch: 4 },
+    { model: 'cls', calibrator: { algo: 'minmax', smoothing: 0.5 }, cal: 64, eval: 200, batch: 50 },
+    { model: 'det', calibrator: { algo: 'percentile', percentile: 99.99, smoothing: 0.5 }, cal: 16, eval: 20, batch: 4 },
     {
-      model: 'rec', calibrator: { algo: 'percentile', percentile: 99.99 }, cal: 64, eval: 40, batch: 20,
-      int8Floor: { value: 0.55, spaceless: 0.75, why: 'measured 65-73% (spaces ignored 83-92%) on WebGPU, 69% / 86.5% on the CPU over 200 lines: issue 4 asks 97%, not met (see accuracy.test.ts)' },
+      model: 'rec', calibrator: { algo: 'percentile', percentile: 99.99, smoothing: 0.5 }, cal: 64, eval: 40, batch: 20,
+      int8Floor: { value: 0.7, spaceless: 0.85, why: 'measured 77.5% (spaces ignored 90%) on 40 lines; issue 4 asks 97%, not met (see accuracy.test.ts: 82% / 93% on the CPU over 200 lines with smoothing)' },
       fp16StrictFloor: { value: 0.95, why: 'measured 97.5-99%: identical sequences can differ on a leading-space near-tie (2 of 200 lines on the CPU)' },
     },
   ]);
