@@ -50,7 +50,7 @@ function randomInput(n: number): HostTensor {
 }
 
 console.log(`GPU ${torch.gpu}, torch ${torch.torch}; median of ${iterations} (batch ${batch}: ${Math.max(5, iterations >> 2)})`);
-console.log('model         prec  build s  first runs s  convs timed/cached  cuda nodes  cos(torch)  b1 ms  torch b1  compile b1  b' + batch + ' img/s  torch  compile  ratio-vs-compile');
+console.log('model         prec  build s  first runs s  shapes timed/cached  cuda nodes  cos(torch)  b1 ms  torch b1  compile b1  b' + batch + ' img/s  torch  compile  ratio-vs-compile');
 for (const [name, t] of Object.entries(torch.models)) {
   const model = new Uint8Array(fs.readFileSync(path.join(dir, `${name}.onnx`)));
   const x1 = parseNpy(new Uint8Array(fs.readFileSync(path.join(dir, `${name}.input.npy`))));

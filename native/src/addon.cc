@@ -91,14 +91,15 @@ Napi::Value Kernels(const Napi::CallbackInfo& info) {
 // The conv tactic timing cache (conv.cu): timingCache() -> { lines: string[], timed, reused };
 // loadTimingCache(lines: string[]) -> number of lines accepted.
 Napi::Value TimingCache(const Napi::CallbackInfo& info) {
-  const std::vector<std::string> lines = convTimingCacheLines();
+  std::vector<std::string> lines = convTimingCacheLines();
+  for (std::string& l : gemmTimingCacheLines()) lines.push_back(std::move(l));
   Napi::Array a = Napi::Array::New(info.Env(), lines.size());
   for (uint32_t i = 0; i < lines.size(); i++) a.Set(i, lines[i]);
-  const ConvTimingStats st = convTimingStats();
+  const ConvTimingStats st = convTimingStats(), gt = gemmTimingStats();
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("lines", a);
-  o.Set("timed", st.timed);
-  o.Set("reused", st.reused);
+  o.Set("timed", st.timed + gt.timed);
+  o.Set("reused", st.reused + gt.reused);
   return o;
 }
 
@@ -113,7 +114,7 @@ Napi::Value LoadTimingCache(const Napi::CallbackInfo& info) {
     Napi::Value v = a.Get(i);
     if (v.IsString()) lines.push_back(v.As<Napi::String>().Utf8Value());
   }
-  return Napi::Number::New(info.Env(), convTimingCacheLoad(lines));
+  return Napi::Number::New(info.Env(), convTimingCacheLoad(lines) + gemmTimingCacheLoad(lines));
 }
 
 // (pointer, byte length) of a TypedArray, DataView or ArrayBuffer argument.

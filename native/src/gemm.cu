@@ -10,7 +10,28 @@
 //
 // Y and Z are contiguous [batches, M, N]; A and B are row-major with leading dimensions lda / ldb
 // (op = transpose when trans*), offset per batch by the broadcast strides (0 along broadcast axes).
+//
+// Tactics: where the build found cublasLt.h (TWINFER_HAVE_CUBLASLT) and libcublasLt opens at run
+// time (dlopen, never linked), the first launch of each GEMM shape times cuBLASLt's best heuristic
+// algorithm (plain FP32 compute; the product alone, then one element-wise pass for alpha, bias,
+// activation and residual) against the own tiled kernel and keeps the faster, as conv.cu does with
+// cuDNN; the decisions join the timing cache ("gemm <ints>: cublaslt" / ": own"). Only one problem
+// (batches folded into M where B is shared and A contiguous) goes to cuBLASLt; other batched shapes
+// stay on the own kernel. TWINFER_GEMM_TACTIC=own|cublaslt forces one.
 #include <cuda_runtime.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <type_traits>
+#include <map>
+#include <string>
+#include <vector>
+#if TWINFER_HAVE_CUBLASLT
+#include <cublasLt.h>
+#include <dlfcn.h>
+#endif
 
 #include "activation.cuh"
 #include "common.h"
@@ -77,6 +98,171 @@ struct StoreY {
   }
 };
 
+#if TWINFER_HAVE_CUBLASLT
+// cuBLASLt entry points, resolved with dlsym so the addon never links (or needs) libcublasLt.
+struct LtApi {
+  bool ok = false;
+  decltype(&cublasLtCreate) create;
+  decltype(&cublasLtMatmulDescCreate) descCreate;
+  decltype(&cublasLtMatmulDescSetAttribute) descSet;
+  decltype(&cublasLtMatrixLayoutCreate) layoutCreate;
+  decltype(&cublasLtMatmulPreferenceCreate) prefCreate;
+  decltype(&cublasLtMatmulPreferenceSetAttribute) prefSet;
+  decltype(&cublasLtMatmulAlgoGetHeuristic) heuristic;
+  decltype(&cublasLtMatmul) matmul;
+};
+
+const LtApi& ltApi() {
+  static const LtApi api = [] {
+    LtApi a;
+    void* h = nullptr;
+    for (const char* n : {"libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so", "/usr/local/cuda/lib64/libcublasLt.so.13", "/usr/local/cuda/lib64/libcublasLt.so.12"}) {
+      if ((h = dlopen(n, RTLD_NOW | RTLD_LOCAL))) break;
+    }
+    if (!h) return a;
+    bool all = true;
+    auto sym = [&](auto& f, const char* name) { f = reinterpret_cast<std::remove_reference_t<decltype(f)>>(dlsym(h, name)); all = all && f; };
+    sym(a.create, "cublasLtCreate"); sym(a.descCreate, "cublasLtMatmulDescCreate"); sym(a.descSet, "cublasLtMatmulDescSetAttribute");
+    sym(a.layoutCreate, "cublasLtMatrixLayoutCreate"); sym(a.prefCreate, "cublasLtMatmulPreferenceCreate");
+    sym(a.prefSet, "cublasLtMatmulPreferenceSetAttribute"); sym(a.heuristic, "cublasLtMatmulAlgoGetHeuristic"); sym(a.matmul, "cublasLtMatmul");
+    a.ok = all;
+    return a;
+  }();
+  return api;
+}
+
+void ltCheck(cublasStatus_t s, const char* what) {
+  if (s != CUBLAS_STATUS_SUCCESS) throw std::runtime_error(std::string("cuBLASLt ") + what + ": status " + std::to_string(static_cast<int>(s)));
+}
+
+// One GEMM shape's cuBLASLt plan: descriptors and the heuristic's algorithm.
+struct LtPlan {
+  bool use = false;
+  cublasLtMatmulDesc_t desc{};
+  cublasLtMatrixLayout_t aL{}, bL{}, dL{};
+  cublasLtMatmulAlgo_t algo{};
+  size_t workspace = 0;
+};
+
+// y = post(act(alpha * y + beta * bias[m * bsM + n * bsN]) + z) in place, after cuBLASLt's product.
+__global__ void gemmEpilogue(float* y, const float* bias, const float* z, int M, int N, long long bsM, long long bsN, float alpha, float beta, Epilogue e, long long total) {
+  const long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
+  if (i >= total) return;
+  const long long mn = i % (static_cast<long long>(M) * N);
+  const int m = static_cast<int>(mn / N), n = static_cast<int>(mn % N);
+  float v = alpha * y[i];
+  if (bias) v += beta * bias[m * bsM + n * bsN];
+  y[i] = applyEpilogue(e, v, z, i);
+}
+
+float timeGemm(cudaStream_t stream, const std::function<void()>& f) {
+  cudaEvent_t a, b;
+  cudaEventCreate(&a); cudaEventCreate(&b);
+  f();  // warm
+  cudaEventRecord(a, stream);
+  for (int r = 0; r < 3; r++) f();
+  cudaEventRecord(b, stream);
+  cudaEventSynchronize(b);
+  float ms = 0;
+  cudaEventElapsedTime(&ms, a, b);
+  cudaEventDestroy(a); cudaEventDestroy(b);
+  return ms;
+}
+
+struct GemmDecision { bool lt; bool loaded; };
+std::map<std::vector<long long>, GemmDecision>& gemmDecisions() {
+  static std::map<std::vector<long long>, GemmDecision> d;
+  return d;
+}
+int gemmTimed = 0, gemmReused = 0;
+
+// Row-major Y[M,N] = op(A)[M,K] op(B)[K,N] is column-major Y^T = op(B)^T op(A)^T: cuBLASLt's first
+// operand is B's memory (N x K after its op), the second A's (K x M), D is N x M with ld N.
+void runLt(const LtApi& api, cublasLtHandle_t h, const LtPlan& p, const float* A, const float* B, float* Y, cudaStream_t stream) {
+  void* ws = nullptr;
+  if (p.workspace && cudaMallocAsync(&ws, p.workspace, stream) != cudaSuccess) throw std::runtime_error("gemm: cuBLASLt workspace allocation failed");
+  const float one = 1.f, zero = 0.f;
+  const cublasStatus_t s = api.matmul(h, p.desc, &one, B, p.bL, A, p.aL, &zero, Y, p.dL, Y, p.dL, &p.algo, ws, p.workspace, stream);
+  if (ws) cudaFreeAsync(ws, stream);
+  ltCheck(s, "cublasLtMatmul");
+}
+
+// Chooses (once per shape and stream) and runs the faster tactic for one problem. False: own kernel.
+template <class RunOwn>
+bool tryLt(int M, int N, int K, bool transA, bool transB, int lda, int ldb, const float* A, const float* B, float* Y,
+           const float* bias, const float* z, long long bsM, long long bsN, float alpha, float beta, const Epilogue& e, cudaStream_t stream, const RunOwn& runOwn) {
+  const char* forced = std::getenv("TWINFER_GEMM_TACTIC");
+  const std::string mode = forced ? forced : "auto";
+  if (mode == "own") return false;
+  const LtApi& api = ltApi();
+  if (!api.ok) return false;
+  // The plan asks for 16-byte aligned operands (views may start anywhere in a pooled buffer).
+  if ((reinterpret_cast<uintptr_t>(A) | reinterpret_cast<uintptr_t>(B) | reinterpret_cast<uintptr_t>(Y)) % 16 != 0) return false;
+  static std::map<cudaStream_t, cublasLtHandle_t> handles;
+  static std::map<std::vector<long long>, LtPlan> plans;
+  cublasLtHandle_t& h = handles[stream];
+  if (!h) ltCheck(api.create(&h), "cublasLtCreate");
+  const std::vector<long long> shape{M, N, K, transA, transB, lda, ldb};
+  std::vector<long long> key = shape;
+  key.push_back(static_cast<long long>(reinterpret_cast<uintptr_t>(stream)));
+  const long long total = static_cast<long long>(M) * N;
+  const bool epi = bias || z || e.act != 0 || e.post != 0 || alpha != 1.f;
+  auto epilogue = [&] {
+    if (epi) gemmEpilogue<<<static_cast<unsigned>((total + 255) / 256), 256, 0, stream>>>(Y, bias, z, M, N, bsM, bsN, alpha, beta, e, total);
+  };
+  auto it = plans.find(key);
+  if (it == plans.end()) {
+    LtPlan p;
+    ltCheck(api.descCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), "matmul descriptor");
+    const cublasOperation_t opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N, opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
+    ltCheck(api.descSet(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &opB, sizeof(opB)), "transA");
+    ltCheck(api.descSet(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &opA, sizeof(opA)), "transB");
+    // B's memory: row-major [K, N] (or [N, K] transposed) is column-major N x K (K x N) with ld ldb.
+    ltCheck(api.layoutCreate(&p.bL, CUDA_R_32F, transB ? K : N, transB ? N : K, ldb), "B layout");
+    ltCheck(api.layoutCreate(&p.aL, CUDA_R_32F, transA ? M : K, transA ? K : M, lda), "A layout");
+    ltCheck(api.layoutCreate(&p.dL, CUDA_R_32F, N, M, N), "D layout");
+    cublasLtMatmulPreference_t pref{};
+    ltCheck(api.prefCreate(&pref), "preference");
+    const uint64_t maxWs = 32ull << 20;
+    ltCheck(api.prefSet(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &maxWs, sizeof(maxWs)), "workspace preference");
+    const uint32_t align = 16;
+    for (auto attr : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES}) {
+      ltCheck(api.prefSet(pref, attr, &align, sizeof(align)), "alignment preference");
+    }
+    cublasLtMatmulHeuristicResult_t res[1];
+    int found = 0;
+    if (api.heuristic(h, p.desc, p.bL, p.aL, p.dL, p.dL, pref, 1, res, &found) == CUBLAS_STATUS_SUCCESS && found > 0 && res[0].state == CUBLAS_STATUS_SUCCESS) {
+      p.algo = res[0].algo;
+      p.workspace = res[0].workspaceSize;
+      p.use = true;
+    }
+    auto known = gemmDecisions().find(shape);
+    if (p.use && mode == "auto") {
+      if (known != gemmDecisions().end()) {
+        p.use = known->second.lt;
+        if (known->second.loaded) gemmReused++;
+        known->second.loaded = false;
+      } else {
+        const float tOwn = timeGemm(stream, runOwn);
+        const float tLt = timeGemm(stream, [&] { runLt(api, h, p, A, B, Y, stream); epilogue(); });
+        p.use = tLt < tOwn;
+        gemmDecisions()[shape] = GemmDecision{p.use, false};
+        gemmTimed++;
+        const char* verbose = std::getenv("TWINFER_CONV_VERBOSE");
+        if (verbose && verbose[0] == '1') {
+          std::fprintf(stderr, "gemm M%d N%d K%d tA%d tB%d: cublaslt %.3f ms, own %.3f ms -> %s\n", M, N, K, transA ? 1 : 0, transB ? 1 : 0, tLt / 3, tOwn / 3, p.use ? "cublaslt" : "own");
+        }
+      }
+    }
+    it = plans.emplace(key, p).first;
+  }
+  if (!it->second.use) return false;
+  runLt(api, h, it->second, A, B, Y, stream);
+  epilogue();
+  return true;
+}
+#endif
+
 void launchGemm(const LaunchArgs& a) {
   needArgs("gemm", a, 7 + 3 * kBatchRank + 4, 6, 5);
   requirePtrs("gemm", a, {0, 1, 4});
@@ -98,10 +284,79 @@ void launchGemm(const LaunchArgs& a) {
   const LoadB lb{static_cast<const float*>(a.ptr[1]), bm, static_cast<int>(i[6]), transB, !transB, 0};
   const StoreY st{static_cast<float*>(a.ptr[4]), static_cast<const float*>(a.ptr[2]), static_cast<const float*>(a.ptr[3]),
                   M, N, i[t], i[t + 1], a.f[0], a.f[1], e, 0};
+#if TWINFER_HAVE_CUBLASLT
+  // One problem for cuBLASLt: no batch, or batches over a shared B (strides 0) with A contiguous
+  // ([batches, M, K] row-major), folded into M. Bias by row cannot fold (its index is m * bsM).
+  int Mf = M;
+  bool single = batches == 1;
+  if (!single && !transA && i[5] == K && i[t] == 0) {
+    bool shared = true;
+    long long expect = static_cast<long long>(M) * K;
+    for (int d = kBatchRank - 1; d >= 0; d--) {
+      if (bm.dims[d] == 1) continue;
+      if (bm.bs[d] != 0 || bm.as[d] != expect) { shared = false; break; }
+      expect *= bm.dims[d];
+    }
+    if (shared && batches * M <= 0x7fffffffLL) { single = true; Mf = static_cast<int>(batches * M); }
+  }
+  if (single && K > 0 && Mf > 0 && N > 0) {
+    const StoreY st1{st.y, st.bias, st.z, Mf, N, st.bsM, st.bsN, st.alpha, st.beta, e, 0};
+    const auto runOwn = [&] { launchTiledGemm(M, N, K, batches, la, lb, st, a.stream); };
+    if (tryLt(Mf, N, K, transA, transB, static_cast<int>(i[5]), static_cast<int>(i[6]), la.p, lb.p, st1.y, st1.bias, st1.z, st1.bsM, st1.bsN,
+              st1.alpha, st1.beta, e, a.stream, runOwn)) return;
+  }
+#endif
   launchTiledGemm(M, N, K, batches, la, lb, st, a.stream);
 }
 
 }  // namespace
+
+std::vector<std::string> gemmTimingCacheLines() {
+  std::vector<std::string> out;
+#if TWINFER_HAVE_CUBLASLT
+  for (const auto& [shape, d] : gemmDecisions()) {
+    std::string line = "gemm";
+    for (long long v : shape) line += " " + std::to_string(v);
+    line += d.lt ? ": cublaslt" : ": own";
+    out.push_back(line);
+  }
+#endif
+  return out;
+}
+
+int gemmTimingCacheLoad(const std::vector<std::string>& lines) {
+  int accepted = 0;
+#if TWINFER_HAVE_CUBLASLT
+  for (const std::string& line : lines) {
+    const size_t colon = line.find(':');
+    if (line.rfind("gemm ", 0) != 0 || colon == std::string::npos) continue;
+    std::vector<long long> shape;
+    const char* c = line.c_str() + 5;
+    const char* end = line.c_str() + colon;
+    bool ok = true;
+    while (c < end) {
+      char* next = nullptr;
+      const long long v = std::strtoll(c, &next, 10);
+      if (next == c) { ok = false; break; }
+      shape.push_back(v);
+      c = next;
+      while (c < end && *c == ' ') c++;
+    }
+    const std::string what = line.substr(colon + 1);
+    if (!ok || shape.size() != 7 || (what != " cublaslt" && what != " own")) continue;
+    if (gemmDecisions().emplace(shape, GemmDecision{what == " cublaslt", true}).second) accepted++;
+  }
+#endif
+  return accepted;
+}
+
+ConvTimingStats gemmTimingStats() {
+#if TWINFER_HAVE_CUBLASLT
+  return {gemmTimed, gemmReused};
+#else
+  return {0, 0};
+#endif
+}
 
 void registerGemm(Registry& r) { r["gemm"] = {launchGemm, 0}; }
 

@@ -65,7 +65,7 @@ export async function prepareCuda(plan: ExecutionPlan, graph: Graph, options: Cu
   const ms = performance.now() - t0;
   const after = cudaTimingStats(cuda);
   const report: CudaBuildReport = { ms, timed: after.timed - before.timed, reused: after.reused - before.reused, ...(file ? { cacheFile: file } : {}) };
-  options.log?.(`twinfer: cuda build ${ms.toFixed(0)} ms: ${report.timed} conv shapes timed, ${report.reused} from the timing cache; ${ex.lastMode === 'record' ? 'static program recorded' : 'runs node by node'}`);
+  options.log?.(`twinfer: cuda build ${ms.toFixed(0)} ms: ${report.timed} conv / gemm shapes timed, ${report.reused} from the timing cache; ${ex.lastMode === 'record' ? 'static program recorded' : 'runs node by node'}`);
   if (file && after.timed > (savedAtTimed.get(file) ?? 0)) await saveQuietly(plan, file, options.log);
   return report;
 }
