@@ -131,9 +131,11 @@ function gemmKernel(kind: 'Gemm' | 'MatMul', fused: boolean): CudaKernel {
       const [act, post] = epilogue(n, fused);
       const alpha = kind === 'Gemm' ? attrFloat(n, 'alpha', 1) : 1;
       const beta = kind === 'Gemm' ? attrFloat(n, 'beta', 1) : 1;
-      const ints = gemmInts(s, biasStrides(c?.dims, s.M, s.N), ctx.cuda.fn(act.name), ctx.cuda.fn(post.name));
+      // Flags (native/src/gemm.cu): 1 = TF32 allowed for float16 values (exact in TF32); 2 = float16 output rounded in the store.
+      const flags = (a.dtype === 'float16' && b.dtype === 'float16' ? 1 : 0) | (y.dtype === 'float16' ? 2 : 0);
+      const ints = [...gemmInts(s, biasStrides(c?.dims, s.M, s.N), ctx.cuda.fn(act.name), ctx.cuda.fn(post.name)), flags];
       ctx.cuda.launch('gemm', ints, [alpha, beta, act.a, act.b, post.a, post.b], [a, b, c, z, y]);
-      return [roundLowp(ctx, y)];
+      return [y.dtype === 'bfloat16' ? roundLowp(ctx, y) : y];
     },
   };
 }

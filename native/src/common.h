@@ -74,7 +74,7 @@ struct ConvTimingStats {
   int reused;  // shapes decided from loaded lines
 };
 ConvTimingStats convTimingStats();
-// The same for GEMM shapes (gemm.cu, cuBLASLt against the own kernel): "gemm <7 ints>: cublaslt" / ": own".
+// The same for GEMM shapes (gemm.cu, cuBLASLt against the own kernel): "gemm <8 ints>: cublaslt" / ": own".
 std::vector<std::string> gemmTimingCacheLines();
 int gemmTimingCacheLoad(const std::vector<std::string>& lines);
 ConvTimingStats gemmTimingStats();

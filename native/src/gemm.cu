@@ -2,12 +2,14 @@
 //
 //   gemm  ints   [M, N, K, transA, transB, lda, ldb,
 //                 batchDims[4], aBatchStrides[4], bBatchStrides[4],   (outer batch axes, padded with 1 / 0)
-//                 biasStrideM, biasStrideN, act, post]
+//                 biasStrideM, biasStrideN, act, post, flags]
 //         floats [alpha, beta, act a, act b, post a, post b]
 //         ptrs   [A, B, bias?, Z?, Y]
 //
 //   Y[z](m, n) = post(act(alpha * sum_k op(A)[z](m, k) op(B)[z](k, n) + beta * bias[m*bsM + n*bsN]) + Z[z](m, n))
 //
+// flags: 1 = TF32 tensor cores allowed (float16 values, exact in TF32; or TWINFER_TF32=1): the own
+// kernel's mma.sync body and cuBLASLt's FAST_TF32 compute; 2 = a float16 output, rounded in the store.
 // Y and Z are contiguous [batches, M, N]; A and B are row-major with leading dimensions lda / ldb
 // (op = transpose when trans*), offset per batch by the broadcast strides (0 along broadcast axes).
 //
@@ -18,6 +20,7 @@
 // cuDNN; the decisions join the timing cache ("gemm <ints>: cublaslt" / ": own"). Only one problem
 // (batches folded into M where B is shared and A contiguous) goes to cuBLASLt; other batched shapes
 // stay on the own kernel. TWINFER_GEMM_TACTIC=own|cublaslt forces one.
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -41,6 +44,9 @@ namespace twinfer {
 namespace {
 
 constexpr int kBatchRank = 4;
+constexpr int64_t GEMM_TF32 = 1, GEMM_F16_OUT = 2;
+
+__device__ __forceinline__ float roundStore(float v, bool f16) { return f16 ? __half2float(__float2half_rn(v)) : v; }
 
 struct BatchMap {
   int dims[kBatchRank];
@@ -88,13 +94,14 @@ struct StoreY {
   long long bsM, bsN;
   float alpha, beta;
   Epilogue e;
+  bool f16;
   long long off;
   __device__ void setZ(int zi) { off = static_cast<long long>(zi) * M * N; }
   __device__ void operator()(int m, int n, float acc) const {
     float v = alpha * acc;
     if (bias) v += beta * bias[m * bsM + n * bsN];
     const long long i = off + static_cast<long long>(m) * N + n;
-    y[i] = applyEpilogue(e, v, z, i);
+    y[i] = roundStore(applyEpilogue(e, v, z, i), f16);
   }
 };
 
@@ -145,14 +152,14 @@ struct LtPlan {
 };
 
 // y = post(act(alpha * y + beta * bias[m * bsM + n * bsN]) + z) in place, after cuBLASLt's product.
-__global__ void gemmEpilogue(float* y, const float* bias, const float* z, int M, int N, long long bsM, long long bsN, float alpha, float beta, Epilogue e, long long total) {
+__global__ void gemmEpilogue(float* y, const float* bias, const float* z, int M, int N, long long bsM, long long bsN, float alpha, float beta, Epilogue e, bool f16, long long total) {
   const long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
   if (i >= total) return;
   const long long mn = i % (static_cast<long long>(M) * N);
   const int m = static_cast<int>(mn / N), n = static_cast<int>(mn % N);
   float v = alpha * y[i];
   if (bias) v += beta * bias[m * bsM + n * bsN];
-  y[i] = applyEpilogue(e, v, z, i);
+  y[i] = roundStore(applyEpilogue(e, v, z, i), f16);
 }
 
 float timeGemm(cudaStream_t stream, const std::function<void()>& f) {
@@ -190,7 +197,8 @@ void runLt(const LtApi& api, cublasLtHandle_t h, const LtPlan& p, const float* A
 // Chooses (once per shape and stream) and runs the faster tactic for one problem. False: own kernel.
 template <class RunOwn>
 bool tryLt(int M, int N, int K, bool transA, bool transB, int lda, int ldb, const float* A, const float* B, float* Y,
-           const float* bias, const float* z, long long bsM, long long bsN, float alpha, float beta, const Epilogue& e, cudaStream_t stream, const RunOwn& runOwn) {
+           const float* bias, const float* z, long long bsM, long long bsN, float alpha, float beta, const Epilogue& e, bool tf32, bool f16,
+           cudaStream_t stream, const RunOwn& runOwn) {
   const char* forced = std::getenv("TWINFER_GEMM_TACTIC");
   const std::string mode = forced ? forced : "auto";
   if (mode == "own") return false;
@@ -202,18 +210,18 @@ bool tryLt(int M, int N, int K, bool transA, bool transB, int lda, int ldb, cons
   static std::map<std::vector<long long>, LtPlan> plans;
   cublasLtHandle_t& h = handles[stream];
   if (!h) ltCheck(api.create(&h), "cublasLtCreate");
-  const std::vector<long long> shape{M, N, K, transA, transB, lda, ldb};
+  const std::vector<long long> shape{M, N, K, transA, transB, lda, ldb, tf32};
   std::vector<long long> key = shape;
   key.push_back(static_cast<long long>(reinterpret_cast<uintptr_t>(stream)));
   const long long total = static_cast<long long>(M) * N;
-  const bool epi = bias || z || e.act != 0 || e.post != 0 || alpha != 1.f;
+  const bool epi = bias || z || e.act != 0 || e.post != 0 || alpha != 1.f || f16;
   auto epilogue = [&] {
-    if (epi) gemmEpilogue<<<static_cast<unsigned>((total + 255) / 256), 256, 0, stream>>>(Y, bias, z, M, N, bsM, bsN, alpha, beta, e, total);
+    if (epi) gemmEpilogue<<<static_cast<unsigned>((total + 255) / 256), 256, 0, stream>>>(Y, bias, z, M, N, bsM, bsN, alpha, beta, e, f16, total);
   };
   auto it = plans.find(key);
   if (it == plans.end()) {
     LtPlan p;
-    ltCheck(api.descCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), "matmul descriptor");
+    ltCheck(api.descCreate(&p.desc, tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, CUDA_R_32F), "matmul descriptor");
     const cublasOperation_t opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N, opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
     ltCheck(api.descSet(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &opB, sizeof(opB)), "transA");
     ltCheck(api.descSet(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &opA, sizeof(opA)), "transB");
@@ -250,7 +258,8 @@ bool tryLt(int M, int N, int K, bool transA, bool transB, int lda, int ldb, cons
         gemmTimed++;
         const char* verbose = std::getenv("TWINFER_CONV_VERBOSE");
         if (verbose && verbose[0] == '1') {
-          std::fprintf(stderr, "gemm M%d N%d K%d tA%d tB%d: cublaslt %.3f ms, own %.3f ms -> %s\n", M, N, K, transA ? 1 : 0, transB ? 1 : 0, tLt / 3, tOwn / 3, p.use ? "cublaslt" : "own");
+          std::fprintf(stderr, "gemm M%d N%d K%d tA%d tB%d tf32 %d: cublaslt %.3f ms, own %.3f ms -> %s\n", M, N, K, transA ? 1 : 0, transB ? 1 : 0, tf32 ? 1 : 0, tLt / 3, tOwn / 3,
+                       p.use ? "cublaslt" : "own");
         }
       }
     }
@@ -264,7 +273,7 @@ bool tryLt(int M, int N, int K, bool transA, bool transB, int lda, int ldb, cons
 #endif
 
 void launchGemm(const LaunchArgs& a) {
-  needArgs("gemm", a, 7 + 3 * kBatchRank + 4, 6, 5);
+  needArgs("gemm", a, 7 + 3 * kBatchRank + 5, 6, 5);
   requirePtrs("gemm", a, {0, 1, 4});
   const auto& i = a.i;
   const int M = static_cast<int>(i[0]), N = static_cast<int>(i[1]), K = static_cast<int>(i[2]);
@@ -282,8 +291,13 @@ void launchGemm(const LaunchArgs& a) {
   const Epilogue e{checkFn("gemm", i[t + 2]), checkFn("gemm", i[t + 3]), a.f[2], a.f[3], a.f[4], a.f[5]};
   const LoadA la{static_cast<const float*>(a.ptr[0]), bm, static_cast<int>(i[5]), transA, !transA, 0};
   const LoadB lb{static_cast<const float*>(a.ptr[1]), bm, static_cast<int>(i[6]), transB, !transB, 0};
+  const int64_t flags = i[t + 4];
+  if (flags < 0 || flags > (GEMM_TF32 | GEMM_F16_OUT)) throw std::runtime_error("gemm: flags must be a combination of 1 (TF32 allowed) and 2 (float16 output)");
+  const char* tf32Env = std::getenv("TWINFER_TF32");
+  const bool tf32 = (flags & GEMM_TF32) != 0 || (tf32Env && tf32Env[0] == '1');
+  const bool f16 = (flags & GEMM_F16_OUT) != 0;
   const StoreY st{static_cast<float*>(a.ptr[4]), static_cast<const float*>(a.ptr[2]), static_cast<const float*>(a.ptr[3]),
-                  M, N, i[t], i[t + 1], a.f[0], a.f[1], e, 0};
+                  M, N, i[t], i[t + 1], a.f[0], a.f[1], e, f16, 0};
 #if TWINFER_HAVE_CUBLASLT
   // One problem for cuBLASLt: no batch, or batches over a shared B (strides 0) with A contiguous
   // ([batches, M, K] row-major), folded into M. Bias by row cannot fold (its index is m * bsM).
@@ -300,13 +314,12 @@ void launchGemm(const LaunchArgs& a) {
     if (shared && batches * M <= 0x7fffffffLL) { single = true; Mf = static_cast<int>(batches * M); }
   }
   if (single && K > 0 && Mf > 0 && N > 0) {
-    const StoreY st1{st.y, st.bias, st.z, Mf, N, st.bsM, st.bsN, st.alpha, st.beta, e, 0};
-    const auto runOwn = [&] { launchTiledGemm(M, N, K, batches, la, lb, st, a.stream); };
-    if (tryLt(Mf, N, K, transA, transB, static_cast<int>(i[5]), static_cast<int>(i[6]), la.p, lb.p, st1.y, st1.bias, st1.z, st1.bsM, st1.bsN,
-              st1.alpha, st1.beta, e, a.stream, runOwn)) return;
+    const auto runOwn = [&] { launchTiledGemm(M, N, K, batches, la, lb, st, a.stream, tf32); };
+    if (tryLt(Mf, N, K, transA, transB, static_cast<int>(i[5]), static_cast<int>(i[6]), la.p, lb.p, st.y, st.bias, st.z, st.bsM, st.bsN,
+              st.alpha, st.beta, e, tf32, f16, a.stream, runOwn)) return;
   }
 #endif
-  launchTiledGemm(M, N, K, batches, la, lb, st, a.stream);
+  launchTiledGemm(M, N, K, batches, la, lb, st, a.stream, tf32);
 }
 
 }  // namespace
@@ -343,7 +356,7 @@ int gemmTimingCacheLoad(const std::vector<std::string>& lines) {
       while (c < end && *c == ' ') c++;
     }
     const std::string what = line.substr(colon + 1);
-    if (!ok || shape.size() != 7 || (what != " cublaslt" && what != " own")) continue;
+    if (!ok || shape.size() != 8 || (what != " cublaslt" && what != " own")) continue;
     if (gemmDecisions().emplace(shape, GemmDecision{what == " cublaslt", true}).second) accepted++;
   }
 #endif

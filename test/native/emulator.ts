@@ -96,7 +96,9 @@ const launchers: Record<string, (code: number, i: Float64Array, f: Float32Array,
     }
   },
   gemm(_code, i, f, p) {
-    need('gemm', i, f, p, 23, 6, 5);
+    need('gemm', i, f, p, 24, 6, 5);
+    const flags = i[23]!;
+    if (!(flags >= 0 && flags <= 3)) throw new Error('gemm: flags must be a combination of 1 (TF32 allowed) and 2 (float16 output)');
     const [M, N, K, tA, tB, lda, ldb] = [i[0]!, i[1]!, i[2]!, i[3]!, i[4]!, i[5]!, i[6]!];
     const bd = i.subarray(7, 11), as = i.subarray(11, 15), bs = i.subarray(15, 19);
     const [bsM, bsN, act, post] = [i[19]!, i[20]!, i[21]!, i[22]!];
@@ -116,7 +118,7 @@ const launchers: Record<string, (code: number, i: Float64Array, f: Float32Array,
           const yi = z * M * N + m * N + n;
           v = fa(v, a0!, a1!);
           if (Z) v += Z[yi]!;
-          Y[yi] = fp(v, p0!, p1!);
+          Y[yi] = flags & 2 ? roundToDtype('float16', fp(v, p0!, p1!)) : fp(v, p0!, p1!);
         }
       }
     }

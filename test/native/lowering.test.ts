@@ -156,4 +156,24 @@ describe('float16 convolutions on CUDA', () => {
     // f32 GEMM), so a value on a rounding boundary may land one float16 step (2^-10 relative) apart.
     expect(compareTensors(got, want, 2e-3, 1e-3).reason).toBeUndefined();
   });
+
+  it('float16 Gemm rounds in its store too and agrees with the CPU backend at fp16', async () => {
+    const g = new Graph();
+    g.opsets = { '': 21 };
+    g.inputs.push({ name: 'x', dtype: 'float32', shape: [5, 12] });
+    const rand = seededRandom(22);
+    g.initializers.set('w', randomTensor('float32', [7, 12], rand));
+    g.initializers.set('b', randomTensor('float32', [7], rand));
+    g.nodes.push({ name: 'fc', opType: 'Gemm', domain: '', inputs: ['x', 'w', 'b'], outputs: ['y'], attrs: { transB: 1, alpha: 0.5 } });
+    g.outputs = [{ name: 'y' }];
+    const model = exportModel(g);
+    const sess = await InferenceSession.create(model, { backends: ['cuda'], precision: 'fp16', minSubgraphSize: 1, cudaTimingCache: 'off' });
+    const cpu = await InferenceSession.create(model, { backends: ['cpu'], precision: 'fp16' });
+    const ctx = addon.contexts.at(-1)!;
+    const x = new Tensor('float32', randomTensor('float32', [5, 12], rand).data as Float32Array, [5, 12]);
+    const before = ctx.launches.length;
+    const got = toHostTensor((await sess.run({ x })).y!), want = toHostTensor((await cpu.run({ x })).y!);
+    expect(ctx.launches.slice(before)).toEqual(['unaryT', 'gemm', 'unaryT']);
+    expect(compareTensors(got, want, 2e-3, 1e-3).reason).toBeUndefined();
+  });
 });
