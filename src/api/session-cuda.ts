@@ -90,7 +90,8 @@ export async function saveCudaTimingAfterRun(plan: ExecutionPlan, options: CudaS
  * The CUDA executor reads a feed once (its upload) and never writes it, so a feed whose storage is
  * already the host form of its type is used as it is instead of copied: at batch 256 the copy of a
  * 154 MB ResNet-50 input cost more host time (~80-120 ms) than the whole GPU run. (Inputs that are
- * also outputs keep the copy, so an output never shares the caller's array.) Undefined: copy.
+ * also outputs keep the copy, so an output never shares the caller's array.) As with
+ * onnxruntime-node, the caller's array must then not change until run() resolves. Undefined: copy.
  */
 export function sharedCudaFeed(t: Tensor): HostTensor | undefined {
   if (t.location !== 'cpu' || t.type === 'string') return undefined;
