@@ -4,7 +4,7 @@
  * float to reach issue 4's bar. The table of docs/quantization.md, "Why the recognizer misses 97%".
  *
  *   npm run build && node dist/scripts/quant-sensitivity.js [--model rec] [--algo percentile]
- *       [--percentile 99.99] [--cal 64] [--eval 200] [--probe 40] [--steps 4,10,16,22,28,32]
+ *       [--percentile 99.99] [--smoothing ALPHA] [--cal 64] [--eval 200] [--probe 40] [--steps 4,10,16,22,28,32]
  *
  * 1. One table from the calibration set (seed 1001), as the accuracy tests make it.
  * 2. Each INT8 candidate alone (the rest fp32) on `--probe` evaluation lines: the agreement and the
@@ -27,6 +27,7 @@ const m = opt('model', 'rec') as OcrModel;
 if (!['cls', 'det', 'rec'].includes(m)) throw new Error(`--model must be cls, det or rec, got ${m}`);
 const algo = checkAlgo(opt('algo', 'percentile'));
 const percentile = Number(opt('percentile', '99.99'));
+const smoothing = argv.includes('--smoothing') ? Number(opt('smoothing', '0.5')) : undefined;
 const calN = Number(opt('cal', m === 'det' ? '16' : '64'));
 const evalN = Number(opt('eval', m === 'det' ? '100' : '200'));
 const probeN = Number(opt('probe', m === 'det' ? '20' : '40'));
@@ -43,11 +44,11 @@ const pct = (v: number) => (m === 'det' ? v.toFixed(4) : `${(100 * v).toFixed(1)
 
 const t0 = performance.now();
 const log = (s: string) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(0)}s] ${s}\n`);
-const table = await calibrateOcr(m, ocrBatches(m, CAL_SEED, calN, batch), algo === 'percentile' ? { algo, percentile } : { algo });
+const table = await calibrateOcr(m, ocrBatches(m, CAL_SEED, calN, batch), { algo, ...(algo === 'percentile' ? { percentile } : {}), ...(smoothing !== undefined ? { smoothing } : {}) });
 const evals = ocrBatches(m, EVAL_SEED, evalN, batch);
 const ref = await referenceOutputs(m, evals);
 const probe: HostTensor[] = ocrBatches(m, EVAL_SEED, probeN, batch), probeRef = ref.slice(0, probe.length);
-log(`calibrated (${algo}${algo === 'percentile' ? ` ${percentile}` : ''}) on ${calN}, evaluating on ${evalN} (probe ${probeN})`);
+log(`calibrated (${algo}${algo === 'percentile' ? ` ${percentile}` : ''}${smoothing !== undefined ? `, smoothing ${smoothing}` : ''}) on ${calN}, evaluating on ${evalN} (probe ${probeN})`);
 
 const full = await twinferOutputs(m, evals, { precision: 'int8', table });
 const fullScore = scoreOcr(m, evals, ref, full.outputs);
