@@ -228,19 +228,6 @@ void runCudnn(const CudnnApi& api, cudnnHandle_t h, const Plan& p, const ConvJob
   }
 }
 
-float timeIt(cudaStream_t stream, const std::function<void()>& f) {
-  cudaEvent_t a, b;
-  cudaEventCreate(&a); cudaEventCreate(&b);
-  f();  // warm
-  cudaEventRecord(a, stream);
-  for (int r = 0; r < 3; r++) f();
-  cudaEventRecord(b, stream);
-  cudaEventSynchronize(b);
-  float ms = 0;
-  cudaEventElapsedTime(&ms, a, b);
-  cudaEventDestroy(a); cudaEventDestroy(b);
-  return ms;
-}
 
 // Chooses (once per shape and stream) and runs the faster tactic. False: not for cuDNN.
 bool tryCudnn(const ConvJob& j) {
@@ -304,8 +291,8 @@ bool tryCudnn(const ConvJob& j) {
         }
         float tOwn = -1, tDnn = -1;
         if (p.useCudnn && mode != "cudnn") {
-          tOwn = timeIt(j.stream, [&] { runOwn(j); });
-          tDnn = timeIt(j.stream, [&] { runCudnn(api, h, p, j); });
+          tOwn = timeOnStream(j.stream, [&] { runOwn(j); });
+          tDnn = timeOnStream(j.stream, [&] { runCudnn(api, h, p, j); });
           p.useCudnn = tDnn < tOwn;
         }
         // TWINFER_CONV_VERBOSE=1: one line per timed shape (what the tactic choice saw).

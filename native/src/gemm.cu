@@ -162,19 +162,6 @@ __global__ void gemmEpilogue(float* y, const float* bias, const float* z, int M,
   y[i] = roundStore(applyEpilogue(e, v, z, i), f16);
 }
 
-float timeGemm(cudaStream_t stream, const std::function<void()>& f) {
-  cudaEvent_t a, b;
-  cudaEventCreate(&a); cudaEventCreate(&b);
-  f();  // warm
-  cudaEventRecord(a, stream);
-  for (int r = 0; r < 3; r++) f();
-  cudaEventRecord(b, stream);
-  cudaEventSynchronize(b);
-  float ms = 0;
-  cudaEventElapsedTime(&ms, a, b);
-  cudaEventDestroy(a); cudaEventDestroy(b);
-  return ms;
-}
 
 struct GemmDecision { bool lt; bool loaded; };
 std::map<std::vector<long long>, GemmDecision>& gemmDecisions() {
@@ -251,8 +238,8 @@ bool tryLt(int M, int N, int K, bool transA, bool transB, int lda, int ldb, cons
         if (known->second.loaded) gemmReused++;
         known->second.loaded = false;
       } else {
-        const float tOwn = timeGemm(stream, runOwn);
-        const float tLt = timeGemm(stream, [&] { runLt(api, h, p, A, B, Y, stream); epilogue(); });
+        const float tOwn = timeOnStream(stream, runOwn);
+        const float tLt = timeOnStream(stream, [&] { runLt(api, h, p, A, B, Y, stream); epilogue(); });
         p.use = tLt < tOwn;
         gemmDecisions()[shape] = GemmDecision{p.use, false};
         gemmTimed++;

@@ -15,6 +15,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <functional>
 #include <stdexcept>
 #include <string>
 
@@ -224,6 +225,24 @@ __global__ void splitKStore(int M, int N, long long total, const T* part, int zB
   Store s = st;
   s.setZ(zBase + z);
   s(static_cast<int>(r / N), static_cast<int>(r % N), part[i]);
+}
+
+// Tactic timing (conv.cu's cuDNN and gemm.cu's cuBLASLt choices): one warm-up call, then the time of
+// three calls on the stream, in ms (divide by 3 for one).
+inline float timeOnStream(cudaStream_t stream, const std::function<void()>& f) {
+  cudaEvent_t a, b;
+  cudaEventCreate(&a);
+  cudaEventCreate(&b);
+  f();
+  cudaEventRecord(a, stream);
+  for (int r = 0; r < 3; r++) f();
+  cudaEventRecord(b, stream);
+  cudaEventSynchronize(b);
+  float ms = 0;
+  cudaEventElapsedTime(&ms, a, b);
+  cudaEventDestroy(a);
+  cudaEventDestroy(b);
+  return ms;
 }
 
 inline int smCount() {
