@@ -26,6 +26,30 @@ constexpr int kTileN = 64;
 constexpr int kTileK = 16;
 constexpr int kGemmThreads = 256;
 
+// One K step's operand tiles into shared memory (zero outside the problem), each value through
+// `cv` (identity, or the TF32 rounding of the tensor-core body). Loads go k-fast or m/n-fast
+// following each operand's memory order, so global reads are coalesced either way.
+template <int PadM, int PadN, class LoadA, class LoadB, class Cv>
+__device__ __forceinline__ void loadTiles(float (&As)[kTileK][kTileM + PadM], float (&Bs)[kTileK][kTileN + PadN], const LoadA& la, const LoadB& lb,
+                                          int M, int N, int K, int m0, int n0, int k0, int tid, Cv cv) {
+#pragma unroll
+  for (int r = 0; r < (kTileM * kTileK) / kGemmThreads; r++) {
+    const int e = tid + r * kGemmThreads;
+    const int mi = la.kFast ? e / kTileK : e % kTileM;
+    const int ki = la.kFast ? e % kTileK : e / kTileM;
+    const int m = m0 + mi, k = k0 + ki;
+    As[ki][mi] = cv((m < M && k < K) ? la(m, k) : 0.f);
+  }
+#pragma unroll
+  for (int r = 0; r < (kTileN * kTileK) / kGemmThreads; r++) {
+    const int e = tid + r * kGemmThreads;
+    const int ni = lb.nFast ? e % kTileN : e / kTileK;
+    const int ki = lb.nFast ? e / kTileN : e % kTileK;
+    const int n = n0 + ni, k = k0 + ki;
+    Bs[ki][ni] = cv((n < N && k < K) ? lb(k, n) : 0.f);
+  }
+}
+
 // The main loop of one block: tile (blockIdx.x, blockIdx.y) of problem z over k in [0, K).
 template <class LoadA, class LoadB, class Store>
 __device__ __forceinline__ void tiledGemmBody(int M, int N, int K, int z, LoadA la, LoadB lb, Store st) {
@@ -46,22 +70,7 @@ __device__ __forceinline__ void tiledGemmBody(int M, int N, int K, int z, LoadA 
     for (int j = 0; j < 4; j++) acc[i][j] = 0.f;
 
   for (int k0 = 0; k0 < K; k0 += kTileK) {
-#pragma unroll
-    for (int r = 0; r < (kTileM * kTileK) / kGemmThreads; r++) {
-      const int e = tid + r * kGemmThreads;
-      const int mi = la.kFast ? e / kTileK : e % kTileM;
-      const int ki = la.kFast ? e % kTileK : e / kTileM;
-      const int m = m0 + mi, k = k0 + ki;
-      As[ki][mi] = (m < M && k < K) ? la(m, k) : 0.f;
-    }
-#pragma unroll
-    for (int r = 0; r < (kTileN * kTileK) / kGemmThreads; r++) {
-      const int e = tid + r * kGemmThreads;
-      const int ni = lb.nFast ? e % kTileN : e / kTileK;
-      const int ki = lb.nFast ? e / kTileN : e % kTileK;
-      const int n = n0 + ni, k = k0 + ki;
-      Bs[ki][ni] = (n < N && k < K) ? lb(k, n) : 0.f;
-    }
+    loadTiles<1, 1>(As, Bs, la, lb, M, N, K, m0, n0, k0, tid, [](float v) { return v; });
     __syncthreads();
 #pragma unroll
     for (int kk = 0; kk < kTileK; kk++) {
@@ -121,22 +130,7 @@ __device__ __forceinline__ void tiledGemmBodyTC(int M, int N, int K, int z, Load
     return __uint_as_float(u);
   };
   for (int k0 = 0; k0 < K; k0 += kTileK) {
-#pragma unroll
-    for (int r = 0; r < (kTileM * kTileK) / kGemmThreads; r++) {
-      const int e = tid + r * kGemmThreads;
-      const int mi = la.kFast ? e / kTileK : e % kTileM;
-      const int ki = la.kFast ? e % kTileK : e / kTileM;
-      const int m = m0 + mi, k = k0 + ki;
-      As[ki][mi] = tf32((m < M && k < K) ? la(m, k) : 0.f);
-    }
-#pragma unroll
-    for (int r = 0; r < (kTileN * kTileK) / kGemmThreads; r++) {
-      const int e = tid + r * kGemmThreads;
-      const int ni = lb.nFast ? e % kTileN : e / kTileK;
-      const int ki = lb.nFast ? e / kTileN : e % kTileK;
-      const int n = n0 + ni, k = k0 + ki;
-      Bs[ki][ni] = tf32((n < N && k < K) ? lb(k, n) : 0.f);
-    }
+    loadTiles<8, 8>(As, Bs, la, lb, M, N, K, m0, n0, k0, tid, tf32);
     __syncthreads();
 #pragma unroll
     for (int kk = 0; kk < kTileK; kk += 8) {
