@@ -96,6 +96,15 @@ function roundLowp(ctx: CudaKernelContext, y: CudaTensor): CudaTensor {
   return y;
 }
 
+/**
+ * The flags parameter of conv2d and gemm (native/src/common.h): 1 = TF32 tensor cores allowed, for
+ * float16 operands (float16 values are exact in TF32, so nothing is lost); 2 = a float16 output,
+ * rounded in the kernel's own store instead of a second pass.
+ */
+function lowpFlags(x: CudaTensor, w: CudaTensor, y: CudaTensor): number {
+  return (x.dtype === 'float16' && w.dtype === 'float16' ? 1 : 0) | (y.dtype === 'float16' ? 2 : 0);
+}
+
 /** The fused epilogue's two activations (identity for plain ops). */
 function epilogue(node: Node, fused: boolean): [Fn, Fn] {
   if (!fused) return [fusedFn(undefined, undefined), fusedFn(undefined, undefined)];
@@ -131,9 +140,7 @@ function gemmKernel(kind: 'Gemm' | 'MatMul', fused: boolean): CudaKernel {
       const [act, post] = epilogue(n, fused);
       const alpha = kind === 'Gemm' ? attrFloat(n, 'alpha', 1) : 1;
       const beta = kind === 'Gemm' ? attrFloat(n, 'beta', 1) : 1;
-      // Flags (native/src/gemm.cu): 1 = TF32 allowed for float16 values (exact in TF32); 2 = float16 output rounded in the store.
-      const flags = (a.dtype === 'float16' && b.dtype === 'float16' ? 1 : 0) | (y.dtype === 'float16' ? 2 : 0);
-      const ints = [...gemmInts(s, biasStrides(c?.dims, s.M, s.N), ctx.cuda.fn(act.name), ctx.cuda.fn(post.name)), flags];
+      const ints = [...gemmInts(s, biasStrides(c?.dims, s.M, s.N), ctx.cuda.fn(act.name), ctx.cuda.fn(post.name)), lowpFlags(a, b, y)];
       ctx.cuda.launch('gemm', ints, [alpha, beta, act.a, act.b, post.a, post.b], [a, b, c, z, y]);
       return [y.dtype === 'bfloat16' ? roundLowp(ctx, y) : y];
     },
@@ -160,10 +167,7 @@ function convKernel(fused: boolean): CudaKernel {
       const c = convShape(x.dims, w.dims, geom, groupAttr(ctx.node));
       if (dims[1] !== c.K || dims.slice(2).join() !== geom.outSize.join()) throw new Error(`${op}: output dims [${dims}] disagree with the geometry`);
       const [act, post] = epilogue(ctx.node, fused);
-      // Flags (native/src/conv.cu): 1 = TF32 tensor cores allowed, for float16 values (exact in TF32,
-      // so nothing is lost); 2 = a float16 output, rounded in the conv's own store.
-      const flags = (x.dtype === 'float16' && w.dtype === 'float16' ? 1 : 0) | (y.dtype === 'float16' ? 2 : 0);
-      ctx.cuda.launch('conv2d', [...convInts(c, ctx.cuda.fn(act.name), ctx.cuda.fn(post.name)), flags], [act.a, act.b, post.a, post.b], [x, w, ctx.inputs[2], fused ? ctx.inputs[3] : undefined, y]);
+      ctx.cuda.launch('conv2d', [...convInts(c, ctx.cuda.fn(act.name), ctx.cuda.fn(post.name)), lowpFlags(x, w, y)], [act.a, act.b, post.a, post.b], [x, w, ctx.inputs[2], fused ? ctx.inputs[3] : undefined, y]);
       return [y.dtype === 'bfloat16' ? roundLowp(ctx, y) : y];
     },
   };

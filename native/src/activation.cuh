@@ -4,6 +4,8 @@
 // f32 with the precise CUDA functions (no --use_fast_math).
 #pragma once
 
+#include <cuda_fp16.h>
+
 #include <cuda_runtime.h>
 
 #include "functions.h"
@@ -84,5 +86,9 @@ __device__ __forceinline__ float applyEpilogue(const Epilogue& e, float v, const
   if (z) v += z[zi];
   return applyFn(e.post, v, e.p0, e.p1);
 }
+
+// A stored value of a float16 tensor (kept as f32 on the device) rounds to float16, to nearest even,
+// as the CPU reference's float16 storage does: conv2d and gemm with their float16-output flag.
+__device__ __forceinline__ float storeLowp(float v, bool f16) { return f16 ? __half2float(__float2half_rn(v)) : v; }
 
 }  // namespace twinfer

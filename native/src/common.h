@@ -79,4 +79,34 @@ std::vector<std::string> gemmTimingCacheLines();
 int gemmTimingCacheLoad(const std::vector<std::string>& lines);
 ConvTimingStats gemmTimingStats();
 
+// Optional libraries, opened at run time (never linked) with one list of sonames each, shared by
+// probe() and the tactics that use them (conv.cu: cuDNN, gemm.cu: cuBLASLt). The handle stays open
+// for the process; nullptr when none of the names opens. `soname`: the name that opened, or "".
+enum class OptionalLibrary { Cudnn, CublasLt };
+void* optionalLibrary(OptionalLibrary which, std::string* soname = nullptr);
+
+// Resolves `name` from `handle` into `f`; false (f nullptr) when the library lacks it.
+void* dlsymOf(void* handle, const char* name);
+template <class F>
+bool resolveSymbol(void* handle, F& f, const char* name) {
+  f = reinterpret_cast<F>(dlsymOf(handle, name));
+  return f != nullptr;
+}
+
+// Timing-cache lines, the format both tactic caches (conv.cu, gemm.cu) write and read:
+// "<kernel> <int> <int> ...: <choice>". parseTacticLine returns false for another kernel's line, a
+// line that is not of this form, or one with another count of ints than `ints`.
+std::string tacticLine(const char* kernel, const std::vector<long long>& shape, const std::string& choice);
+bool parseTacticLine(const std::string& line, const char* kernel, size_t ints, std::vector<long long>& shape, std::string& choice);
+
+// Flags of the float kernels that run float16 values stored as f32 (conv2d, gemm): TF32 tensor
+// cores allowed (float16 values are exact in TF32), and a float16 output rounded in the store.
+constexpr int64_t kFlagTf32 = 1, kFlagF16Out = 2;
+// The flags parameter checked; TF32 also when TWINFER_TF32=1 allows it for float32.
+struct LowpFlags {
+  bool tf32;
+  bool f16Out;
+};
+LowpFlags lowpFlags(const char* kernel, int64_t flags);
+
 }  // namespace twinfer

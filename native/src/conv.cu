@@ -23,10 +23,10 @@
 // opens at run time (dlopen, never linked), the first launch of each convolution shape times the
 // implicit GEMM against cuDNN's fastest algorithm (cudnnFindConvolutionForwardAlgorithm) on the
 // actual GPU and keeps the faster for the process: TensorRT's per-layer auto-tuning, in small.
-// `flags` bit 0 (CONV_TF32): TF32 tensor cores are allowed: cuDNN with CUDNN_TENSOR_OP_MATH and the
+// `flags` (common.h) bit 0 (kFlagTf32): TF32 tensor cores are allowed: cuDNN with CUDNN_TENSOR_OP_MATH and the
 // own implicit GEMM on mma.sync (gemm.cuh tiledGemmBodyTC); else both compute in plain FP32. The lowering sets it for float16 tensors (stored as f32 holding
 // float16 values: their 11-bit significands are exact in TF32's, so TF32 products of them lose
-// nothing) and TWINFER_TF32=1 allows TF32 for float32 too. Bit 1 (CONV_F16_OUT): the output is a
+// nothing) and TWINFER_TF32=1 allows TF32 for float32 too. Bit 1 (kFlagF16Out): the output is a
 // float16 tensor, rounded to float16 in the store (one pass instead of a second kernel). The bias and epilogue then run as one element-wise
 // kernel. TWINFER_CONV_TACTIC=own|cudnn forces one. Asymmetric pads (cuDNN pads both sides alike)
 // always take the implicit GEMM.
@@ -40,17 +40,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <functional>
 #include <map>
 #include <string>
-#include <type_traits>
 #include <vector>
 #if TWINFER_HAVE_CUDNN
 #include <cudnn.h>
-#include <dlfcn.h>
 #endif
-
-#include <cuda_fp16.h>
 
 #include "activation.cuh"
 #include "common.h"
@@ -58,11 +53,6 @@
 
 namespace twinfer {
 namespace {
-
-constexpr int64_t CONV_TF32 = 1, CONV_F16_OUT = 2;
-
-// float16 rounding of a stored value (round to nearest even, as the CPU reference's float16 storage).
-__device__ __forceinline__ float storeRound(float v, bool f16) { return f16 ? __half2float(__float2half_rn(v)) : v; }
 
 struct ConvGeom {
   int N, C, H, W, K, P, Q, R, S, sh, sw, ph, pw, dh, dw, groups, Cg, Mg;
@@ -110,7 +100,7 @@ struct StoreNCHW {
     const int k = k0 + m;
     const long long i = (static_cast<long long>(b) * g.K + k) * PQ + pq;
     const float v = bias ? acc + bias[k] : acc;
-    y[i] = storeRound(applyEpilogue(e, v, z, i), f16);
+    y[i] = storeLowp(applyEpilogue(e, v, z, i), f16);
   }
 };
 
@@ -144,7 +134,7 @@ __global__ void convEpilogue(float* y, const float* bias, const float* z, Epilog
   if (i >= total) return;
   const int k = static_cast<int>((i / PQ) % K);
   const float v = bias ? y[i] + bias[k] : y[i];
-  y[i] = storeRound(applyEpilogue(e, v, z, i), f16);
+  y[i] = storeLowp(applyEpilogue(e, v, z, i), f16);
 }
 
 // cuDNN entry points, resolved with dlsym so the addon never links (or needs) libcudnn.
@@ -170,11 +160,10 @@ struct CudnnApi {
 const CudnnApi& cudnnApi() {
   static const CudnnApi api = [] {
     CudnnApi a;
-    void* h = nullptr;
-    for (const char* n : {"libcudnn.so.9", "libcudnn.so"}) if ((h = dlopen(n, RTLD_NOW | RTLD_LOCAL))) break;
+    void* h = optionalLibrary(OptionalLibrary::Cudnn);
     if (!h) return a;
     bool all = true;
-    auto sym = [&](auto& f, const char* name) { f = reinterpret_cast<std::remove_reference_t<decltype(f)>>(dlsym(h, name)); all = all && f; };
+    auto sym = [&](auto& f, const char* name) { all = resolveSymbol(h, f, name) && all; };
     sym(a.create, "cudnnCreate"); sym(a.setStream, "cudnnSetStream"); sym(a.errorString, "cudnnGetErrorString");
     sym(a.createTensor, "cudnnCreateTensorDescriptor"); sym(a.setTensor4d, "cudnnSetTensor4dDescriptor");
     sym(a.createFilter, "cudnnCreateFilterDescriptor"); sym(a.setFilter4d, "cudnnSetFilter4dDescriptor");
@@ -318,10 +307,7 @@ std::vector<std::string> convTimingCacheLines() {
   std::vector<std::string> out;
 #if TWINFER_HAVE_CUDNN
   for (const auto& [shape, d] : decisions()) {
-    std::string line = "conv2d";
-    for (int v : shape) line += " " + std::to_string(v);
-    line += d.cudnn ? ": cudnn " + std::to_string(d.algo) : ": own";
-    out.push_back(line);
+    out.push_back(tacticLine("conv2d", std::vector<long long>(shape.begin(), shape.end()), d.cudnn ? "cudnn " + std::to_string(d.algo) : "own"));
   }
 #endif
   return out;
@@ -330,28 +316,16 @@ std::vector<std::string> convTimingCacheLines() {
 int convTimingCacheLoad(const std::vector<std::string>& lines) {
   int accepted = 0;
 #if TWINFER_HAVE_CUDNN
+  std::vector<long long> shape;
+  std::string what;
   for (const std::string& line : lines) {
-    const size_t colon = line.find(':');
-    if (line.rfind("conv2d ", 0) != 0 || colon == std::string::npos) continue;
-    std::vector<int> shape;
-    size_t pos = 7;
-    bool ok = true;
-    while (pos < colon) {
-      char* end = nullptr;
-      const long v = std::strtol(line.c_str() + pos, &end, 10);
-      if (end == line.c_str() + pos) { ok = false; break; }
-      shape.push_back(static_cast<int>(v));
-      pos = static_cast<size_t>(end - line.c_str());
-      while (pos < colon && line[pos] == ' ') pos++;
-    }
-    if (!ok || shape.size() != 17) continue;
-    const std::string what = line.substr(colon + 1);
+    if (!parseTacticLine(line, "conv2d", 17, shape, what)) continue;
     Decision d{false, 0, true};
-    if (what == " own") d.cudnn = false;
-    else if (what.rfind(" cudnn ", 0) == 0) { d.cudnn = true; d.algo = std::atoi(what.c_str() + 7); if (d.algo < 0 || d.algo >= CUDNN_CONVOLUTION_FWD_ALGO_COUNT) continue; }
+    if (what == "own") d.cudnn = false;
+    else if (what.rfind("cudnn ", 0) == 0) { d.cudnn = true; d.algo = std::atoi(what.c_str() + 6); if (d.algo < 0 || d.algo >= CUDNN_CONVOLUTION_FWD_ALGO_COUNT) continue; }
     else continue;
     // A decision timed in this process wins over the file's.
-    if (decisions().emplace(shape, d).second) accepted++;
+    if (decisions().emplace(std::vector<int>(shape.begin(), shape.end()), d).second) accepted++;
   }
 #endif
   return accepted;
@@ -384,10 +358,8 @@ void launchConv(const LaunchArgs& a) {
   const long long gemmN = static_cast<long long>(g.N) * g.P * g.Q;
   const long long gemmK = static_cast<long long>(g.Cg) * g.R * g.S;
   if (gemmN > 0x7fffffffLL || gemmK > 0x7fffffffLL) throw std::runtime_error("conv2d: problem too large for 32-bit GEMM indices");
-  if (i[18] < 0 || i[18] > (CONV_TF32 | CONV_F16_OUT)) throw std::runtime_error("conv2d: flags must be a combination of 1 (TF32 allowed) and 2 (float16 output)");
-  const char* tf32Env = std::getenv("TWINFER_TF32");
-  const bool tf32 = (i[18] & CONV_TF32) != 0 || (tf32Env && tf32Env[0] == '1');
-  const ConvJob job{g, e, tf32, (i[18] & CONV_F16_OUT) != 0, static_cast<const float*>(a.ptr[0]), static_cast<const float*>(a.ptr[1]), static_cast<const float*>(a.ptr[2]),
+  const LowpFlags flags = lowpFlags("conv2d", i[18]);
+  const ConvJob job{g, e, flags.tf32, flags.f16Out, static_cast<const float*>(a.ptr[0]), static_cast<const float*>(a.ptr[1]), static_cast<const float*>(a.ptr[2]),
                     static_cast<const float*>(a.ptr[3]), static_cast<float*>(a.ptr[4]), a.stream};
 #if TWINFER_HAVE_CUDNN
   if (tryCudnn(job)) return;

@@ -8,8 +8,8 @@
 //
 //   Y[z](m, n) = post(act(alpha * sum_k op(A)[z](m, k) op(B)[z](k, n) + beta * bias[m*bsM + n*bsN]) + Z[z](m, n))
 //
-// flags: 1 = TF32 tensor cores allowed (float16 values, exact in TF32; or TWINFER_TF32=1): the own
-// kernel's mma.sync body and cuBLASLt's FAST_TF32 compute; 2 = a float16 output, rounded in the store.
+// flags (common.h): 1 = TF32 tensor cores allowed (float16 values, exact in TF32; or TWINFER_TF32=1):
+// the own kernel's mma.sync body and cuBLASLt's FAST_TF32 compute; 2 = a float16 output, rounded in the store.
 // Y and Z are contiguous [batches, M, N]; A and B are row-major with leading dimensions lda / ldb
 // (op = transpose when trans*), offset per batch by the broadcast strides (0 along broadcast axes).
 //
@@ -20,20 +20,17 @@
 // cuDNN; the decisions join the timing cache ("gemm <ints>: cublaslt" / ": own"). Only one problem
 // (batches folded into M where B is shared and A contiguous) goes to cuBLASLt; other batched shapes
 // stay on the own kernel. TWINFER_GEMM_TACTIC=own|cublaslt forces one.
-#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
-#include <type_traits>
 #include <map>
 #include <string>
 #include <vector>
 #if TWINFER_HAVE_CUBLASLT
 #include <cublasLt.h>
-#include <dlfcn.h>
 #endif
 
 #include "activation.cuh"
@@ -44,9 +41,6 @@ namespace twinfer {
 namespace {
 
 constexpr int kBatchRank = 4;
-constexpr int64_t GEMM_TF32 = 1, GEMM_F16_OUT = 2;
-
-__device__ __forceinline__ float roundStore(float v, bool f16) { return f16 ? __half2float(__float2half_rn(v)) : v; }
 
 struct BatchMap {
   int dims[kBatchRank];
@@ -101,7 +95,7 @@ struct StoreY {
     float v = alpha * acc;
     if (bias) v += beta * bias[m * bsM + n * bsN];
     const long long i = off + static_cast<long long>(m) * N + n;
-    y[i] = roundStore(applyEpilogue(e, v, z, i), f16);
+    y[i] = storeLowp(applyEpilogue(e, v, z, i), f16);
   }
 };
 
@@ -122,13 +116,10 @@ struct LtApi {
 const LtApi& ltApi() {
   static const LtApi api = [] {
     LtApi a;
-    void* h = nullptr;
-    for (const char* n : {"libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so", "/usr/local/cuda/lib64/libcublasLt.so.13", "/usr/local/cuda/lib64/libcublasLt.so.12"}) {
-      if ((h = dlopen(n, RTLD_NOW | RTLD_LOCAL))) break;
-    }
+    void* h = optionalLibrary(OptionalLibrary::CublasLt);
     if (!h) return a;
     bool all = true;
-    auto sym = [&](auto& f, const char* name) { f = reinterpret_cast<std::remove_reference_t<decltype(f)>>(dlsym(h, name)); all = all && f; };
+    auto sym = [&](auto& f, const char* name) { all = resolveSymbol(h, f, name) && all; };
     sym(a.create, "cublasLtCreate"); sym(a.descCreate, "cublasLtMatmulDescCreate"); sym(a.descSet, "cublasLtMatmulDescSetAttribute");
     sym(a.layoutCreate, "cublasLtMatrixLayoutCreate"); sym(a.prefCreate, "cublasLtMatmulPreferenceCreate");
     sym(a.prefSet, "cublasLtMatmulPreferenceSetAttribute"); sym(a.heuristic, "cublasLtMatmulAlgoGetHeuristic"); sym(a.matmul, "cublasLtMatmul");
@@ -159,7 +150,7 @@ __global__ void gemmEpilogue(float* y, const float* bias, const float* z, int M,
   const int m = static_cast<int>(mn / N), n = static_cast<int>(mn % N);
   float v = alpha * y[i];
   if (bias) v += beta * bias[m * bsM + n * bsN];
-  y[i] = roundStore(applyEpilogue(e, v, z, i), f16);
+  y[i] = storeLowp(applyEpilogue(e, v, z, i), f16);
 }
 
 
@@ -278,11 +269,8 @@ void launchGemm(const LaunchArgs& a) {
   const Epilogue e{checkFn("gemm", i[t + 2]), checkFn("gemm", i[t + 3]), a.f[2], a.f[3], a.f[4], a.f[5]};
   const LoadA la{static_cast<const float*>(a.ptr[0]), bm, static_cast<int>(i[5]), transA, !transA, 0};
   const LoadB lb{static_cast<const float*>(a.ptr[1]), bm, static_cast<int>(i[6]), transB, !transB, 0};
-  const int64_t flags = i[t + 4];
-  if (flags < 0 || flags > (GEMM_TF32 | GEMM_F16_OUT)) throw std::runtime_error("gemm: flags must be a combination of 1 (TF32 allowed) and 2 (float16 output)");
-  const char* tf32Env = std::getenv("TWINFER_TF32");
-  const bool tf32 = (flags & GEMM_TF32) != 0 || (tf32Env && tf32Env[0] == '1');
-  const bool f16 = (flags & GEMM_F16_OUT) != 0;
+  const LowpFlags flags = lowpFlags("gemm", i[t + 4]);
+  const bool tf32 = flags.tf32, f16 = flags.f16Out;
   const StoreY st{static_cast<float*>(a.ptr[4]), static_cast<const float*>(a.ptr[2]), static_cast<const float*>(a.ptr[3]),
                   M, N, i[t], i[t + 1], a.f[0], a.f[1], e, f16, 0};
 #if TWINFER_HAVE_CUBLASLT
@@ -314,12 +302,7 @@ void launchGemm(const LaunchArgs& a) {
 std::vector<std::string> gemmTimingCacheLines() {
   std::vector<std::string> out;
 #if TWINFER_HAVE_CUBLASLT
-  for (const auto& [shape, d] : gemmDecisions()) {
-    std::string line = "gemm";
-    for (long long v : shape) line += " " + std::to_string(v);
-    line += d.lt ? ": cublaslt" : ": own";
-    out.push_back(line);
-  }
+  for (const auto& [shape, d] : gemmDecisions()) out.push_back(tacticLine("gemm", shape, d.lt ? "cublaslt" : "own"));
 #endif
   return out;
 }
@@ -327,24 +310,12 @@ std::vector<std::string> gemmTimingCacheLines() {
 int gemmTimingCacheLoad(const std::vector<std::string>& lines) {
   int accepted = 0;
 #if TWINFER_HAVE_CUBLASLT
+  std::vector<long long> shape;
+  std::string what;
   for (const std::string& line : lines) {
-    const size_t colon = line.find(':');
-    if (line.rfind("gemm ", 0) != 0 || colon == std::string::npos) continue;
-    std::vector<long long> shape;
-    const char* c = line.c_str() + 5;
-    const char* end = line.c_str() + colon;
-    bool ok = true;
-    while (c < end) {
-      char* next = nullptr;
-      const long long v = std::strtoll(c, &next, 10);
-      if (next == c) { ok = false; break; }
-      shape.push_back(v);
-      c = next;
-      while (c < end && *c == ' ') c++;
-    }
-    const std::string what = line.substr(colon + 1);
-    if (!ok || shape.size() != 8 || (what != " cublaslt" && what != " own")) continue;
-    if (gemmDecisions().emplace(shape, GemmDecision{what == " cublaslt", true}).second) accepted++;
+    if (!parseTacticLine(line, "gemm", 8, shape, what) || (what != "cublaslt" && what != "own")) continue;
+    // A decision timed in this process wins over the file's.
+    if (gemmDecisions().emplace(shape, GemmDecision{what == "cublaslt", true}).second) accepted++;
   }
 #endif
   return accepted;

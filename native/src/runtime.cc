@@ -3,6 +3,7 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
 #include <stdexcept>
 
 #ifndef TWINFER_HAVE_CUBLASLT
@@ -60,21 +61,71 @@ const Registry& registry() {
 namespace {
 
 // Optional libraries are opened at run time, never linked: the addon loads and runs without them.
-std::string openFirst(std::initializer_list<const char*> names) {
+struct Opened {
+  void* handle = nullptr;
+  std::string soname;
+};
+Opened openFirst(std::initializer_list<const char*> names) {
   for (const char* n : names) {
-    if (dlopen(n, RTLD_LAZY | RTLD_LOCAL)) return n;  // kept open for the process (later providers)
+    if (void* h = dlopen(n, RTLD_NOW | RTLD_LOCAL)) return {h, n};  // kept open for the process
   }
-  return "";
+  return {};
 }
 
 }  // namespace
+
+void* optionalLibrary(OptionalLibrary which, std::string* soname) {
+  // The toolkit's lib64 last: where cuBLASLt lives when the loader path does not name it.
+  static const Opened cublasLt = openFirst({"libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so", "/usr/local/cuda/lib64/libcublasLt.so.13",
+                                            "/usr/local/cuda/lib64/libcublasLt.so.12"});
+  static const Opened cudnn = openFirst({"libcudnn.so.9", "libcudnn.so"});
+  const Opened& o = which == OptionalLibrary::Cudnn ? cudnn : cublasLt;
+  if (soname) *soname = o.soname;
+  return o.handle;
+}
+
+void* dlsymOf(void* handle, const char* name) { return handle ? dlsym(handle, name) : nullptr; }
+
+std::string tacticLine(const char* kernel, const std::vector<long long>& shape, const std::string& choice) {
+  std::string line = kernel;
+  for (long long v : shape) line += " " + std::to_string(v);
+  return line + ": " + choice;
+}
+
+bool parseTacticLine(const std::string& line, const char* kernel, size_t ints, std::vector<long long>& shape, std::string& choice) {
+  const std::string head = std::string(kernel) + " ";
+  const size_t colon = line.find(':');
+  if (line.rfind(head, 0) != 0 || colon == std::string::npos || colon + 2 > line.size() || line[colon + 1] != ' ') return false;
+  shape.clear();
+  const char* c = line.c_str() + head.size();
+  const char* end = line.c_str() + colon;
+  while (c < end) {
+    char* next = nullptr;
+    const long long v = std::strtoll(c, &next, 10);
+    if (next == c) return false;
+    shape.push_back(v);
+    c = next;
+    while (c < end && *c == ' ') c++;
+  }
+  choice = line.substr(colon + 2);
+  return shape.size() == ints;
+}
+
+LowpFlags lowpFlags(const char* kernel, int64_t flags) {
+  if (flags < 0 || flags > (kFlagTf32 | kFlagF16Out)) throw std::runtime_error(std::string(kernel) + ": flags must be a combination of 1 (TF32 allowed) and 2 (float16 output)");
+  const char* env = std::getenv("TWINFER_TF32");
+  return {(flags & kFlagTf32) != 0 || (env && env[0] == '1'), (flags & kFlagF16Out) != 0};
+}
 
 Probe probe() {
   Probe p{};
   cudaRuntimeGetVersion(&p.runtimeVersion);
   if (cudaDriverGetVersion(&p.driverVersion) != cudaSuccess) p.driverVersion = 0;
-  p.libraries.push_back({"cublasLt", TWINFER_HAVE_CUBLASLT != 0, openFirst({"libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so"})});
-  p.libraries.push_back({"cudnn", TWINFER_HAVE_CUDNN != 0, openFirst({"libcudnn.so.9", "libcudnn.so"})});
+  std::string cublasLt, cudnn;
+  optionalLibrary(OptionalLibrary::CublasLt, &cublasLt);
+  optionalLibrary(OptionalLibrary::Cudnn, &cudnn);
+  p.libraries.push_back({"cublasLt", TWINFER_HAVE_CUBLASLT != 0, cublasLt});
+  p.libraries.push_back({"cudnn", TWINFER_HAVE_CUDNN != 0, cudnn});
   int count = 0;
   const cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess) {

@@ -97,8 +97,7 @@ const launchers: Record<string, (code: number, i: Float64Array, f: Float32Array,
   },
   gemm(_code, i, f, p) {
     need('gemm', i, f, p, 24, 6, 5);
-    const flags = i[23]!;
-    if (!(flags >= 0 && flags <= 3)) throw new Error('gemm: flags must be a combination of 1 (TF32 allowed) and 2 (float16 output)');
+    const f16 = f16Output('gemm', i[23]!);
     const [M, N, K, tA, tB, lda, ldb] = [i[0]!, i[1]!, i[2]!, i[3]!, i[4]!, i[5]!, i[6]!];
     const bd = i.subarray(7, 11), as = i.subarray(11, 15), bs = i.subarray(15, 19);
     const [bsM, bsN, act, post] = [i[19]!, i[20]!, i[21]!, i[22]!];
@@ -118,7 +117,7 @@ const launchers: Record<string, (code: number, i: Float64Array, f: Float32Array,
           const yi = z * M * N + m * N + n;
           v = fa(v, a0!, a1!);
           if (Z) v += Z[yi]!;
-          Y[yi] = flags & 2 ? roundToDtype('float16', fp(v, p0!, p1!)) : fp(v, p0!, p1!);
+          Y[yi] = f16 ? roundToDtype('float16', fp(v, p0!, p1!)) : fp(v, p0!, p1!);
         }
       }
     }
@@ -126,8 +125,7 @@ const launchers: Record<string, (code: number, i: Float64Array, f: Float32Array,
   conv2d(_code, i, f, p) {
     need('conv2d', i, f, p, 19, 4, 5);
     const [N, C, H, W, K, P, Q, R, S, sh, sw, ph, pw, dh, dw, G, act, post, flags] = Array.from(i);
-    if (!(flags! >= 0 && flags! <= 3)) throw new Error('conv2d: flags must be a combination of 1 (TF32 allowed) and 2 (float16 output)');
-    const f16 = (flags! & 2) !== 0;
+    const f16 = f16Output('conv2d', flags!);
     const X = p[0]!, Wt = p[1]!, B = p[2], Z = p[3], Y = p[4]!;
     const fa = fn(act!), fp = fn(post!);
     const Cg = C! / G!, Mg = K! / G!;
@@ -149,6 +147,12 @@ const launchers: Record<string, (code: number, i: Float64Array, f: Float32Array,
     }
   },
 };
+
+/** conv2d's and gemm's flags (native/src/common.h lowpFlags): checked; whether the output rounds to float16. */
+function f16Output(kernel: string, flags: number): boolean {
+  if (!(flags >= 0 && flags <= 3)) throw new Error(`${kernel}: flags must be a combination of 1 (TF32 allowed) and 2 (float16 output)`);
+  return (flags & 2) !== 0;
+}
 
 const typed = { ...typedLaunchers(FUNCTION_NAMES), ...Q_LAUNCHERS };
 
