@@ -15,16 +15,12 @@ import { calibrate } from '../src/quant/calibrate.js';
 import { seededRandom } from '../src/cli/run.js';
 import { Q_CASES, qLabel, qMismatch } from '../test/native/q-cases.js';
 import { buildResNet50 } from './models/index.js';
+import { medianMs } from './median.js';
 
 const arg = (k: string, d: number) => { const i = process.argv.indexOf(`--${k}`); return i > 0 ? Number(process.argv[i + 1]) : d; };
 const iterations = arg('iterations', 20), bigBatch = arg('batch', 32);
 
-async function median(fn: () => Promise<unknown>): Promise<number> {
-  for (let i = 0; i < 3; i++) await fn();
-  const ts: number[] = [];
-  for (let i = 0; i < iterations; i++) { const t0 = performance.now(); await fn(); ts.push(performance.now() - t0); }
-  return ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)]!;
-}
+const median = (fn: () => Promise<unknown>) => medianMs(fn, iterations, 3);
 
 let failed = 0;
 console.log('== Q op cases: cuda vs cpu reference');

@@ -14,6 +14,7 @@ import type { NativeExecutor } from '../backends/native/executor.js';
 import type { GraphContext, Program } from '../backends/native/program.js';
 import type { Precision } from '../src/quant/precision.js';
 import { buildMobileNetV2, buildResNet50 } from './models/index.js';
+import { medianMs } from './median.js';
 
 const argv = process.argv.slice(2);
 const arg = (k: string, d: string) => { const i = argv.indexOf(`--${k}`); return i >= 0 ? argv[i + 1]! : d; };
@@ -33,11 +34,7 @@ const native = s.plan.cuda!.native as Required<GraphContext>;
 const p = [...(ex as unknown as { programs: Map<string, Program | string> }).programs.values()].find((v): v is Program => typeof v !== 'string');
 if (!p || p.graph === undefined) throw new Error(`no CUDA graph was recorded (mode ${ex.lastMode})`);
 
-async function median(f: () => unknown, n = 7): Promise<number> {
-  const t: number[] = [];
-  for (let i = 0; i < n; i++) { const t0 = performance.now(); await f(); t.push(performance.now() - t0); }
-  return t.sort((a, b) => a - b)[n >> 1]!;
-}
+const median = (f: () => unknown) => medianMs(f, 7);
 const f = p.feeds[0]!, out = p.outputs.find((o) => o.kind === 'device');
 const data = x.data as Float32Array;
 console.log(`${name} ${precision} batch ${batch}: ${p.launches.length} launches, mode ${ex.lastMode}`);

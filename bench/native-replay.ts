@@ -14,16 +14,12 @@ import { compareTensors } from '../src/testing/compare.js';
 import { ppocrInput, ppocrModels } from '../src/testing/ppocr.js';
 import type { NativeExecutor } from '../backends/native/executor.js';
 import { buildMobileNetV2, buildResNet50 } from './models/index.js';
+import { medianMs } from './median.js';
 
 const arg = (k: string, d: number) => { const i = process.argv.indexOf(`--${k}`); return i > 0 ? Number(process.argv[i + 1]) : d; };
 const iterations = arg('iterations', 20), warmup = 3;
 
-async function median(fn: () => Promise<unknown>): Promise<number> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const ts: number[] = [];
-  for (let i = 0; i < iterations; i++) { const t0 = performance.now(); await fn(); ts.push(performance.now() - t0); }
-  return ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)]!;
-}
+const median = (fn: () => Promise<unknown>) => medianMs(fn, iterations, warmup);
 
 const det = ppocrModels(640)[2]!;
 const cases = [

@@ -19,6 +19,7 @@ import { HostTensor } from '../src/ir/tensor.js';
 import { parseNpy } from '../src/onnx/npy.js';
 import { calibrate } from '../src/quant/calibrate.js';
 import { cudaTimingStats } from '../backends/native/timing-cache.js';
+import { medianMs } from './median.js';
 
 const argv = process.argv.slice(2);
 const arg = (k: string, d: string) => { const i = argv.indexOf(`--${k}`); return i >= 0 ? argv[i + 1]! : d; };
@@ -29,12 +30,7 @@ const iterations = Number(arg('iterations', '20'));
 const precisions = arg('precisions', 'fp32').split(',');
 const torch = JSON.parse(fs.readFileSync(path.join(dir, 'torch.json'), 'utf8')) as { gpu: string; torch: string; models: Record<string, Record<string, number>> };
 
-async function median(fn: () => Promise<unknown>, n: number): Promise<number> {
-  for (let i = 0; i < 3; i++) await fn();
-  const ts: number[] = [];
-  for (let i = 0; i < n; i++) { const t0 = performance.now(); await fn(); ts.push(performance.now() - t0); }
-  return ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)]!;
-}
+const median = (fn: () => Promise<unknown>, n: number) => medianMs(fn, n, 3);
 
 function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let ab = 0, aa = 0, bb = 0;

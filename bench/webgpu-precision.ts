@@ -18,18 +18,14 @@ import { assignPrecision } from '../src/quant/precision.js';
 import { exportModel } from '../src/onnx/export.js';
 import { ppocrInput } from '../src/testing/ppocr.js';
 import { buildMobileNetV2, buildResNet50 } from './models/index.js';
+import { medianMs } from './median.js';
 
 const arg = (k: string, d: number) => { const i = process.argv.indexOf(`--${k}`); return i > 0 ? Number(process.argv[i + 1]) : d; };
 const quick = process.argv.includes('--quick');
 const batch = arg('batch', quick ? 1 : 32), size = 224; // the models' fixed input size
 const iterations = arg('iterations', quick ? 2 : 10), warmup = arg('warmup', quick ? 1 : 3), calibBatches = arg('calib', quick ? 2 : 4);
 
-async function median(fn: () => Promise<unknown>): Promise<number> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const ts: number[] = [];
-  for (let i = 0; i < iterations; i++) { const t0 = performance.now(); await fn(); ts.push(performance.now() - t0); }
-  return ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)]!;
-}
+const median = (fn: () => Promise<unknown>) => medianMs(fn, iterations, warmup);
 
 function cosine(a: ArrayLike<number>, b: ArrayLike<number>): { cos: number; maxDiff: number } {
   let ab = 0, aa = 0, bb = 0, maxDiff = 0;

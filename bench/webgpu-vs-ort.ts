@@ -16,6 +16,7 @@ import { fromHostTensor, toHostTensor, type Tensor } from '../src/api/tensor.js'
 import { compareTensors } from '../src/testing/compare.js';
 import { ppocrInput, ppocrModels } from '../src/testing/ppocr.js';
 import { buildMobileNetV2, buildResNet50 } from './models/index.js';
+import { medianMs } from './median.js';
 
 const arg = (k: string, d: number) => { const i = process.argv.indexOf(`--${k}`); return i > 0 ? Number(process.argv[i + 1]) : d; };
 const quick = process.argv.includes('--quick');
@@ -30,12 +31,7 @@ if (tileArg > 0) {
 }
 const iterations = arg('iterations', quick ? 2 : 20), warmup = arg('warmup', quick ? 1 : 3);
 
-async function median(fn: () => Promise<unknown>): Promise<number> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const ts: number[] = [];
-  for (let i = 0; i < iterations; i++) { const t0 = performance.now(); await fn(); ts.push(performance.now() - t0); }
-  return ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)]!;
-}
+const median = (fn: () => Promise<unknown>) => medianMs(fn, iterations, warmup);
 
 /**
  * Medians of two contenders timed alternately (A, B, A, B...), so clock changes of the GPU (it
