@@ -6,20 +6,13 @@
  * their reasons). Tolerance rtol 1e-3 / atol 1e-5 (the runner's).
  */
 import * as fs from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setNativeLoader, type NativeAddon } from '../../backends/native/addon.js';
-import { resetCuda } from '../../backends/native/device.js';
+import { describe, expect, it } from 'vitest';
 import { NODE_TESTS, runTargetCases, type Expectations } from '../../src/testing/conformance.js';
-import { emulatedAddon } from './emulator.js';
+import { useEmulatedAddon } from './use-emulated-addon.js';
 
 const expectations: Expectations = JSON.parse(fs.readFileSync(new URL('../conformance-expectations.cuda.json', import.meta.url), 'utf8'));
 
-beforeAll(() => {
-  const addon = emulatedAddon();
-  setNativeLoader(() => addon as NativeAddon);
-  resetCuda();
-});
-afterAll(() => { setNativeLoader(undefined); resetCuda(); });
+useEmulatedAddon();
 
 describe.skipIf(!fs.existsSync(NODE_TESTS))('ONNX node conformance (cuda, emulated addon)', () => {
   it('matches the expectations file and passes >= 95% of target cases', async () => {

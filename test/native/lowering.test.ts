@@ -4,29 +4,21 @@
  * crossings between cuda and cpu nodes, weights uploaded once, pooled buffers. Runs everywhere;
  * kernels.test.ts runs the same cases on the real addon where a GPU is present.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Graph } from '../../src/ir/graph.js';
 import { HostTensor } from '../../src/ir/tensor.js';
 import { exportModel } from '../../src/onnx/export.js';
 import { InferenceSession, Tensor } from '../../src/node.js';
-import { setNativeLoader, type NativeAddon } from '../../backends/native/addon.js';
-import { acquireCuda, resetCuda } from '../../backends/native/device.js';
+import { acquireCuda } from '../../backends/native/device.js';
 import { NativeExecutor } from '../../backends/native/executor.js';
 import { acquireGpu } from '../../backends/webgpu/device.js';
 import { compareTensors } from '../../src/testing/compare.js';
 import { toHostTensor } from '../../src/api/tensor.js';
 import { randomTensor, seededRandom } from '../helpers/ort-single-op.js';
 import { ALL_CASES, chainModel, checkOnCuda, label } from './cases.js';
-import { emulatedAddon } from './emulator.js';
+import { useEmulatedAddon } from './use-emulated-addon.js';
 
-let addon: ReturnType<typeof emulatedAddon>;
-
-beforeAll(() => {
-  addon = emulatedAddon();
-  setNativeLoader(() => addon as NativeAddon);
-  resetCuda();
-});
-afterAll(() => { setNativeLoader(undefined); resetCuda(); });
+const emu = useEmulatedAddon();
 
 describe('CUDA lowering on the emulated addon matches the CPU backend', () => {
   ALL_CASES.forEach((c, i) => {
@@ -44,7 +36,7 @@ describe('the CUDA executor', () => {
     const where = sess.graph.nodes.map((n) => `${n.opType}:${sess.plan.partition.assignment.get(n)}`);
     expect(where).toEqual(['Conv:cuda', 'Relu:cuda', 'MeanVarianceNormalization:cpu', 'MatMul:cuda', 'Add:cuda']);
     expect(logs.join('\n')).toMatch(/MeanVarianceNormalization x1 \(no CUDA kernel for MeanVarianceNormalization\)/);
-    const ctx = addon.contexts.at(-1)!;
+    const ctx = emu.addon.contexts.at(-1)!;
     const rand = seededRandom(3);
     let buffersAfterFirst = 0;
     for (const n of [2, 2, 1]) {
@@ -117,7 +109,7 @@ describe('the CUDA executor', () => {
     g.initializers.set('k', new HostTensor('float32', [3], new Float32Array([1, 2, 3])));
     g.nodes.push({ name: 'mul', opType: 'Mul', domain: '', inputs: ['x', 'k'], outputs: ['y'], attrs: {} });
     g.outputs = [{ name: 'y' }];
-    const ctx = addon.contexts.at(-1)!;
+    const ctx = emu.addon.contexts.at(-1)!;
     const before = ctx.liveBuffers;
     // The build run (static dims) already uploads the weight and records the program.
     const sess = await InferenceSession.create(exportModel(g), { backends: ['cuda'], minSubgraphSize: 1, cudaTimingCache: 'off' });
@@ -146,7 +138,7 @@ describe('float16 convolutions on CUDA', () => {
     const model = exportModel(g);
     const sess = await InferenceSession.create(model, { backends: ['cuda'], precision: 'fp16', minSubgraphSize: 1, cudaTimingCache: 'off' });
     const cpu = await InferenceSession.create(model, { backends: ['cpu'], precision: 'fp16' });
-    const ctx = addon.contexts.at(-1)!;
+    const ctx = emu.addon.contexts.at(-1)!;
     const x = new Tensor('float32', randomTensor('float32', [2, 3, 9, 9], rand).data as Float32Array, [2, 3, 9, 9]);
     const before = ctx.launches.length;
     const got = toHostTensor((await sess.run({ x })).y!), want = toHostTensor((await cpu.run({ x })).y!);
@@ -169,7 +161,7 @@ describe('float16 convolutions on CUDA', () => {
     const model = exportModel(g);
     const sess = await InferenceSession.create(model, { backends: ['cuda'], precision: 'fp16', minSubgraphSize: 1, cudaTimingCache: 'off' });
     const cpu = await InferenceSession.create(model, { backends: ['cpu'], precision: 'fp16' });
-    const ctx = addon.contexts.at(-1)!;
+    const ctx = emu.addon.contexts.at(-1)!;
     const x = new Tensor('float32', randomTensor('float32', [5, 12], rand).data as Float32Array, [5, 12]);
     const before = ctx.launches.length;
     const got = toHostTensor((await sess.run({ x })).y!), want = toHostTensor((await cpu.run({ x })).y!);

@@ -6,29 +6,20 @@
  * Also: the weight packing itself, and that a precision 'int8' session on backends ['cuda'] keeps
  * its Q ops int8 on cuda (the planner lowers only what a backend cannot run).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HostTensor } from '../../src/ir/tensor.js';
 import { InferenceSession } from '../../src/node.js';
 import { fromHostTensor, toHostTensor } from '../../src/api/tensor.js';
 import { calibrate } from '../../src/quant/calibrate.js';
-import { setNativeLoader, type NativeAddon } from '../../backends/native/addon.js';
-import { resetCuda } from '../../backends/native/device.js';
 import { packConvWeights, packGemmWeights } from '../../backends/native/ops-q.js';
 import { seededRandom } from '../helpers/ort-single-op.js';
 import { smallCnn } from '../quant/models.js';
-import { emulatedAddon } from './emulator.js';
+import { useEmulatedAddon } from './use-emulated-addon.js';
 import { Q_CASES, qLabel, qMismatch, type QCase } from './q-cases.js';
 
 const checkQOnCuda = async (c: QCase, seed: number) => { expect(await qMismatch(c, seed), qLabel(c)).toBeUndefined(); };
 
-let addon: ReturnType<typeof emulatedAddon>;
-
-beforeAll(() => {
-  addon = emulatedAddon();
-  setNativeLoader(() => addon as NativeAddon);
-  resetCuda();
-});
-afterAll(() => { setNativeLoader(undefined); resetCuda(); });
+const emu = useEmulatedAddon();
 
 describe('CUDA INT8 lowering on the emulated addon matches the CPU reference', () => {
   Q_CASES.forEach((c, i) => {
@@ -36,7 +27,7 @@ describe('CUDA INT8 lowering on the emulated addon matches the CPU reference', (
   });
 
   it('depthwise goes to qconvDirect, the rest to the dp4a GEMM kernels', async () => {
-    const ctx = () => addon.contexts.at(-1)!;
+    const ctx = () => emu.addon.contexts.at(-1)!;
     const launched = () => ctx().launches.filter((k) => k.startsWith('q')).at(-1);
     await checkQOnCuda(Q_CASES[3]!, 1);
     expect(launched()).toBe('qconvDirect');

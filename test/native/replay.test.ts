@@ -8,28 +8,20 @@
  * emulated conv/gemm accumulate in f64). The GPU half (real capture, real cuDNN tactics) is
  * replay-gpu.test.ts.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Graph } from '../../src/ir/graph.js';
 import { HostTensor } from '../../src/ir/tensor.js';
 import { exportModel } from '../../src/onnx/export.js';
 import { InferenceSession } from '../../src/node.js';
-import { setNativeLoader, type NativeAddon } from '../../backends/native/addon.js';
-import { acquireCuda, resetCuda } from '../../backends/native/device.js';
+import { acquireCuda } from '../../backends/native/device.js';
 import { NativeExecutor, type NativeExecutorOptions } from '../../backends/native/executor.js';
 import { programKey, staticValues } from '../../backends/native/program.js';
 import { compareTensors } from '../../src/testing/compare.js';
 import { randomTensor, seededRandom } from '../helpers/ort-single-op.js';
 import { chainModel } from './cases.js';
-import { emulatedAddon } from './emulator.js';
+import { useEmulatedAddon } from './use-emulated-addon.js';
 
-let addon: ReturnType<typeof emulatedAddon>;
-
-beforeAll(() => {
-  addon = emulatedAddon();
-  setNativeLoader(() => addon as NativeAddon);
-  resetCuda();
-});
-afterAll(() => { setNativeLoader(undefined); resetCuda(); });
+const emu = useEmulatedAddon();
 
 /** Conv -> Relu -> Reshape(by Shape of another value, and by a constant) -> MatMul -> Add: all on cuda. */
 function staticModel(): Uint8Array {
@@ -72,7 +64,7 @@ async function setup(model: Uint8Array, backends: string[], options: NativeExecu
   const logs: string[] = [];
   const replay = new NativeExecutor(sess.graph, sess.plan.partition.assignment, cuda, { ...options, log: (m) => logs.push(m) });
   const plain = new NativeExecutor(sess.graph, sess.plan.partition.assignment, cuda, { replay: false });
-  return { sess, cpu, replay, plain, logs, ctx: addon.contexts.at(-1)! };
+  return { sess, cpu, replay, plain, logs, ctx: emu.addon.contexts.at(-1)! };
 }
 
 const feedsOf = (n: number, rand: () => number) => new Map([
