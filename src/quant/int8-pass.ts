@@ -14,7 +14,8 @@ import { int8Weights } from './int8.js';
 
 export interface Int8Skip { node: string; opType: string; reason: string }
 
-function fresh(g: Graph, base: string): string {
+/** `base`, or `base_1`, `base_2`, ...: the first name no constant or typed value of `g` uses. */
+export function freshName(g: Graph, base: string): string {
   let name = base, i = 1;
   while (g.initializers.has(name) || g.types.has(name)) name = `${base}_${i++}`;
   return name;
@@ -93,11 +94,11 @@ export function quantizeNode(g: Graph, n: Node, table: CalibrationTable): string
     const s = q.scale.numbers;
     for (let i = 0; i < s.length; i++) s[i] = Math.fround(s[i]! * scaleMul);
   }
-  const wq = fresh(g, `${wName}_int8`), ws = fresh(g, `${wName}_int8_scale`);
+  const wq = freshName(g, `${wName}_int8`), ws = freshName(g, `${wName}_int8_scale`);
   g.initializers.set(wq, q.w); g.types.set(wq, { dtype: 'int8', shape: q.w.dims.slice() });
   g.initializers.set(ws, q.scale); g.types.set(ws, { dtype: 'float32', shape: q.scale.dims.slice() });
   if (bias) {
-    biasName = fresh(g, `${n.name || wName}_bias`);
+    biasName = freshName(g, `${n.name || wName}_bias`);
     g.initializers.set(biasName, bias); g.types.set(biasName, { dtype: 'float32', shape: bias.dims.slice() });
   }
   for (const k of Object.keys(attrs)) if (attrs[k] === undefined) delete attrs[k];

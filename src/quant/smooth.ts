@@ -18,7 +18,7 @@
 import type { Graph, Node } from '../ir/graph.js';
 import { HostTensor } from '../ir/tensor.js';
 import { TwinferError } from '../errors.js';
-import { int8Candidate } from './int8-pass.js';
+import { freshName, int8Candidate } from './int8-pass.js';
 
 /** Where a layer's input channels are: axis 1 of a convolution's X, the last axis of a GEMM's. */
 interface SmoothSite { conv: boolean; channels: number; group: number }
@@ -93,12 +93,6 @@ export function checkAlpha(alpha: unknown): number {
   return alpha;
 }
 
-function fresh(g: Graph, base: string): string {
-  let name = base, i = 1;
-  while (g.initializers.has(name) || g.types.has(name)) name = `${base}_${i++}`;
-  return name;
-}
-
 /**
  * Applies the factors in place: for each named node, X becomes Mul(X, 1/s) (a new value) and the
  * weight a new constant with input channel c multiplied by s_c. `only`, when given, limits the
@@ -123,13 +117,13 @@ export function applySmoothing(g: Graph, factors: ReadonlyMap<string, Float32Arr
     const invDims = site.conv ? [1, site.channels, ...new Array<number>(Math.max(0, rank - 2)).fill(1)] : [site.channels];
     const inv = new Float32Array(site.channels);
     for (let c = 0; c < inv.length; c++) inv[c] = 1 / s[c]!;
-    const wNew = fresh(g, `${wName}/smooth/${n.name}`), invName = fresh(g, `${n.name}/smooth_inv`), xNew = fresh(g, `${n.name}/smooth_x`);
+    const wNew = freshName(g, `${wName}/smooth/${n.name}`), invName = freshName(g, `${n.name}/smooth_inv`), xNew = freshName(g, `${n.name}/smooth_x`);
     g.initializers.set(wNew, new HostTensor('float32', w.dims, dst));
     g.types.set(wNew, { dtype: 'float32', shape: w.dims.slice() });
     g.initializers.set(invName, new HostTensor('float32', invDims, inv));
     g.types.set(invName, { dtype: 'float32', shape: invDims });
     if (xType) g.types.set(xNew, { ...xType, ...(xType.shape ? { shape: xType.shape.slice() } : {}) });
-    g.nodes.splice(g.nodes.indexOf(n), 0, { name: fresh(g, `${n.name}/smooth`), opType: 'Mul', domain: '', inputs: [x, invName], outputs: [xNew], attrs: {} });
+    g.nodes.splice(g.nodes.indexOf(n), 0, { name: freshName(g, `${n.name}/smooth`), opType: 'Mul', domain: '', inputs: [x, invName], outputs: [xNew], attrs: {} });
     n.inputs[0] = xNew;
     n.inputs[1] = wNew;
     count++;
