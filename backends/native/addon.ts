@@ -38,7 +38,11 @@ export interface NativeProbe {
   libraries: NativeLibrary[];
 }
 
-/** One stream and the device buffers (cudaMalloc) of one execution context. */
+/**
+ * One stream and the device buffers (cudaMalloc) of one execution context. fork() makes another
+ * context with its own stream over the same buffers (ids mean the same in both): execution contexts
+ * that share one engine's weights and run concurrently.
+ */
 export interface NativeContext {
   alloc(bytes: number): number;
   free(id: number): void;
@@ -51,7 +55,15 @@ export interface NativeContext {
   synchronize(): void;
   memInfo(): { free: number; total: number };
   allocatedBytes(): number;
+  /** Ends this context's stream and graphs; the buffers are freed when no fork holds them any more. */
   dispose(): void;
+  /** Absent on an addon built before execution contexts (then one context serves every run). */
+  fork?(): NativeContext;
+  /**
+   * download() without blocking the thread: the copy is queued on the stream now and the wait runs
+   * on a worker. Nothing else may be queued on this context's stream until it settles.
+   */
+  downloadAsync?(id: number, byteOffset: number, bytes: number): Promise<ArrayBuffer>;
 }
 
 export interface NativeAddon {

@@ -13,6 +13,11 @@
  * run captures them in a CUDA graph, later runs launch the graph: one call), download the outputs.
  * Otherwise every run goes node by node, as before. TWINFER_CUDA_REPLAY=0 / TWINFER_CUDA_GRAPHS=0
  * (or the constructor's options) turn the replay / the graph off.
+ *
+ * Concurrent runs (exec-context.ts): each run holds an execution context (stream, activation pool,
+ * programs) until its outputs are downloaded; a run that finds them all busy opens another (a fork
+ * of the addon's context: same device buffers, so the weights are shared) up to `contexts`, else
+ * waits. Each context records its own programs and graphs.
  */
 import type { Graph, Node, ValueType } from '../../src/ir/graph.js';
 import { HostTensor } from '../../src/ir/tensor.js';
@@ -23,6 +28,7 @@ import { runCpuNode } from '../cpu/executor.js';
 import type { CudaContext } from './device.js';
 import type { CudaRunner } from './kernel.js';
 import { findCudaKernel } from './ops.js';
+import { BufferPool, ExecContext, canFork, contextsFromEnv, downloadFrom } from './exec-context.js';
 import { CudaTensor, fromDeviceBytes, toDeviceArray } from './tensor.js';
 import { graphsFromEnv, hasGraphs, programKey, replayFromEnv, staticValues, type DeviceSlot, type GraphContext, type LaunchStep, type Program, type ProgramOutput } from './program.js';
 
@@ -37,31 +43,26 @@ interface Step {
   hostInputs: Set<number>;
 }
 
-/** Device buffers by rounded size, reused across nodes and runs; freed when the executor is collected. */
-class BufferPool {
-  private readonly free = new Map<number, number[]>();
-  private readonly all = new Set<number>();
-  constructor(private readonly cuda: CudaContext) {}
-  static round(bytes: number): number { return Math.max(256, Math.ceil(bytes / 256) * 256); }
-  take(bytes: number): number {
-    const size = BufferPool.round(bytes);
-    const id = this.free.get(size)?.pop() ?? this.cuda.native.alloc(size);
-    this.all.add(id);
-    return id;
+/** What the executor frees when it is disposed or collected (no reference back to the executor). */
+interface Owned { contexts: ExecContext[]; weights: BufferPool }
+
+function disposeOwned(o: Owned, dropProgram: (c: ExecContext, p: Program) => void): void {
+  for (const c of o.contexts) {
+    for (const p of c.programs.values()) if (typeof p !== 'string') dropProgram(c, p);
+    c.programs.clear();
+    c.pool.dispose();
   }
-  give(id: number, bytes: number): void {
-    const size = BufferPool.round(bytes);
-    const list = this.free.get(size);
-    if (list) list.push(id); else this.free.set(size, [id]);
-  }
-  dispose(): void {
-    for (const id of this.all) { try { this.cuda.native.free(id); } catch { /* context gone */ } }
-    this.all.clear();
-    this.free.clear();
-  }
+  o.weights.dispose();
+  for (const c of o.contexts) if (c.owned) { try { c.native.dispose(); } catch { /* already gone */ } }
+  o.contexts.length = 0;
 }
 
-const pools = new FinalizationRegistry<BufferPool>((p) => p.dispose());
+function destroyGraph(c: ExecContext, p: Program): void {
+  const native = c.native as GraphContext;
+  if (p.graph !== undefined) { try { native.graphDestroy?.(p.graph); } catch { /* context gone */ } p.graph = undefined; }
+}
+
+const collected = new FinalizationRegistry<Owned>((o) => disposeOwned(o, destroyGraph));
 
 export interface NativeExecutorOptions {
   log?: (message: string) => void;
@@ -69,8 +70,14 @@ export interface NativeExecutorOptions {
   replay?: boolean;
   /** Capture replays in a CUDA graph (default: TWINFER_CUDA_GRAPHS != '0'; needs an addon with captureBegin). */
   cudaGraphs?: boolean;
-  /** Programs kept at once (least recently used dropped first); default 8. */
+  /** Programs kept at once per execution context (least recently used dropped first); default 8. */
   maxPrograms?: number;
+  /**
+   * Execution contexts opened at most (default TWINFER_CUDA_CONTEXTS, else 4): each concurrent run
+   * takes one (its own stream and activation buffers; the weights are shared), and a run waits when
+   * all are busy. 1 runs one at a time. Opened only when runs overlap.
+   */
+  contexts?: number;
 }
 
 /** What a recording run collects besides running (program.ts). */
@@ -91,13 +98,15 @@ const slotOf = (t: CudaTensor): DeviceSlot => ({ buffer: t.buffer, byteOffset: t
 
 export class NativeExecutor {
   private readonly steps: Step[];
-  private readonly pool: BufferPool;
-  /** Initializers on the device (uploaded on first use, kept for the session). */
+  /** Execution contexts, the first on the process-wide stream, the others forks of it. */
+  private readonly contexts: ExecContext[];
+  private readonly owned: Owned;
+  private readonly maxContexts: number;
+  /** Initializers on the device (uploaded on first use, kept for the session, shared by all contexts). */
   private readonly weights = new Map<string, CudaTensor>();
+  private readonly weightPool: BufferPool;
   /** Values fixed by the feeds' dims (program.ts staticValues). */
   private readonly fixedValues: Set<string>;
-  /** Programs by signature, most recently used last; a string says why that signature is not replayed. */
-  private readonly programs = new Map<string, Program | string>();
   private readonly replay: boolean;
   private readonly graphs: boolean;
   private readonly maxPrograms: number;
@@ -109,8 +118,11 @@ export class NativeExecutor {
   lastMode: 'nodes' | 'record' | 'replay' | 'capture' | 'graph' = 'nodes';
 
   constructor(private readonly graph: Graph, assignment: Map<Node, string>, private readonly cuda: CudaContext, options: NativeExecutorOptions = {}) {
-    this.pool = new BufferPool(cuda);
-    pools.register(this, this.pool);
+    this.contexts = [new ExecContext(cuda.native, false)];
+    this.weightPool = new BufferPool(cuda.native);
+    this.owned = { contexts: this.contexts, weights: this.weightPool };
+    collected.register(this, this.owned, this);
+    this.maxContexts = canFork(cuda.native) ? Math.max(1, Math.floor(options.contexts ?? contextsFromEnv())) : 1;
     this.replay = options.replay ?? replayFromEnv();
     this.graphs = this.replay && (options.cudaGraphs ?? graphsFromEnv()) && hasGraphs(cuda.native);
     this.maxPrograms = Math.max(1, options.maxPrograms ?? 8);
@@ -135,9 +147,9 @@ export class NativeExecutor {
     }
   }
 
-  /** Programs recorded (replayable signatures) and signatures refused, for tests and diagnostics. */
+  /** Programs recorded (replayable signatures) and signatures refused, over all execution contexts, for tests and diagnostics. */
   get programStats(): { programs: number; refused: string[]; graphs: number; noGraph: string[] } {
-    const v = [...this.programs.values()];
+    const v = this.contexts.flatMap((c) => [...c.programs.values()]);
     const progs = v.filter((p): p is Program => typeof p !== 'string');
     return {
       programs: progs.length,
@@ -147,99 +159,132 @@ export class NativeExecutor {
     };
   }
 
-  /** Frees the executor's device buffers and graphs now (else the buffers when it is garbage-collected). */
+  /** Execution contexts open now (one until runs overlap). */
+  get executionContexts(): number { return this.contexts.length; }
+
+  /** Frees the executor's device buffers, graphs and streams now (else when it is garbage-collected). */
   dispose(): void {
-    for (const p of this.programs.values()) if (typeof p !== 'string') this.dropProgram(p, false);
-    this.programs.clear();
-    pools.unregister(this);
-    this.pool.dispose();
+    collected.unregister(this);
+    disposeOwned(this.owned, destroyGraph);
     this.weights.clear();
   }
 
-  private dropProgram(p: Program, giveBack: boolean): void {
-    const native = this.cuda.native as GraphContext;
-    if (p.graph !== undefined) { try { native.graphDestroy?.(p.graph); } catch { /* context gone */ } p.graph = undefined; }
-    if (giveBack) for (const f of p.fixed) this.pool.give(f.buffer, f.bytes);
+  private dropProgram(c: ExecContext, p: Program, giveBack: boolean): void {
+    destroyGraph(c, p);
+    if (giveBack) for (const f of p.fixed) c.pool.give(f.buffer, f.bytes);
   }
 
-  private remember(key: string, p: Program | string): void {
-    this.programs.delete(key);
-    this.programs.set(key, p);
-    while (this.programs.size > this.maxPrograms) {
-      const [k, old] = this.programs.entries().next().value as [string, Program | string];
-      this.programs.delete(k);
-      if (typeof old !== 'string') this.dropProgram(old, true);
+  private remember(c: ExecContext, key: string, p: Program | string): void {
+    c.programs.delete(key);
+    c.programs.set(key, p);
+    while (c.programs.size > this.maxPrograms) {
+      const [k, old] = c.programs.entries().next().value as [string, Program | string];
+      c.programs.delete(k);
+      if (typeof old !== 'string') this.dropProgram(c, old, true);
+    }
+  }
+
+  /**
+   * An idle execution context, held for the caller: the first free one, else a new fork while
+   * fewer than maxContexts are open, else the first one released.
+   */
+  private async acquire(): Promise<ExecContext> {
+    for (;;) {
+      if (this.contexts.length === 0) throw new TwinferError('RUNTIME', 'the CUDA executor was disposed');
+      for (const c of this.contexts) if (c.lock.tryTake()) return c;
+      if (this.contexts.length < this.maxContexts) {
+        const c = new ExecContext(this.cuda.native.fork!(), true);
+        c.lock.tryTake();
+        this.contexts.push(c);
+        this.log?.(`twinfer: cuda execution context ${this.contexts.length} of at most ${this.maxContexts} opened (concurrent runs)`);
+        return c;
+      }
+      await new Promise<void>((resolve) => { for (const c of this.contexts) c.lock.onRelease(resolve); });
     }
   }
 
   async run(feeds: Map<string, HostTensor>, fetch: readonly string[]): Promise<Map<string, HostTensor>> {
-    if (!this.replay) { this.lastMode = 'nodes'; return this.execute(feeds, fetch); }
+    const c = await this.acquire();
+    try {
+      return await this.runOn(c, feeds, fetch);
+    } finally {
+      c.lock.release();
+    }
+  }
+
+  private async runOn(c: ExecContext, feeds: Map<string, HostTensor>, fetch: readonly string[]): Promise<Map<string, HostTensor>> {
+    if (!this.replay) { this.lastMode = 'nodes'; return this.execute(c, feeds, fetch); }
     const key = programKey(feeds, fetch);
-    const known = this.programs.get(key);
+    const known = c.programs.get(key);
     if (known !== undefined) {
-      this.remember(key, known); // most recently used
-      if (typeof known !== 'string') return this.replayProgram(known, feeds);
+      this.remember(c, key, known); // most recently used
+      if (typeof known !== 'string') return this.replayProgram(c, known, feeds);
       this.lastMode = 'nodes';
-      return this.execute(feeds, fetch);
+      return this.execute(c, feeds, fetch);
     }
     const rec: Recorder = { launches: [], feeds: [], fixed: [] };
     let recorded: { result: Map<string, HostTensor>; outputs?: ProgramOutput[] };
     try {
-      recorded = this.execute(feeds, fetch, rec);
+      recorded = this.execute(c, feeds, fetch, rec);
     } catch (e) {
-      for (const f of rec.fixed) this.pool.give(f.buffer, f.bytes);
+      for (const f of rec.fixed) c.pool.give(f.buffer, f.bytes);
       throw e;
     }
     const { result, outputs } = recorded;
     if (rec.refused !== undefined || !outputs) {
-      for (const f of rec.fixed) this.pool.give(f.buffer, f.bytes);
+      for (const f of rec.fixed) c.pool.give(f.buffer, f.bytes);
       const why = rec.refused ?? 'an output is not replayable';
-      this.remember(key, why);
+      this.remember(c, key, why);
       if (!this.loggedRefusal) { this.loggedRefusal = true; this.log?.(`twinfer: cuda runs node by node for these dims: ${why}`); }
       this.lastMode = 'nodes';
     } else {
-      this.remember(key, { key, feeds: rec.feeds, launches: rec.launches, outputs, fixed: rec.fixed, replays: 0 });
+      this.remember(c, key, { key, feeds: rec.feeds, launches: rec.launches, outputs, fixed: rec.fixed, replays: 0 });
       this.lastMode = 'record';
     }
     return result;
   }
 
-  /** Uploads the feeds, launches the program (as its CUDA graph when there is one), downloads the outputs. */
-  private replayProgram(p: Program, feeds: Map<string, HostTensor>): Map<string, HostTensor> {
-    const native = this.cuda.native as GraphContext;
+  /**
+   * Uploads the feeds, launches the program (as its CUDA graph when there is one), downloads the
+   * outputs; the wait for the downloads runs off the thread (downloadAsync), so other contexts keep
+   * launching meanwhile.
+   */
+  private async replayProgram(c: ExecContext, p: Program, feeds: Map<string, HostTensor>): Promise<Map<string, HostTensor>> {
+    const native = c.native as GraphContext;
     try {
       for (const f of p.feeds) {
         const h = feeds.get(f.name)!;
         if (h.size) native.upload(f.slot.buffer, f.slot.byteOffset, toDeviceArray(h));
       }
+      let mode: NativeExecutor['lastMode'];
       if (p.graph !== undefined) {
         native.graphLaunch!(p.graph);
-        this.lastMode = 'graph';
+        mode = 'graph';
       } else if (this.graphs && p.noGraph === undefined && p.launches.length > 0) {
-        this.capture(p);
+        mode = this.capture(c, p);
       } else {
-        this.launchAll(p);
-        this.lastMode = 'replay';
+        this.launchAll(c, p);
+        mode = 'replay';
       }
       p.replays++;
-      this.lastLaunches = p.launches.length;
+      const pending = p.outputs.map((o) => (o.kind === 'device' ? downloadFrom(native, o.slot.buffer, o.slot.byteOffset, o.slot.bytes) : undefined));
+      const bytes = await Promise.all(pending);
       const result = new Map<string, HostTensor>();
-      for (const o of p.outputs) {
+      p.outputs.forEach((o, i) => {
         if (o.kind === 'feed') result.set(o.name, feeds.get(o.feed)!);
         else if (o.kind === 'host') result.set(o.name, cloneHost(o.value));
-        else {
-          const s = o.slot;
-          result.set(o.name, fromDeviceBytes(s.dtype, s.dims, s.bytes ? native.download(s.buffer, s.byteOffset, s.bytes) : new ArrayBuffer(0)));
-        }
-      }
+        else result.set(o.name, fromDeviceBytes(o.slot.dtype, o.slot.dims, bytes[i]!));
+      });
+      this.lastMode = mode;
+      this.lastLaunches = p.launches.length;
       return result;
     } catch (e) {
       throw asTwinferError(e, 'RUNTIME');
     }
   }
 
-  private launchAll(p: Program): void {
-    const native = this.cuda.native;
+  private launchAll(c: ExecContext, p: Program): void {
+    const native = c.native;
     for (const l of p.launches) native.launch(l.kernel, l.ints, l.floats, l.bindings);
   }
 
@@ -248,13 +293,13 @@ export class NativeExecutor {
    * (a launcher made a call that capture forbids) the launches run one by one and the program keeps
    * replaying that way. Every tactic was chosen in the recording run, which was not captured.
    */
-  private capture(p: Program): void {
-    const native = this.cuda.native as Required<GraphContext>;
+  private capture(c: ExecContext, p: Program): 'capture' | 'replay' {
+    const native = c.native as Required<GraphContext>;
     let id: number | undefined;
     try {
       native.captureBegin();
       try {
-        this.launchAll(p);
+        this.launchAll(c, p);
       } catch (e) {
         try { native.captureAbort(); } catch { /* already out of capture */ }
         throw e;
@@ -263,13 +308,12 @@ export class NativeExecutor {
     } catch (e) {
       p.noGraph = (e as Error)?.message ?? String(e);
       this.log?.(`twinfer: CUDA graph capture failed, replaying launch by launch: ${p.noGraph}`);
-      this.launchAll(p);
-      this.lastMode = 'replay';
-      return;
+      this.launchAll(c, p);
+      return 'replay';
     }
     p.graph = id;
     native.graphLaunch(id);
-    this.lastMode = 'capture';
+    return 'capture';
   }
 
   /**
@@ -277,11 +321,12 @@ export class NativeExecutor {
    * then get buffers of their own (the program keeps them), and `outputs` says where each fetched
    * value will be on a replay (undefined when one cannot be replayed).
    */
-  private execute(feeds: Map<string, HostTensor>, fetch: readonly string[]): Map<string, HostTensor>;
-  private execute(feeds: Map<string, HostTensor>, fetch: readonly string[], rec: Recorder): { result: Map<string, HostTensor>; outputs?: ProgramOutput[] };
-  private execute(feeds: Map<string, HostTensor>, fetch: readonly string[], rec?: Recorder): Map<string, HostTensor> | { result: Map<string, HostTensor>; outputs?: ProgramOutput[] } {
-    const native = this.cuda.native;
-    const pool = this.pool;
+  private execute(c: ExecContext, feeds: Map<string, HostTensor>, fetch: readonly string[]): Map<string, HostTensor>;
+  private execute(c: ExecContext, feeds: Map<string, HostTensor>, fetch: readonly string[], rec: Recorder): { result: Map<string, HostTensor>; outputs?: ProgramOutput[] };
+  private execute(c: ExecContext, feeds: Map<string, HostTensor>, fetch: readonly string[], rec?: Recorder): Map<string, HostTensor> | { result: Map<string, HostTensor>; outputs?: ProgramOutput[] } {
+    const native = c.native;
+    const pool = c.pool;
+    let weightsUploaded = false;
     const owned = new Set<CudaTensor>(); // device tensors of this run (not weights), views included
     const refs = new Map<number, { n: number; bytes: number }>(); // pool buffer -> live tensors on it, its size
     let launches = 0;
@@ -334,8 +379,9 @@ export class NativeExecutor {
     const upload = (h: HostTensor, persistent: boolean): CudaTensor => {
       const dims = h.dims.slice();
       const data = toDeviceArray(h);
-      // Weights come from the pool too (never given back), so dispose() frees them with the rest.
-      const t = persistent ? new CudaTensor(pool.take(data.byteLength), h.dtype, dims) : runner.alloc(dims, h.dtype);
+      // Weights come from the executor's weight pool (never given back), freed by dispose().
+      const t = persistent ? new CudaTensor(this.weightPool.take(data.byteLength), h.dtype, dims) : runner.alloc(dims, h.dtype);
+      if (persistent) weightsUploaded = true;
       if (h.size) native.upload(t.buffer, t.byteOffset, data);
       return t;
     };
@@ -447,6 +493,9 @@ export class NativeExecutor {
     } finally {
       this.lastLaunches = launches;
       for (const t of [...owned]) drop(t);
+      // Weights were copied on this context's stream; another context's stream reads them without
+      // waiting for it: let the copies finish before any other run can start.
+      if (weightsUploaded) { try { native.synchronize(); } catch { /* the run's own error stands */ } }
     }
   }
 }

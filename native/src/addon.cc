@@ -8,7 +8,10 @@
 //                   launch(kernel, ints: Float64Array, floats: Float32Array, bindings: Float64Array [id, offset]...),
 //                   synchronize(), memInfo() -> { free, total }, allocatedBytes(), dispose(),
 //                   captureBegin(), captureEnd() -> graph id, captureAbort(), graphLaunch(id), graphDestroy(id)
-//                   (CUDA graphs of the context's stream: backends/native/program.ts)
+//                   (CUDA graphs of the context's stream: backends/native/program.ts),
+//                   fork() -> a Context with its own stream over the same buffers (execution contexts
+//                   sharing weights), downloadAsync(id, byteOffset, bytes) -> Promise<ArrayBuffer>
+//                   (the copy is queued now; the wait for the stream runs on a worker thread)
 // Every C++ exception becomes a JavaScript Error with the same message (CUDA error text included).
 #include <napi.h>
 
@@ -163,13 +166,20 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
                            InstanceMethod<&ContextWrap::CaptureAbort>("captureAbort"),
                            InstanceMethod<&ContextWrap::GraphLaunch>("graphLaunch"),
                            InstanceMethod<&ContextWrap::GraphDestroy>("graphDestroy"),
+                           InstanceMethod<&ContextWrap::Fork>("fork"),
+                           InstanceMethod<&ContextWrap::DownloadAsync>("downloadAsync"),
                        });
   }
 
   explicit ContextWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ContextWrap>(info) {
     guard(info.Env(), [&]() {
+      // fork() passes the parent's memory as an External; JavaScript passes a device index.
+      if (info.Length() > 0 && info[0].IsExternal()) {
+        ctx_ = std::make_shared<Context>(*info[0].As<Napi::External<std::shared_ptr<DeviceMemory>>>().Data());
+        return 0;
+      }
       const int device = info.Length() > 0 ? static_cast<int>(sizeArg(info, 0, "device")) : 0;
-      ctx_ = std::make_unique<Context>(device);
+      ctx_ = std::make_shared<Context>(device);
       return 0;
     });
   }
@@ -283,13 +293,67 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
   }
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
+      // A download still waiting on a worker holds the context too: it is disposed when that ends.
       ctx_.reset();
       return info.Env().Undefined();
     });
   }
+  Napi::Value Fork(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      std::shared_ptr<DeviceMemory> memory = ctx().memory();
+      Napi::External<std::shared_ptr<DeviceMemory>> ext = Napi::External<std::shared_ptr<DeviceMemory>>::New(info.Env(), &memory);
+      // The constructor copies the shared_ptr out of the External before this frame ends.
+      return info.Env().GetInstanceData<Napi::FunctionReference>()->New({ext});
+    });
+  }
+  Napi::Value DownloadAsync(const Napi::CallbackInfo& info);
 
-  std::unique_ptr<Context> ctx_;
+  std::shared_ptr<Context> ctx_;
 };
+
+// downloadAsync's worker: the copy and the wait for the stream run off the JavaScript thread, so
+// other execution contexts keep launching while this one's outputs come back.
+class DownloadWorker : public Napi::AsyncWorker {
+ public:
+  DownloadWorker(Napi::Env env, std::shared_ptr<Context> ctx, const void* src, size_t bytes)
+      : Napi::AsyncWorker(env, "twinfer.downloadAsync"), deferred_(Napi::Promise::Deferred::New(env)), ctx_(std::move(ctx)), src_(src), bytes_(bytes) {
+    Napi::ArrayBuffer out = Napi::ArrayBuffer::New(env, bytes);
+    dst_ = out.Data();
+    out_ = Napi::Persistent(out);
+  }
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      if (bytes_) ctx_->copyOut(src_, dst_, bytes_);
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(out_.Value()); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<Context> ctx_;
+  const void* src_;
+  size_t bytes_;
+  void* dst_ = nullptr;
+  Napi::Reference<Napi::ArrayBuffer> out_;
+};
+
+Napi::Value ContextWrap::DownloadAsync(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    const size_t n = sizeArg(info, 2, "bytes");
+    const void* src = ctx().downloadSource(idArg(info, 0), sizeArg(info, 1, "byteOffset"), n);
+    if (ctx().capturing()) throw std::runtime_error("downloadAsync: the stream is capturing");
+    auto* w = new DownloadWorker(info.Env(), ctx_, src, n);
+    Napi::Promise p = w->Promise();
+    w->Queue();  // the worker deletes itself after OnOK / OnError
+    return p;
+  });
+}
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, Probe_, "probe"));
@@ -297,7 +361,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("kernels", Napi::Function::New(env, Kernels, "kernels"));
   exports.Set("timingCache", Napi::Function::New(env, TimingCache, "timingCache"));
   exports.Set("loadTimingCache", Napi::Function::New(env, LoadTimingCache, "loadTimingCache"));
-  exports.Set("Context", ContextWrap::Define(env));
+  Napi::Function ctor = ContextWrap::Define(env);
+  env.SetInstanceData(new Napi::FunctionReference(Napi::Persistent(ctor)));  // for fork(); freed with the env
+  exports.Set("Context", ctor);
   return exports;
 }
 

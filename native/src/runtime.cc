@@ -159,30 +159,20 @@ Probe probe() {
   return p;
 }
 
-Context::Context(int device) : device_(device) {
-  use();
-  check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
-}
-
-Context::~Context() {
-  try {
-    dispose();
-  } catch (...) {
+DeviceMemory::~DeviceMemory() {
+  cudaSetDevice(device_);
+  for (auto& b : buffers_) {
+    if (b.ptr) cudaFree(b.ptr);
   }
+  cudaGetLastError();
 }
 
-void Context::use() {
-  if (disposed_) throw std::runtime_error("CUDA context was disposed");
-  check(cudaSetDevice(device_), "cudaSetDevice");
-}
-
-const Context::Buffer& Context::buffer(uint32_t id) const {
+const DeviceMemory::Buffer& DeviceMemory::buffer(uint32_t id) const {
   if (id >= buffers_.size() || !buffers_[id].ptr) throw std::runtime_error("unknown device buffer " + std::to_string(id));
   return buffers_[id];
 }
 
-uint32_t Context::alloc(size_t bytes) {
-  use();
+uint32_t DeviceMemory::alloc(size_t bytes) {
   void* p = nullptr;
   check(cudaMalloc(&p, bytes ? bytes : 4), "cudaMalloc");
   allocated_ += bytes;
@@ -196,31 +186,89 @@ uint32_t Context::alloc(size_t bytes) {
   return static_cast<uint32_t>(buffers_.size() - 1);
 }
 
-void Context::free(uint32_t id) {
+void DeviceMemory::free(uint32_t id) {
   const Buffer b = buffer(id);
-  use();
-  // Work queued on the stream may still read the buffer: cudaFree waits for the device.
+  // Work queued on any fork's stream may still read the buffer: cudaFree waits for the device.
   check(cudaFree(b.ptr), "cudaFree");
   allocated_ -= b.bytes;
   buffers_[id] = {nullptr, 0};
   freeIds_.push_back(id);
 }
 
-size_t Context::bytes(uint32_t id) const { return buffer(id).bytes; }
+char* DeviceMemory::at(uint32_t id, size_t offset, size_t n, const char* what) const {
+  const Buffer& b = buffer(id);
+  if (offset > b.bytes || n > b.bytes - offset) throw std::runtime_error(std::string(what) + " out of the buffer's bounds");
+  return static_cast<char*>(b.ptr) + offset;
+}
+
+size_t DeviceMemory::bytes(uint32_t id) const { return buffer(id).bytes; }
+
+Context::Context(int device) {
+  check(cudaSetDevice(device), "cudaSetDevice");
+  memory_ = std::make_shared<DeviceMemory>(device);
+  check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+}
+
+Context::Context(std::shared_ptr<DeviceMemory> memory) : memory_(std::move(memory)) {
+  if (!memory_) throw std::runtime_error("fork of a disposed CUDA context");
+  use();
+  check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+}
+
+Context::~Context() {
+  try {
+    dispose();
+  } catch (...) {
+  }
+}
+
+void Context::use() const {
+  if (disposed_) throw std::runtime_error("CUDA context was disposed");
+  check(cudaSetDevice(memory_->device()), "cudaSetDevice");
+}
+
+DeviceMemory& Context::mem() const {
+  if (disposed_ || !memory_) throw std::runtime_error("CUDA context was disposed");
+  return *memory_;
+}
+
+std::shared_ptr<DeviceMemory> Context::memory() const {
+  mem();
+  return memory_;
+}
+
+uint32_t Context::alloc(size_t bytes) {
+  use();
+  return mem().alloc(bytes);
+}
+
+void Context::free(uint32_t id) {
+  mem().bytes(id);  // unknown ids throw before any CUDA call
+  use();
+  mem().free(id);
+}
+
+size_t Context::bytes(uint32_t id) const { return mem().bytes(id); }
 
 void Context::upload(uint32_t id, size_t offset, const void* src, size_t n) {
-  const Buffer& b = buffer(id);
-  if (offset > b.bytes || n > b.bytes - offset) throw std::runtime_error("upload out of the buffer's bounds");
+  char* dst = mem().at(id, offset, n, "upload");
   use();
   // From pageable memory: returns once the source has been staged, so the caller may reuse it.
-  check(cudaMemcpyAsync(static_cast<char*>(b.ptr) + offset, src, n, cudaMemcpyHostToDevice, stream_), "upload");
+  check(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, stream_), "upload");
 }
 
 void Context::download(uint32_t id, size_t offset, void* dst, size_t n) {
-  const Buffer& b = buffer(id);
-  if (offset > b.bytes || n > b.bytes - offset) throw std::runtime_error("download out of the buffer's bounds");
+  const void* src = downloadSource(id, offset, n);
   use();
-  check(cudaMemcpyAsync(dst, static_cast<const char*>(b.ptr) + offset, n, cudaMemcpyDeviceToHost, stream_), "download");
+  copyOut(src, dst, n);
+}
+
+const void* Context::downloadSource(uint32_t id, size_t offset, size_t n) const { return mem().at(id, offset, n, "download"); }
+
+void Context::copyOut(const void* src, void* dst, size_t n) {
+  // cudaSetDevice is per thread: a worker thread needs it too.
+  check(cudaSetDevice(memory_->device()), "cudaSetDevice");
+  check(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, stream_), "download");
   check(cudaStreamSynchronize(stream_), "download (stream)");
 }
 
@@ -235,9 +283,8 @@ void Context::launch(const std::string& kernel, const std::vector<int64_t>& ints
       ptrs.push_back(nullptr);
       continue;
     }
-    const Buffer& buf = buffer(static_cast<uint32_t>(b.buffer));
-    if (b.offset < 0 || static_cast<size_t>(b.offset) > buf.bytes) throw std::runtime_error(kernel + ": binding offset outside its buffer");
-    ptrs.push_back(static_cast<char*>(buf.ptr) + b.offset);
+    if (b.offset < 0) throw std::runtime_error(kernel + ": binding offset outside its buffer");
+    ptrs.push_back(mem().at(static_cast<uint32_t>(b.buffer), static_cast<size_t>(b.offset), 0, (kernel + ": binding offset").c_str()));
   }
   use();
   it->second.fn(LaunchArgs{it->second.code, ints, floats, ptrs, stream_});
@@ -317,7 +364,7 @@ void Context::memInfo(size_t* freeBytes, size_t* totalBytes) {
 
 void Context::dispose() {
   if (disposed_) return;
-  cudaSetDevice(device_);
+  cudaSetDevice(memory_->device());
   if (stream_) {
     cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
     if (cudaStreamIsCapturing(stream_, &st) == cudaSuccess && st != cudaStreamCaptureStatusNone) {
@@ -330,15 +377,9 @@ void Context::dispose() {
   for (auto& kv : graphs_) cudaGraphExecDestroy(kv.second);
   graphs_.clear();
   cudaGetLastError();
-  for (auto& b : buffers_) {
-    if (b.ptr) cudaFree(b.ptr);
-    b = {nullptr, 0};
-  }
-  buffers_.clear();
-  freeIds_.clear();
-  allocated_ = 0;
   if (stream_) cudaStreamDestroy(stream_);
   stream_ = nullptr;
+  memory_.reset();  // the buffers go with the last context holding them
   disposed_ = true;
 }
 

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -55,21 +56,60 @@ struct Binding {
   int64_t offset;
 };
 
+// The device buffers of one engine: cudaMalloc'd memory under small integer ids, shared by every
+// execution context forked from the context that created it (weights uploaded once serve them all).
+// Freed when the last context holding it goes.
+class DeviceMemory {
+ public:
+  explicit DeviceMemory(int device) : device_(device) {}
+  ~DeviceMemory();
+  DeviceMemory(const DeviceMemory&) = delete;
+  DeviceMemory& operator=(const DeviceMemory&) = delete;
+  int device() const { return device_; }
+  uint32_t alloc(size_t bytes);
+  void free(uint32_t id);
+  // The device address of [offset, offset + n) of a buffer; throws when out of its bounds.
+  char* at(uint32_t id, size_t offset, size_t n, const char* what) const;
+  size_t bytes(uint32_t id) const;
+  size_t allocatedBytes() const { return allocated_; }
+
+ private:
+  struct Buffer {
+    void* ptr;
+    size_t bytes;
+  };
+  const Buffer& buffer(uint32_t id) const;
+  int device_;
+  std::vector<Buffer> buffers_;
+  std::vector<uint32_t> freeIds_;
+  size_t allocated_ = 0;
+};
+
+// One execution context: a stream and its CUDA graphs, over a DeviceMemory that forks share. Two
+// contexts forked from one run concurrently on their own streams; buffer ids mean the same in both.
 class Context {
  public:
   explicit Context(int device);
+  // A fork: a new stream over `memory`.
+  explicit Context(std::shared_ptr<DeviceMemory> memory);
   ~Context();
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
-  int device() const { return device_; }
-  // cudaMalloc (never managed memory). Returns a buffer id.
+  int device() const { return memory_ ? memory_->device() : -1; }
+  std::shared_ptr<DeviceMemory> memory() const;
+  // cudaMalloc (never managed memory). Returns a buffer id, valid in every fork.
   uint32_t alloc(size_t bytes);
   void free(uint32_t id);
   size_t bytes(uint32_t id) const;
   // Copies on the context's stream; download waits for the stream (and so for earlier launches).
   void upload(uint32_t id, size_t offset, const void* src, size_t bytes);
   void download(uint32_t id, size_t offset, void* dst, size_t bytes);
+  // The two halves of a download that waits off the JavaScript thread: the source address, taken on
+  // the calling thread (the buffer table is not thread-safe), and the copy + wait, which may run on
+  // any thread (a worker); nothing else may be queued on the stream in between.
+  const void* downloadSource(uint32_t id, size_t offset, size_t bytes) const;
+  void copyOut(const void* src, void* dst, size_t bytes);
   void launch(const std::string& kernel, const std::vector<int64_t>& ints, const std::vector<float>& floats, const std::vector<Binding>& bindings);
   void synchronize();
   // CUDA graphs: captureBegin puts the stream in capture mode (nothing launched runs until the graph
@@ -83,22 +123,16 @@ class Context {
   void graphLaunch(uint32_t id);
   void graphDestroy(uint32_t id);
   size_t graphCount() const { return graphs_.size(); }
+  // Ends the stream and its graphs and lets go of the memory (freed when no fork holds it).
   void dispose();
-  size_t allocatedBytes() const { return allocated_; }
+  size_t allocatedBytes() const { return memory_ ? memory_->allocatedBytes() : 0; }
   void memInfo(size_t* freeBytes, size_t* totalBytes);
 
  private:
-  struct Buffer {
-    void* ptr;
-    size_t bytes;
-  };
-  void use();
-  const Buffer& buffer(uint32_t id) const;
-  int device_;
+  void use() const;
+  DeviceMemory& mem() const;
+  std::shared_ptr<DeviceMemory> memory_;
   cudaStream_t stream_ = nullptr;
-  std::vector<Buffer> buffers_;
-  std::vector<uint32_t> freeIds_;
-  size_t allocated_ = 0;
   bool disposed_ = false;
   std::map<uint32_t, cudaGraphExec_t> graphs_;
   uint32_t nextGraph_ = 1;

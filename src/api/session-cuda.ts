@@ -19,6 +19,12 @@ export interface CudaSessionOptions {
    * TWINFER_CUDA_TIMING_CACHE, else ~/.cache/twinfer/cuda-timing.json; 'off': memory only).
    */
   cudaTimingCache?: string;
+  /**
+   * CUDA execution contexts at most (default TWINFER_CUDA_CONTEXTS, else 4): concurrent `run` calls
+   * each take one (own stream and activation buffers, the weights shared) and overlap on the GPU;
+   * contexts open only when runs overlap. 1: runs go one at a time.
+   */
+  cudaContexts?: number;
 }
 
 /** What one CUDA session build did (session.cudaBuild). */

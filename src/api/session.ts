@@ -29,7 +29,7 @@ export type { Precision, PrecisionReport } from '../quant/precision.js';
 
 /**
  * WebGpuSessionOptions: preferredOutputLocation, tuning, tuningCache (src/api/session-webgpu.ts);
- * CudaSessionOptions: cudaTimingCache (src/api/session-cuda.ts).
+ * CudaSessionOptions: cudaTimingCache, cudaContexts (src/api/session-cuda.ts).
  */
 export interface SessionOptions extends WebGpuSessionOptions, CudaSessionOptions {
   /**
@@ -115,6 +115,7 @@ export class InferenceSession {
     else throw new TwinferError('INVALID_ARGUMENT', 'model must be a path, URL, Uint8Array or ArrayBuffer');
     const threads = options.cpuThreads;
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new TwinferError('INVALID_ARGUMENT', `cpuThreads must be a positive integer, got ${String(threads)}`);
+    const cudaContexts = options.cudaContexts !== undefined ? checkContexts(options.cudaContexts) : undefined;
     const level = options.optimizationLevel ?? 2;
     if (![0, 1, 2].includes(level)) throw new TwinferError('INVALID_ARGUMENT', `optimizationLevel must be 0, 1 or 2, got ${String(level)}`);
     const precision = options.precision !== undefined ? checkPrecision(options.precision) : undefined;
@@ -127,6 +128,7 @@ export class InferenceSession {
     const planOpts = {
       ...(options.minSubgraphSize !== undefined ? { minSubgraphSize: options.minSubgraphSize } : {}), ...(options.log ? { log: options.log } : {}),
       ...(options.tensorrt ? { tensorrt: options.tensorrt } : {}),
+      ...(cudaContexts !== undefined ? { cudaContexts } : {}),
       ...(precisionReport ? { precisionFallback: { allowFp16: precision === 'fp16' || Object.values(constraints ?? {}).includes('fp16') } } : {}),
     };
     const plan = await planExecution(graph, prefs, planOpts);
@@ -196,6 +198,11 @@ export class InferenceSession {
     }
     return out;
   }
+}
+
+function checkContexts(n: unknown): number {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new TwinferError('INVALID_ARGUMENT', `cudaContexts must be a positive integer, got ${String(n)}`);
+  return n;
 }
 
 /** Import, check, infer: everything done once per model. */

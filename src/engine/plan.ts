@@ -45,6 +45,8 @@ export interface PlanOptions {
   precisionFallback?: { allowFp16: boolean };
   /** TensorRT engine options (profiles, builder flags, DLA core, device): SessionOptions.tensorrt. */
   tensorrt?: Omit<TrtExecutorOptions, 'log'>;
+  /** CUDA execution contexts at most (concurrent runs): SessionOptions.cudaContexts. */
+  cudaContexts?: number;
 }
 
 function cpuBackend(): PartitionBackend {
@@ -111,6 +113,6 @@ export async function planExecution(g: Graph, prefs: readonly BackendName[], opt
   const executor: Executor = allCpu
     ? (() => { const c = new CpuExecutor(g); return { run: async (f, names) => c.run(f, names) }; })()
     : used.includes('tensorrt') ? new TrtExecutor(g, part.assignment, trt!, { ...(opts.tensorrt ?? {}), ...(opts.log ? { log: opts.log } : {}) })
-    : used.includes('cuda') ? new NativeExecutor(g, part.assignment, cuda!, opts.log ? { log: opts.log } : {}) : new HybridExecutor(g, part.assignment, gpu);
+    : used.includes('cuda') ? new NativeExecutor(g, part.assignment, cuda!, { ...(opts.log ? { log: opts.log } : {}), ...(opts.cudaContexts !== undefined ? { contexts: opts.cudaContexts } : {}) }) : new HybridExecutor(g, part.assignment, gpu);
   return { executor, partition: part, backends: used, ...(gpu ? { gpu } : {}), ...(cuda ? { cuda } : {}), summary };
 }

@@ -164,10 +164,30 @@ type Launch = [kernel: string, ints: Float64Array, floats: Float32Array, binding
  * CUDA graphs as CUDA does them: while capturing, launches are recorded and do not run; calls that
  * synchronize or allocate (alloc, free, upload from pageable memory, download, synchronize) fail the
  * way cudaStreamBeginCapture's thread-local mode makes them fail, and invalidate the capture.
+ * Execution contexts as the addon does them: fork() shares the buffers (one id space, freed with
+ * the last context), and downloadAsync reads the bytes only on a later turn of the event loop (as
+ * the addon's worker copies after the call returns), so anything queued on the same stream before
+ * it settles is an error here, as it would be a race there.
  */
+interface EmulatedMemory { buffers: Map<number, ArrayBuffer>; next: number; refs: number }
+
 class EmulatedContext implements NativeContext {
-  private readonly buffers = new Map<number, ArrayBuffer>();
-  private next = 0;
+  private readonly mem: EmulatedMemory;
+  private get buffers(): Map<number, ArrayBuffer> { return this.mem.buffers; }
+  private disposed = false;
+  /** downloadAsync calls not settled yet. */
+  private pendingDownloads = 0;
+  /** Whether this context is a fork (made by fork()). */
+  readonly forked: boolean;
+  constructor(arg?: number | EmulatedMemory) {
+    this.forked = typeof arg === 'object';
+    this.mem = typeof arg === 'object' ? arg : { buffers: new Map(), next: 0, refs: 0 };
+    this.mem.refs++;
+  }
+  private streamFree(what: string): void {
+    if (this.disposed) throw new Error('CUDA context was disposed');
+    if (this.pendingDownloads > 0) throw new Error(`${what} queued while a downloadAsync of this stream is pending`);
+  }
   private captured: Launch[] | undefined;
   private invalidated: string | undefined;
   private readonly graphs = new Map<number, Launch[]>();
@@ -196,17 +216,19 @@ class EmulatedContext implements NativeContext {
     const g = this.graphs.get(id);
     if (!g) throw new Error(`unknown CUDA graph ${id}`);
     this.noCapture('cudaGraphLaunch');
+    this.streamFree('cudaGraphLaunch');
     for (const l of g) this.launch(...l);
     this.graphLaunches++;
   }
   graphDestroy(id: number): void { if (!this.graphs.delete(id)) throw new Error(`unknown CUDA graph ${id}`); }
   get liveGraphs(): number { return this.graphs.size; }
-  alloc(bytes: number): number { this.noCapture('cudaMalloc'); this.buffers.set(this.next, new ArrayBuffer(Math.max(4, bytes))); return this.next++; }
+  alloc(bytes: number): number { this.noCapture('cudaMalloc'); this.buffers.set(this.mem.next, new ArrayBuffer(Math.max(4, bytes))); return this.mem.next++; }
   free(id: number): void { this.noCapture('cudaFree'); if (!this.buffers.delete(id)) throw new Error(`unknown device buffer ${id}`); }
   bytes(id: number): number { return this.buf(id).byteLength; }
   private buf(id: number): ArrayBuffer { const b = this.buffers.get(id); if (!b) throw new Error(`unknown device buffer ${id}`); return b; }
   upload(id: number, off: number, data: ArrayBufferView | ArrayBuffer): void {
     this.noCapture('upload');
+    this.streamFree('upload');
     const src = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const dst = this.buf(id);
     if (off + src.length > dst.byteLength) throw new Error('upload out of the buffer\'s bounds');
@@ -218,7 +240,21 @@ class EmulatedContext implements NativeContext {
     if (off + bytes > b.byteLength) throw new Error('download out of the buffer\'s bounds');
     return b.slice(off, off + bytes);
   }
+  downloadAsync(id: number, off: number, bytes: number): Promise<ArrayBuffer> {
+    this.noCapture('downloadAsync');
+    this.buf(id);
+    this.pendingDownloads++;
+    return new Promise((resolve, reject) => setTimeout(() => {
+      this.pendingDownloads--;
+      try { resolve(this.download(id, off, bytes)); } catch (e) { reject(e); }
+    }, 1));
+  }
+  fork(): NativeContext {
+    if (this.disposed) throw new Error('CUDA context was disposed');
+    return new (this.constructor as new (m: EmulatedMemory) => EmulatedContext)(this.mem);
+  }
   launch(kernel: string, ints: Float64Array, floats: Float32Array, bindings: Float64Array): void {
+    this.streamFree(kernel);
     if (!(ints instanceof Float64Array) || !(floats instanceof Float32Array) || !(bindings instanceof Float64Array)) throw new Error('launch: typed arrays expected');
     if (this.captured) {
       if (this.failNextCapturedLaunch) { this.failNextCapturedLaunch = false; this.noCapture(`${kernel} (a synchronizing call in its launcher)`); }
@@ -251,7 +287,13 @@ class EmulatedContext implements NativeContext {
   synchronize(): void { this.noCapture('cudaStreamSynchronize'); }
   memInfo(): { free: number; total: number } { return { free: 1 << 30, total: 1 << 30 }; }
   allocatedBytes(): number { let n = 0; for (const b of this.buffers.values()) n += b.byteLength; return n; }
-  dispose(): void { this.buffers.clear(); this.graphs.clear(); this.captured = undefined; }
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.graphs.clear();
+    this.captured = undefined;
+    if (--this.mem.refs === 0) this.buffers.clear();
+  }
   get liveBuffers(): number { return this.buffers.size; }
 }
 
@@ -268,6 +310,6 @@ export function emulatedAddon(): NativeAddon & { contexts: EmulatedContext[] } {
     probe: () => probe,
     functions: () => FUNCTION_NAMES.slice(),
     kernels: () => EMULATED_KERNELS.slice(),
-    Context: class extends EmulatedContext { constructor() { super(); contexts.push(this); } },
+    Context: class extends EmulatedContext { constructor(arg?: number | EmulatedMemory) { super(arg); contexts.push(this); } },
   };
 }
