@@ -284,7 +284,10 @@ class EmulatedContext implements NativeContext {
     run(code, ints, floats, ptrs);
     this.launches.push(kernel);
   }
-  synchronize(): void { this.noCapture('cudaStreamSynchronize'); }
+  synchronize(): void {
+    if (this.disposed) throw new Error('CUDA context was disposed');
+    this.noCapture('cudaStreamSynchronize');
+  }
   memInfo(): { free: number; total: number } { return { free: 1 << 30, total: 1 << 30 }; }
   allocatedBytes(): number { let n = 0; for (const b of this.buffers.values()) n += b.byteLength; return n; }
   dispose(): void {
