@@ -65,7 +65,14 @@ function lockOf(native: NativeContext): StreamLock {
 }
 
 export class ExecContext {
+  /** Activations of this context's runs. */
   readonly pool: BufferPool;
+  /**
+   * The buffers recorded programs keep (feeds, static uploads). Apart from the activations: a buffer
+   * that served as an activation earlier in a recording run would be written again by that earlier
+   * launch on every replay, after the feeds and static tables were put into it.
+   */
+  readonly fixedPool: BufferPool;
   /** Programs by signature, most recently used last; a string says why that signature is not replayed. */
   readonly programs = new Map<string, Program | string>();
   readonly lock: StreamLock;
@@ -76,6 +83,7 @@ export class ExecContext {
    */
   constructor(readonly native: NativeContext, readonly owned: boolean) {
     this.pool = new BufferPool(native);
+    this.fixedPool = new BufferPool(native);
     this.lock = owned ? new StreamLock() : lockOf(native);
   }
 }

@@ -51,6 +51,7 @@ function disposeOwned(o: Owned, dropProgram: (c: ExecContext, p: Program) => voi
     for (const p of c.programs.values()) if (typeof p !== 'string') dropProgram(c, p);
     c.programs.clear();
     c.pool.dispose();
+    c.fixedPool.dispose();
   }
   o.weights.dispose();
   for (const c of o.contexts) if (c.owned) { try { c.native.dispose(); } catch { /* already gone */ } }
@@ -171,7 +172,7 @@ export class NativeExecutor {
 
   private dropProgram(c: ExecContext, p: Program, giveBack: boolean): void {
     destroyGraph(c, p);
-    if (giveBack) for (const f of p.fixed) c.pool.give(f.buffer, f.bytes);
+    if (giveBack) for (const f of p.fixed) c.fixedPool.give(f.buffer, f.bytes);
   }
 
   private remember(c: ExecContext, key: string, p: Program | string): void {
@@ -227,12 +228,12 @@ export class NativeExecutor {
     try {
       recorded = this.execute(c, feeds, fetch, rec);
     } catch (e) {
-      for (const f of rec.fixed) c.pool.give(f.buffer, f.bytes);
+      for (const f of rec.fixed) c.fixedPool.give(f.buffer, f.bytes);
       throw e;
     }
     const { result, outputs } = recorded;
     if (rec.refused !== undefined || !outputs) {
-      for (const f of rec.fixed) c.pool.give(f.buffer, f.bytes);
+      for (const f of rec.fixed) c.fixedPool.give(f.buffer, f.bytes);
       const why = rec.refused ?? 'an output is not replayable';
       this.remember(c, key, why);
       if (!this.loggedRefusal) { this.loggedRefusal = true; this.log?.(`twinfer: cuda runs node by node for these dims: ${why}`); }
@@ -337,10 +338,10 @@ export class NativeExecutor {
       if (r) r.n++; else refs.set(t.buffer, { n: 1, bytes });
       return t;
     };
-    /** A buffer the program alone will use (never back to the pool during the run). */
+    /** A buffer the program alone will use: never an activation of this run (exec-context.ts fixedPool). */
     const fixedTensor = (dims: readonly number[], dtype: HostTensor['dtype']): CudaTensor => {
       const bytes = new CudaTensor(-1, dtype, dims).bytes;
-      const t = new CudaTensor(pool.take(bytes), dtype, dims);
+      const t = new CudaTensor(c.fixedPool.take(bytes), dtype, dims);
       rec!.fixed.push({ buffer: t.buffer, bytes });
       return t;
     };

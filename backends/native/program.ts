@@ -11,7 +11,9 @@
  * read, so another program may use the same pool buffers between two replays. What must survive
  * from one replay to the next lives in buffers the program alone holds: the feeds (uploaded at the
  * start of a replay, so no earlier launch may reuse their buffer) and the static uploads of the
- * recording (tap tables, shape tensors, CPU-computed constants), uploaded once.
+ * recording (tap tables, shape tensors, CPU-computed constants), uploaded once. Those come from a
+ * pool of their own (exec-context.ts fixedPool), never from the activations' free list: a buffer
+ * freed by an earlier node of the recording run would be rewritten by that node on every replay.
  */
 import type { DType } from '../../src/ir/dtype.js';
 import type { HostTensor } from '../../src/ir/tensor.js';
