@@ -1,7 +1,8 @@
 /** twinfer's browser-safe entry point. Node users import 'twinfer/node' to load models from files. */
 export { InferenceSession, type SessionOptions, type BackendName, type FeedsType } from './api/session.js';
-export { Tensor, type TensorType, type TensorData, type TensorLocation, type GpuBufferTensorOptions } from './api/tensor.js';
+export { Tensor, type TensorType, type TensorData, type TensorLocation, type GpuBufferTensorOptions, type CudaBufferRef, type CudaBufferTensorOptions } from './api/tensor.js';
 export { webgpuDevice } from './api/session-webgpu.js';
+export { cudaTensor } from './api/cuda-tensor.js';
 export { setModelLoader, type ModelLoader, type LoadedModel } from './api/loader.js';
 export { TwinferError, type TwinferErrorCode } from './errors.js';
 export { importModel } from './onnx/import.js';

@@ -64,6 +64,10 @@ export interface NativeContext {
    * on a worker. Nothing else may be queued on this context's stream until it settles.
    */
   downloadAsync?(id: number, byteOffset: number, bytes: number): Promise<ArrayBuffer>;
+  /** The stream's wait off the thread (device-resident outputs: their copies are done when it settles). */
+  synchronizeAsync?(): Promise<void>;
+  /** Device to device on the stream (buffers of the same memory). */
+  copy?(dst: number, dstByteOffset: number, src: number, srcByteOffset: number, bytes: number): void;
 }
 
 export interface NativeAddon {

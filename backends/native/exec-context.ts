@@ -26,6 +26,12 @@ export class BufferPool {
     const list = this.free.get(size);
     if (list) list.push(id); else this.free.set(size, [id]);
   }
+  /** Hands a buffer taken from this pool to `other` (its free list, and its dispose). */
+  moveTo(other: BufferPool, id: number, bytes: number): void {
+    this.all.delete(id);
+    other.all.add(id);
+    other.give(id, bytes);
+  }
   dispose(): void {
     for (const id of this.all) { try { this.native.free(id); } catch { /* context gone */ } }
     this.all.clear();
@@ -68,9 +74,10 @@ export class ExecContext {
   /** Activations of this context's runs. */
   readonly pool: BufferPool;
   /**
-   * The buffers recorded programs keep (feeds, static uploads). Apart from the activations: a buffer
-   * that served as an activation earlier in a recording run would be written again by that earlier
-   * launch on every replay, after the feeds and static tables were put into it.
+   * Where the buffers recorded programs keep (feeds, static uploads) come from: always new ones,
+   * never an activation's: a buffer that served as an activation earlier in a recording run would be
+   * written again by that earlier launch on every replay, after the feeds and static tables were put
+   * into it. When the program is dropped or refused they join the activations (releaseFixed).
    */
   readonly fixedPool: BufferPool;
   /** Programs by signature, most recently used last; a string says why that signature is not replayed. */
@@ -86,6 +93,23 @@ export class ExecContext {
     this.fixedPool = new BufferPool(native);
     this.lock = owned ? new StreamLock() : lockOf(native);
   }
+
+  /** A program's buffers, no longer needed as such, become activation buffers. */
+  releaseFixed(fixed: readonly { buffer: number; bytes: number }[]): void {
+    for (const f of fixed) this.fixedPool.moveTo(this.pool, f.buffer, f.bytes);
+  }
+}
+
+const outputBuffers = new WeakMap<NativeContext, BufferPool>();
+/**
+ * Buffers of outputs left in CUDA memory (preferredOutputLocation 'cuda'): process-wide, since such a
+ * tensor may outlive its session; given back when the tensor is disposed (src/api/cuda-tensor.ts) and
+ * reused by later outputs of the same size, so steady runs neither cudaMalloc nor cudaFree.
+ */
+export function deviceOutputBuffers(native: NativeContext): BufferPool {
+  let p = outputBuffers.get(native);
+  if (!p) outputBuffers.set(native, (p = new BufferPool(native)));
+  return p;
 }
 
 /** How many execution contexts an executor may open (TWINFER_CUDA_CONTEXTS, else 4). */

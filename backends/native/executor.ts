@@ -28,7 +28,11 @@ import { runCpuNode } from '../cpu/executor.js';
 import type { CudaContext } from './device.js';
 import type { CudaRunner } from './kernel.js';
 import { findCudaKernel } from './ops.js';
-import { BufferPool, ExecContext, canFork, contextsFromEnv, downloadFrom } from './exec-context.js';
+import { BufferPool, ExecContext, canFork, contextsFromEnv, deviceOutputBuffers, downloadFrom } from './exec-context.js';
+import type { NativeContext } from './addon.js';
+
+/** A run's input or output: on the host, or in CUDA memory. */
+export type Feed = HostTensor | CudaTensor;
 import { CudaTensor, fromDeviceBytes, toDeviceArray } from './tensor.js';
 import { graphsFromEnv, hasGraphs, programKey, replayFromEnv, staticValues, type DeviceSlot, type GraphContext, type LaunchStep, type Program, type ProgramOutput } from './program.js';
 
@@ -172,7 +176,7 @@ export class NativeExecutor {
 
   private dropProgram(c: ExecContext, p: Program, giveBack: boolean): void {
     destroyGraph(c, p);
-    if (giveBack) for (const f of p.fixed) c.fixedPool.give(f.buffer, f.bytes);
+    if (giveBack) c.releaseFixed(p.fixed);
   }
 
   private remember(c: ExecContext, key: string, p: Program | string): void {
@@ -205,35 +209,54 @@ export class NativeExecutor {
   }
 
   async run(feeds: Map<string, HostTensor>, fetch: readonly string[]): Promise<Map<string, HostTensor>> {
+    return this.runIo(feeds, fetch) as Promise<Map<string, HostTensor>>;
+  }
+
+  /** Whether feeds and outputs may stay in CUDA memory (the addon can copy device to device). */
+  get deviceIo(): boolean { return typeof this.cuda.native.copy === 'function'; }
+
+  /**
+   * run() with feeds that may already be in CUDA memory (copied device to device into the run's
+   * buffers) and, with `deviceOutputs`, outputs left in CUDA memory: each in a buffer of its own
+   * (deviceOutputBuffers), which the caller gives back; complete when the promise resolves.
+   */
+  async runIo(feeds: Map<string, Feed>, fetch: readonly string[], opts: { deviceOutputs?: boolean } = {}): Promise<Map<string, Feed>> {
+    const device = opts.deviceOutputs === true;
+    if ((device || [...feeds.values()].some((f) => f instanceof CudaTensor)) && !this.deviceIo) {
+      throw new TwinferError('UNSUPPORTED', 'CUDA-resident inputs and outputs need an addon with copy(): rebuild it (npm run build:native)');
+    }
     const c = await this.acquire();
     try {
-      return await this.runOn(c, feeds, fetch);
+      const out = await this.runOn(c, feeds, fetch, device);
+      // The copies into the outputs' buffers are on this stream: done before another stream reads them.
+      if (device) await (c.native.synchronizeAsync?.() ?? c.native.synchronize());
+      return out;
     } finally {
       c.lock.release();
     }
   }
 
-  private async runOn(c: ExecContext, feeds: Map<string, HostTensor>, fetch: readonly string[]): Promise<Map<string, HostTensor>> {
-    if (!this.replay) { this.lastMode = 'nodes'; return this.execute(c, feeds, fetch); }
+  private async runOn(c: ExecContext, feeds: Map<string, Feed>, fetch: readonly string[], device: boolean): Promise<Map<string, Feed>> {
+    if (!this.replay) { this.lastMode = 'nodes'; return this.execute(c, feeds, fetch, device); }
     const key = programKey(feeds, fetch);
     const known = c.programs.get(key);
     if (known !== undefined) {
       this.remember(c, key, known); // most recently used
-      if (typeof known !== 'string') return this.replayProgram(c, known, feeds);
+      if (typeof known !== 'string') return this.replayProgram(c, known, feeds, device);
       this.lastMode = 'nodes';
-      return this.execute(c, feeds, fetch);
+      return this.execute(c, feeds, fetch, device);
     }
     const rec: Recorder = { launches: [], feeds: [], fixed: [] };
-    let recorded: { result: Map<string, HostTensor>; outputs?: ProgramOutput[] };
+    let recorded: { result: Map<string, Feed>; outputs?: ProgramOutput[] };
     try {
-      recorded = this.execute(c, feeds, fetch, rec);
+      recorded = this.execute(c, feeds, fetch, device, rec);
     } catch (e) {
-      for (const f of rec.fixed) c.fixedPool.give(f.buffer, f.bytes);
+      c.releaseFixed(rec.fixed);
       throw e;
     }
     const { result, outputs } = recorded;
     if (rec.refused !== undefined || !outputs) {
-      for (const f of rec.fixed) c.fixedPool.give(f.buffer, f.bytes);
+      c.releaseFixed(rec.fixed);
       const why = rec.refused ?? 'an output is not replayable';
       this.remember(c, key, why);
       if (!this.loggedRefusal) { this.loggedRefusal = true; this.log?.(`twinfer: cuda runs node by node for these dims: ${why}`); }
@@ -250,12 +273,13 @@ export class NativeExecutor {
    * outputs; the wait for the downloads runs off the thread (downloadAsync), so other contexts keep
    * launching meanwhile.
    */
-  private async replayProgram(c: ExecContext, p: Program, feeds: Map<string, HostTensor>): Promise<Map<string, HostTensor>> {
+  private async replayProgram(c: ExecContext, p: Program, feeds: Map<string, Feed>, device: boolean): Promise<Map<string, Feed>> {
     const native = c.native as GraphContext;
     try {
       for (const f of p.feeds) {
         const h = feeds.get(f.name)!;
-        if (h.size) native.upload(f.slot.buffer, f.slot.byteOffset, toDeviceArray(h));
+        if (h instanceof CudaTensor) { if (h.bytes) native.copy!(f.slot.buffer, f.slot.byteOffset, h.buffer, h.byteOffset, h.bytes); }
+        else if (h.size) native.upload(f.slot.buffer, f.slot.byteOffset, toDeviceArray(h));
       }
       let mode: NativeExecutor['lastMode'];
       if (p.graph !== undefined) {
@@ -268,20 +292,41 @@ export class NativeExecutor {
         mode = 'replay';
       }
       p.replays++;
-      const pending = p.outputs.map((o) => (o.kind === 'device' ? downloadFrom(native, o.slot.buffer, o.slot.byteOffset, o.slot.bytes) : undefined));
-      const bytes = await Promise.all(pending);
-      const result = new Map<string, HostTensor>();
-      p.outputs.forEach((o, i) => {
-        if (o.kind === 'feed') result.set(o.name, feeds.get(o.feed)!);
-        else if (o.kind === 'host') result.set(o.name, cloneHost(o.value));
-        else result.set(o.name, fromDeviceBytes(o.slot.dtype, o.slot.dims, bytes[i]!));
-      });
+      const result = new Map<string, Feed>();
+      if (device) {
+        for (const o of p.outputs) {
+          const v = o.kind === 'feed' ? feeds.get(o.feed)! : o.kind === 'host' ? o.value : new CudaTensor(o.slot.buffer, o.slot.dtype, o.slot.dims, o.slot.byteOffset);
+          result.set(o.name, this.toCaller(native, v));
+        }
+      } else {
+        const pending = p.outputs.map((o) => {
+          const fed = o.kind === 'feed' ? feeds.get(o.feed) : undefined;
+          const src = o.kind === 'device' ? o.slot : fed instanceof CudaTensor ? fed : undefined;
+          return src ? downloadFrom(native, src.buffer, src.byteOffset, src.bytes) : undefined;
+        });
+        const bytes = await Promise.all(pending);
+        p.outputs.forEach((o, i) => {
+          if (o.kind === 'feed') { const f = feeds.get(o.feed)!; result.set(o.name, f instanceof CudaTensor ? fromDeviceBytes(f.dtype, f.dims, bytes[i]!) : f); }
+          else if (o.kind === 'host') result.set(o.name, cloneHost(o.value));
+          else result.set(o.name, fromDeviceBytes(o.slot.dtype, o.slot.dims, bytes[i]!));
+        });
+      }
       this.lastMode = mode;
       this.lastLaunches = p.launches.length;
       return result;
     } catch (e) {
       throw asTwinferError(e, 'RUNTIME');
     }
+  }
+
+  /** A copy of `v` in a buffer of the caller's own (deviceOutputBuffers), queued on the context's stream. */
+  private toCaller(native: NativeContext, v: Feed): CudaTensor {
+    const t = new CudaTensor(-1, v.dtype, v.dims);
+    const buffers = deviceOutputBuffers(this.cuda.native);
+    const out = new CudaTensor(buffers.take(t.bytes), v.dtype, v.dims);
+    if (v instanceof CudaTensor) { if (v.bytes) native.copy!(out.buffer, 0, v.buffer, v.byteOffset, v.bytes); }
+    else if (v.size) native.upload(out.buffer, 0, toDeviceArray(v));
+    return out;
   }
 
   private launchAll(c: ExecContext, p: Program): void {
@@ -322,9 +367,9 @@ export class NativeExecutor {
    * then get buffers of their own (the program keeps them), and `outputs` says where each fetched
    * value will be on a replay (undefined when one cannot be replayed).
    */
-  private execute(c: ExecContext, feeds: Map<string, HostTensor>, fetch: readonly string[]): Map<string, HostTensor>;
-  private execute(c: ExecContext, feeds: Map<string, HostTensor>, fetch: readonly string[], rec: Recorder): { result: Map<string, HostTensor>; outputs?: ProgramOutput[] };
-  private execute(c: ExecContext, feeds: Map<string, HostTensor>, fetch: readonly string[], rec?: Recorder): Map<string, HostTensor> | { result: Map<string, HostTensor>; outputs?: ProgramOutput[] } {
+  private execute(c: ExecContext, feeds: Map<string, Feed>, fetch: readonly string[], device: boolean): Map<string, Feed>;
+  private execute(c: ExecContext, feeds: Map<string, Feed>, fetch: readonly string[], device: boolean, rec: Recorder): { result: Map<string, Feed>; outputs?: ProgramOutput[] };
+  private execute(c: ExecContext, feeds: Map<string, Feed>, fetch: readonly string[], device: boolean, rec?: Recorder): Map<string, Feed> | { result: Map<string, Feed>; outputs?: ProgramOutput[] } {
     const native = c.native;
     const pool = c.pool;
     let weightsUploaded = false;
@@ -388,7 +433,16 @@ export class NativeExecutor {
     };
     const env = new Map<string, Slot>();
     for (const [k, v] of this.graph.initializers) env.set(k, { host: v, ...(this.weights.has(k) ? { dev: this.weights.get(k)! } : {}) });
-    for (const [k, v] of feeds) env.set(k, { host: v });
+    for (const [k, v] of feeds) {
+      if (!(v instanceof CudaTensor)) { env.set(k, { host: v }); continue; }
+      // A feed in CUDA memory: used where it is, or, recording, copied into a buffer of the program
+      // (where every replay copies it again).
+      if (!rec) { env.set(k, { dev: v }); continue; }
+      const t = fixedTensor(v.dims, v.dtype);
+      if (v.bytes) native.copy!(t.buffer, t.byteOffset, v.buffer, v.byteOffset, v.bytes);
+      rec.feeds.push({ name: k, slot: slotOf(t) });
+      env.set(k, { dev: t });
+    }
     /** Names whose value is the caller's feed (not a node's output of the same name). */
     const fed = new Set(feeds.keys());
     const isFixed = (name: string) => this.fixedValues.has(name) && !fed.has(name);
@@ -473,7 +527,7 @@ export class NativeExecutor {
         }
         for (const v of st.release) { drop(env.get(v)?.dev); env.delete(v); }
       }
-      const result = new Map<string, HostTensor>();
+      const result = new Map<string, Feed>();
       const outputs: ProgramOutput[] = [];
       let replayable = true;
       for (const f of fetch) {
@@ -485,7 +539,7 @@ export class NativeExecutor {
           else if (isFixed(f)) outputs.push({ name: f, kind: 'host', value: s.host! });
           else { replayable = false; refuse(`output '${f}' is computed on the host from data`); }
         }
-        result.set(f, hostOf(f));
+        result.set(f, device ? this.toCaller(native, s.dev ?? s.host!) : hostOf(f));
       }
       return rec ? { result, ...(replayable ? { outputs } : {}) } : result;
     } catch (e) {

@@ -74,7 +74,7 @@ export function hasGraphs(c: NativeContext): c is GraphContext & Required<Pick<G
 }
 
 /** The signature a program is kept under: fetched names, then each feed's name, dtype and dims. */
-export function programKey(feeds: ReadonlyMap<string, HostTensor>, fetch: readonly string[]): string {
+export function programKey(feeds: ReadonlyMap<string, { dtype: DType; dims: readonly number[] }>, fetch: readonly string[]): string {
   const parts = [...feeds].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${k}:${v.dtype}[${v.dims.join(',')}]`);
   return `${fetch.join('\u0001')}\u0002${parts.join('\u0001')}`;
 }

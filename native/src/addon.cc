@@ -11,7 +11,9 @@
 //                   (CUDA graphs of the context's stream: backends/native/program.ts),
 //                   fork() -> a Context with its own stream over the same buffers (execution contexts
 //                   sharing weights), downloadAsync(id, byteOffset, bytes) -> Promise<ArrayBuffer>
-//                   (the copy is queued now; the wait for the stream runs on a worker thread)
+//                   (the copy is queued now; the wait for the stream runs on a worker thread),
+//                   synchronizeAsync() -> Promise (the same wait, no copy), copy(dst, dstOffset, src, srcOffset, bytes)
+//                   (device to device on the stream)
 // Every C++ exception becomes a JavaScript Error with the same message (CUDA error text included).
 #include <napi.h>
 
@@ -168,6 +170,8 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
                            InstanceMethod<&ContextWrap::GraphDestroy>("graphDestroy"),
                            InstanceMethod<&ContextWrap::Fork>("fork"),
                            InstanceMethod<&ContextWrap::DownloadAsync>("downloadAsync"),
+                           InstanceMethod<&ContextWrap::SynchronizeAsync>("synchronizeAsync"),
+                           InstanceMethod<&ContextWrap::Copy>("copy"),
                        });
   }
 
@@ -307,16 +311,25 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
     });
   }
   Napi::Value DownloadAsync(const Napi::CallbackInfo& info);
+  Napi::Value SynchronizeAsync(const Napi::CallbackInfo& info);
+  Napi::Value Copy(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      ctx().copy(idArg(info, 0), sizeArg(info, 1, "dstOffset"), idArg(info, 2), sizeArg(info, 3, "srcOffset"), sizeArg(info, 4, "bytes"));
+      return info.Env().Undefined();
+    });
+  }
 
   std::shared_ptr<Context> ctx_;
 };
 
-// downloadAsync's worker: the copy and the wait for the stream run off the JavaScript thread, so
+// downloadAsync / synchronizeAsync worker: the copy (if any) and the wait for the stream run off the JavaScript thread, so
 // other execution contexts keep launching while this one's outputs come back.
-class DownloadWorker : public Napi::AsyncWorker {
+class StreamWaitWorker : public Napi::AsyncWorker {
  public:
-  DownloadWorker(Napi::Env env, std::shared_ptr<Context> ctx, const void* src, size_t bytes)
+  // `withResult` false: only the wait (synchronizeAsync), resolving to undefined.
+  StreamWaitWorker(Napi::Env env, std::shared_ptr<Context> ctx, const void* src, size_t bytes, bool withResult = true)
       : Napi::AsyncWorker(env, "twinfer.downloadAsync"), deferred_(Napi::Promise::Deferred::New(env)), ctx_(std::move(ctx)), src_(src), bytes_(bytes) {
+    if (!withResult) return;
     Napi::ArrayBuffer out = Napi::ArrayBuffer::New(env, bytes);
     dst_ = out.Data();
     out_ = Napi::Persistent(out);
@@ -326,12 +339,15 @@ class DownloadWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     try {
-      if (bytes_) ctx_->copyOut(src_, dst_, bytes_);
+      ctx_->copyOut(src_, dst_, bytes_);  // 0 bytes: the wait alone
     } catch (const std::exception& e) {
       SetError(e.what());
     }
   }
-  void OnOK() override { deferred_.Resolve(out_.Value()); }
+  void OnOK() override {
+    if (out_.IsEmpty()) deferred_.Resolve(Env().Undefined());
+    else deferred_.Resolve(out_.Value());
+  }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
@@ -348,9 +364,19 @@ Napi::Value ContextWrap::DownloadAsync(const Napi::CallbackInfo& info) {
     const size_t n = sizeArg(info, 2, "bytes");
     const void* src = ctx().downloadSource(idArg(info, 0), sizeArg(info, 1, "byteOffset"), n);
     if (ctx().capturing()) throw std::runtime_error("downloadAsync: the stream is capturing");
-    auto* w = new DownloadWorker(info.Env(), ctx_, src, n);
+    auto* w = new StreamWaitWorker(info.Env(), ctx_, src, n);
     Napi::Promise p = w->Promise();
     w->Queue();  // the worker deletes itself after OnOK / OnError
+    return p;
+  });
+}
+
+Napi::Value ContextWrap::SynchronizeAsync(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    if (ctx().capturing()) throw std::runtime_error("synchronizeAsync: the stream is capturing");
+    auto* w = new StreamWaitWorker(info.Env(), ctx_, nullptr, 0, false);
+    Napi::Promise p = w->Promise();
+    w->Queue();
     return p;
   });
 }

@@ -268,8 +268,15 @@ const void* Context::downloadSource(uint32_t id, size_t offset, size_t n) const 
 void Context::copyOut(const void* src, void* dst, size_t n) {
   // cudaSetDevice is per thread: a worker thread needs it too.
   check(cudaSetDevice(memory_->device()), "cudaSetDevice");
-  check(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, stream_), "download");
+  if (n) check(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, stream_), "download");
   check(cudaStreamSynchronize(stream_), "download (stream)");
+}
+
+void Context::copy(uint32_t dst, size_t dstOffset, uint32_t src, size_t srcOffset, size_t n) {
+  char* d = mem().at(dst, dstOffset, n, "copy destination");
+  const char* s = mem().at(src, srcOffset, n, "copy source");
+  use();
+  if (n) check(cudaMemcpyAsync(d, s, n, cudaMemcpyDeviceToDevice, stream_), "copy");
 }
 
 void Context::launch(const std::string& kernel, const std::vector<int64_t>& ints, const std::vector<float>& floats, const std::vector<Binding>& bindings) {

@@ -110,6 +110,8 @@ class Context {
   // any thread (a worker); nothing else may be queued on the stream in between.
   const void* downloadSource(uint32_t id, size_t offset, size_t bytes) const;
   void copyOut(const void* src, void* dst, size_t bytes);
+  // Device to device on the context's stream (buffers of the same memory: inputs and outputs kept on the GPU).
+  void copy(uint32_t dst, size_t dstOffset, uint32_t src, size_t srcOffset, size_t bytes);
   void launch(const std::string& kernel, const std::vector<int64_t>& ints, const std::vector<float>& floats, const std::vector<Binding>& bindings);
   void synchronize();
   // CUDA graphs: captureBegin puts the stream in capture mode (nothing launched runs until the graph

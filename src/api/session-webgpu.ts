@@ -16,11 +16,14 @@ import { Tensor, fromHostTensor, toHostTensor, type TensorType } from './tensor.
 
 export interface WebGpuSessionOptions {
   /**
-   * Where outputs computed on WebGPU are returned: 'cpu' (default: read back) or 'gpu-buffer'
-   * (tensor.location === 'gpu-buffer'; getData() downloads on demand, dispose() returns the buffer
-   * to the session). Outputs computed on the CPU are always 'cpu'.
+   * Where outputs are returned: 'cpu' (default: read back); 'gpu-buffer' for outputs computed on
+   * WebGPU (tensor.location === 'gpu-buffer'; getData() downloads on demand, dispose() returns the
+   * buffer to the session; outputs computed on the CPU stay 'cpu'); 'cuda' for sessions running on
+   * the CUDA backend (every output in CUDA memory, tensor.location === 'cuda', a buffer of its own:
+   * feed it to another CUDA session without a host round trip, getData() downloads, dispose()
+   * frees; src/api/cuda-tensor.ts).
    */
-  preferredOutputLocation?: 'cpu' | 'gpu-buffer';
+  preferredOutputLocation?: 'cpu' | 'gpu-buffer' | 'cuda';
   /**
    * WebGPU tactic timing at session build (Winograd vs implicit GEMM, split-K): true, false, or
    * undefined = on for hardware adapters, off for software ones (lavapipe, SwiftShader), where timing

@@ -23,6 +23,8 @@ import { assignPrecision, checkPrecision, recountPrecision, type Precision, type
 import { resolveCalibrationTable } from '../quant/precision-table.js';
 import { NativeExecutor } from '../../backends/native/executor.js';
 import { prepareCuda, saveCudaTimingAfterRun, sharedCudaFeed, type CudaBuildReport, type CudaSessionOptions } from './session-cuda.js';
+import { cudaFeedOf, cudaOutput } from './cuda-tensor.js';
+import { CudaTensor } from '../../backends/native/tensor.js';
 
 export type { BackendName } from '../engine/plan.js';
 export type { Precision, PrecisionReport } from '../quant/precision.js';
@@ -91,7 +93,7 @@ export class InferenceSession {
   private readonly executor: Executor;
   private readonly inputs: Map<string, ValueInfo>;
   private cpuThreads: number | undefined;
-  private outputLocation: 'cpu' | 'gpu-buffer' | undefined;
+  private outputLocation: 'cpu' | 'gpu-buffer' | 'cuda' | undefined;
 
   private constructor(graph: Graph, plan: ExecutionPlan, report: OptimizeReport) {
     this.graph = graph;
@@ -137,6 +139,9 @@ export class InferenceSession {
     if (precisionReport) recountPrecision(graph, precisionReport); // the planner may have lowered nodes
     session.precisionReport = precisionReport;
     session.outputLocation = options.preferredOutputLocation;
+    if (options.preferredOutputLocation === 'cuda' && !(plan.executor instanceof NativeExecutor && plan.executor.deviceIo)) {
+      throw new TwinferError('INVALID_ARGUMENT', `preferredOutputLocation 'cuda' needs a session on the CUDA backend (this one runs on ${plan.backends.join(', ')}${plan.executor instanceof NativeExecutor ? ', with an addon built before device-resident outputs: rebuild it' : ''})`);
+    }
     await prepareWebGpu(plan, graph, options);
     session.cudaOptions = { ...(options.cudaTimingCache !== undefined ? { cudaTimingCache: options.cudaTimingCache } : {}), ...(options.log ? { log: options.log } : {}) };
     session.cudaBuild = await prepareCuda(plan, graph, session.cudaOptions);
@@ -153,10 +158,12 @@ export class InferenceSession {
     for (const f of wanted) {
       if (!this.outputNames.includes(f)) throw new TwinferError('INVALID_ARGUMENT', `'${f}' is not an output of this model (outputs: ${this.outputNames.join(', ')})`);
     }
-    let out: Map<string, HostTensor | GpuTensor>;
+    let out: Map<string, HostTensor | GpuTensor | CudaTensor>;
     try {
       setCpuThreads(this.cpuThreads);
-      out = await runFeeds(this.executor, hostFeeds, wanted, this.outputLocation);
+      out = this.executor instanceof NativeExecutor
+        ? await this.executor.runIo(hostFeeds as Map<string, HostTensor | CudaTensor>, wanted, { deviceOutputs: this.outputLocation === 'cuda' })
+        : await runFeeds(this.executor, hostFeeds as Map<string, HostTensor | GpuTensor>, wanted, this.outputLocation === 'cuda' ? undefined : this.outputLocation);
     } catch (e) {
       throw asTwinferError(e, 'RUNTIME');
     }
@@ -165,13 +172,24 @@ export class InferenceSession {
       await saveCudaTimingAfterRun(this.plan, this.cudaOptions);
     }
     const result: ReturnType = {};
-    for (const [k, v] of out) result[k] = fromFeed(v, this.executor);
+    for (const [k, v] of out) result[k] = v instanceof CudaTensor ? cudaOutput(this.plan.cuda!, v) : fromFeed(v, this.executor);
     return result;
   }
 
-  private async validateFeeds(feeds: FeedsType): Promise<Map<string, HostTensor | GpuTensor>> {
+  /** One feed in the form the executor takes: host data, a WebGPU buffer, or CUDA memory. */
+  private async feedOf(name: string, t: Tensor): Promise<HostTensor | GpuTensor | CudaTensor> {
+    const ex = this.executor;
+    if (t.location === 'cuda') {
+      const d = ex instanceof NativeExecutor ? cudaFeedOf(t, ex) : undefined;
+      if (d) return d;
+      await t.getData(); // another backend: through the host
+    }
+    return ex instanceof NativeExecutor && !this.outputNames.includes(name) ? sharedCudaFeed(t) ?? await toFeed(t, ex) : await toFeed(t, ex);
+  }
+
+  private async validateFeeds(feeds: FeedsType): Promise<Map<string, HostTensor | GpuTensor | CudaTensor>> {
     if (typeof feeds !== 'object' || feeds === null) throw new TwinferError('INVALID_ARGUMENT', 'feeds must be an object of name -> Tensor');
-    const out = new Map<string, HostTensor | GpuTensor>();
+    const out = new Map<string, HostTensor | GpuTensor | CudaTensor>();
     for (const name of Object.keys(feeds)) {
       if (!this.inputs.has(name)) throw new TwinferError('INVALID_ARGUMENT', `unknown input '${name}' (inputs: ${this.inputNames.join(', ')})`);
     }
@@ -180,7 +198,7 @@ export class InferenceSession {
       const t = feeds[name];
       if (t === undefined) throw new TwinferError('INVALID_ARGUMENT', `missing input '${name}'`);
       if (!(t instanceof Tensor)) throw new TwinferError('INVALID_ARGUMENT', `input '${name}' must be a Tensor`);
-      const h = this.executor instanceof NativeExecutor && !this.outputNames.includes(name) ? sharedCudaFeed(t) ?? await toFeed(t, this.executor) : await toFeed(t, this.executor);
+      const h = await this.feedOf(name, t);
       if (info.dtype && h.dtype !== info.dtype) throw new TwinferError('INVALID_ARGUMENT', `input '${name}' must be ${info.dtype}, got ${t.type}`);
       if (info.shape) {
         if (info.shape.length !== h.dims.length) throw new TwinferError('INVALID_ARGUMENT', `input '${name}' must have rank ${info.shape.length} [${info.shape.join(',')}], got dims [${h.dims.join(',')}]`);

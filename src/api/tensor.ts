@@ -40,8 +40,34 @@ function inferType(data: unknown): TensorType {
   throw new TwinferError('INVALID_ARGUMENT', 'Tensor: cannot infer the type of this data');
 }
 
-/** Where a tensor's data lives: host memory, or a WebGPU buffer (onnxruntime-web's names). */
-export type TensorLocation = 'cpu' | 'gpu-buffer';
+/**
+ * Where a tensor's data lives: host memory, a WebGPU buffer (onnxruntime-web's names), or CUDA
+ * device memory of twinfer's native backend ('cuda').
+ */
+export type TensorLocation = 'cpu' | 'gpu-buffer' | 'cuda';
+
+/**
+ * Where a 'cuda' tensor's bytes are: a buffer of twinfer's CUDA context (an id, not a pointer) and
+ * the byte range, in the native backend's device form of `dtype` (backends/native/tensor.ts). Made
+ * by twinfer (a CUDA session's outputs with preferredOutputLocation 'cuda', or cudaTensor()).
+ */
+export interface CudaBufferRef {
+  readonly buffer: number;
+  readonly byteOffset: number;
+  readonly bytes: number;
+  /** The element type of the device form (twinfer's dtype name). */
+  readonly dtype: string;
+}
+
+/** Tensor.fromCudaBuffer's options. */
+export interface CudaBufferTensorOptions {
+  dataType: TensorType;
+  dims: readonly number[];
+  /** Frees the device buffer (called once, by dispose()). */
+  dispose: () => void;
+  /** Reads the data to the host. */
+  download: () => Promise<TensorData>;
+}
 
 /** Tensor.fromGpuBuffer's options (as onnxruntime-web's). */
 export interface GpuBufferTensorOptions {
@@ -54,12 +80,14 @@ export interface GpuBufferTensorOptions {
 }
 
 interface GpuData { buffer: GPUBuffer; dispose?: (() => void) | undefined; download?: (() => Promise<TensorData>) | undefined }
+interface CudaData { ref: CudaBufferRef; dispose: () => void; download: () => Promise<TensorData> }
 
 export class Tensor {
   readonly type: TensorType;
   readonly dims: readonly number[];
   private cpuData: TensorData | undefined;
   private gpu: GpuData | undefined;
+  private cuda: CudaData | undefined;
 
   constructor(type: TensorType, data: TensorData | readonly number[] | readonly boolean[] | readonly bigint[], dims?: readonly number[]);
   constructor(data: TensorData, dims?: readonly number[]);
@@ -86,12 +114,21 @@ export class Tensor {
   /** Whether host data is at hand (always for cpu tensors; after getData() for GPU ones). */
   get hasHostData(): boolean { return this.cpuData !== undefined; }
 
-  get location(): TensorLocation { return this.gpu ? 'gpu-buffer' : 'cpu'; }
+  get location(): TensorLocation { return this.gpu ? 'gpu-buffer' : this.cuda ? 'cuda' : 'cpu'; }
 
   /** The host data; a tensor on the GPU has none until getData() read it. */
   get data(): TensorData {
-    if (this.cpuData === undefined) throw new TwinferError('INVALID_ARGUMENT', `Tensor: the data is ${this.gpu ? "in a GPU buffer: await tensor.getData()" : 'disposed'}`);
+    if (this.cpuData === undefined) {
+      const where = this.gpu ? 'in a GPU buffer: await tensor.getData()' : this.cuda ? 'in CUDA memory: await tensor.getData()' : 'disposed';
+      throw new TwinferError('INVALID_ARGUMENT', `Tensor: the data is ${where}`);
+    }
     return this.cpuData;
+  }
+
+  /** Where the bytes of a tensor whose location is 'cuda' are. */
+  get cudaBuffer(): CudaBufferRef {
+    if (!this.cuda) throw new TwinferError('INVALID_ARGUMENT', `Tensor: not in CUDA memory (location is ${this.location})`);
+    return this.cuda.ref;
   }
 
   /** The GPUBuffer of a tensor whose location is 'gpu-buffer'. */
@@ -108,15 +145,33 @@ export class Tensor {
     if (this.cpuData === undefined && this.gpu) {
       this.cpuData = this.gpu.download ? await this.gpu.download() : await downloadGpuTensor(this);
       if (releaseData) this.dispose();
+    } else if (this.cpuData === undefined && this.cuda) {
+      this.cpuData = await this.cuda.download();
+      if (releaseData) this.dispose();
     }
     return this.data;
   }
 
-  /** Gives the GPU buffer back (twinfer outputs: to the session's pool); the host copy, if any, stays. */
+  /** Gives the GPU buffer back (twinfer outputs: to the session's pool, CUDA buffers: freed); the host copy, if any, stays. */
   dispose(): void {
-    const g = this.gpu;
+    const g = this.gpu, c = this.cuda;
     this.gpu = undefined;
+    this.cuda = undefined;
     g?.dispose?.();
+    c?.dispose();
+  }
+
+  /**
+   * A tensor over a buffer of twinfer's CUDA context (made by twinfer: see CudaBufferRef); CUDA
+   * sessions take it as a feed without a host round trip, others download it first.
+   */
+  static fromCudaBuffer(ref: CudaBufferRef, options: CudaBufferTensorOptions): Tensor {
+    const { dataType, dims } = options;
+    if (!Object.prototype.hasOwnProperty.call(CTORS, dataType) || dataType === 'string') throw new TwinferError('INVALID_ARGUMENT', `Tensor.fromCudaBuffer: type '${dataType}' cannot live in CUDA memory`);
+    for (const d of dims) if (!Number.isSafeInteger(d) || d < 0) throw new TwinferError('INVALID_ARGUMENT', `Tensor: invalid dim ${d}`);
+    const t = Object.create(Tensor.prototype) as Tensor;
+    Object.assign(t, { type: dataType, dims: dims.slice(), cpuData: undefined, gpu: undefined, cuda: { ref: { ...ref }, dispose: options.dispose, download: options.download } });
+    return t;
   }
 
   /**
@@ -163,6 +218,7 @@ function toTypedArray(type: TensorType, values: readonly unknown[]): TensorData 
 export function toHostTensor(t: Tensor): HostTensor {
   const dtype = t.type as DType;
   if (t.location === 'gpu-buffer' && !t.hasHostData) throw new TwinferError('INVALID_ARGUMENT', 'Tensor: the data is in a GPU buffer: await tensor.getData() first');
+  if (t.location === 'cuda' && !t.hasHostData) throw new TwinferError('INVALID_ARGUMENT', 'Tensor: the data is in CUDA memory: await tensor.getData() first');
   if (t.type === 'string') return new HostTensor('string', t.dims, (t.data as string[]).slice());
   const n = t.size;
   const out = allocStorage(dtype, n) as NumericArray;

@@ -249,6 +249,20 @@ class EmulatedContext implements NativeContext {
       try { resolve(this.download(id, off, bytes)); } catch (e) { reject(e); }
     }, 1));
   }
+  synchronizeAsync(): Promise<void> {
+    this.noCapture('synchronizeAsync');
+    if (this.disposed) throw new Error('CUDA context was disposed');
+    this.pendingDownloads++;
+    return new Promise((resolve) => setTimeout(() => { this.pendingDownloads--; resolve(); }, 1));
+  }
+  copy(dst: number, dstOff: number, src: number, srcOff: number, bytes: number): void {
+    this.noCapture('copy');
+    this.streamFree('copy');
+    const d = this.buf(dst), s = this.buf(src);
+    if (dstOff + bytes > d.byteLength) throw new Error('copy destination out of the buffer\'s bounds');
+    if (srcOff + bytes > s.byteLength) throw new Error('copy source out of the buffer\'s bounds');
+    new Uint8Array(d, dstOff, bytes).set(new Uint8Array(s, srcOff, bytes));
+  }
   fork(): NativeContext {
     if (this.disposed) throw new Error('CUDA context was disposed');
     return new (this.constructor as new (m: EmulatedMemory) => EmulatedContext)(this.mem);
