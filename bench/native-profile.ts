@@ -30,8 +30,9 @@ const feeds = { input: fromHostTensor(x) };
 for (let i = 0; i < 4; i++) await s.run(feeds);
 const ex = s.plan.executor as NativeExecutor;
 const native = s.plan.cuda!.native as Required<GraphContext>;
-// The recorded program (a private field: this is a profiler).
-const p = [...(ex as unknown as { programs: Map<string, Program | string> }).programs.values()].find((v): v is Program => typeof v !== 'string');
+// The recorded program of the first execution context (private fields: this is a profiler).
+const ctx0 = (ex as unknown as { contexts: { programs: Map<string, Program | string> }[] }).contexts[0]!;
+const p = [...ctx0.programs.values()].find((v): v is Program => typeof v !== 'string');
 if (!p || p.graph === undefined) throw new Error(`no CUDA graph was recorded (mode ${ex.lastMode})`);
 
 const median = (f: () => unknown) => medianMs(f, 7);

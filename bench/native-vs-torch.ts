@@ -6,15 +6,17 @@
  * Prints, per model and precision: session build time, the first batch-1 and batch-N runs (where
  * each new convolution shape's tactics are timed, or taken from the timing cache:
  * TWINFER_CUDA_TIMING_CACHE; run twice to see a cold and a warm cache), batch-1 latency and large-batch throughput
- * (inputs uploaded and outputs read back every run, as onnxruntime's figures do; PyTorch's inputs
- * stay on the GPU, so the ratio is on the side of PyTorch), nodes that ran on cuda, agreement with
- * torch's fp32 output, and the ratios to PyTorch eager and torch.compile.
+ * (inputs uploaded and outputs read back every run, as onnxruntime's figures do), nodes that ran on
+ * cuda, agreement with torch's fp32 output, and the ratios to PyTorch eager and torch.compile. A
+ * second line measures as PyTorch does, inputs and outputs staying on the GPU: the input put there
+ * once (cudaTensor), outputs left in CUDA memory (preferredOutputLocation 'cuda') and disposed.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import '../src/node.js';
 import { InferenceSession, type SessionOptions } from '../src/api/session.js';
 import { fromHostTensor, toHostTensor } from '../src/api/tensor.js';
+import { cudaTensor } from '../src/api/cuda-tensor.js';
 import { HostTensor } from '../src/ir/tensor.js';
 import { parseNpy } from '../src/onnx/npy.js';
 import { calibrate } from '../src/quant/calibrate.js';
@@ -83,5 +85,17 @@ for (const [name, t] of Object.entries(torch.models)) {
     const f = (v: number | undefined, d = 2) => (v === undefined ? '-' : v.toFixed(d));
     console.log(`${name.padEnd(13)} ${precision.padEnd(5)} ${build.toFixed(2).padStart(7)} ${first.toFixed(2).padStart(12)} ${tactics.padStart(18)} ${`${onCuda}/${s.graph.nodes.length}`.padStart(11)} ${cos.toFixed(6).padStart(11)} ${b1.toFixed(2).padStart(6)} ${f(t[`eager_${tp}_b1_ms`]).padStart(9)} ${f(t['compile_fp16_b1_ms']).padStart(11)} ${ips.toFixed(0).padStart(11)} ${f(eagerIps, 0).padStart(6)} ${f(compIps, 0).padStart(8)} ${compIps ? (ips / compIps).toFixed(3).padStart(17) : '-'}`);
     if (onCuda < s.graph.nodes.length) console.log(`  fallback: ${logs.filter((l) => /fall|cpu/i.test(l)).join(' | ').slice(0, 300)}`);
+    // As PyTorch measures: the input already on the GPU, the output left there.
+    const sd = await InferenceSession.create(model, { ...opts, preferredOutputLocation: 'cuda' });
+    const [d1, db] = [await cudaTensor(f1.input), await cudaTensor(fb.input)];
+    const runDev = async (x: typeof d1) => { const o = (await sd.run({ input: x }))[sd.outputNames[0]!]!; o.dispose(); };
+    const yd = (await sd.run({ input: d1 }))[sd.outputNames[0]!]!;
+    const same = cosine(new Float32Array(await yd.getData(true) as Float32Array), y.data as Float32Array);
+    await runDev(db);
+    const db1 = await median(() => runDev(d1), iterations);
+    const dbb = await median(() => runDev(db), Math.max(5, iterations >> 2));
+    const dips = batch / dbb * 1e3;
+    console.log(`  inputs and outputs on the GPU: b1 ${db1.toFixed(2)} ms (torch ${f(t[`eager_${tp}_b1_ms`])}, compile ${f(t['compile_fp16_b1_ms'])}), b${batch} ${dips.toFixed(0)} img/s (${(bb / dbb).toFixed(2)}x the host-I/O figure; vs torch eager ${eagerIps ? (dips / eagerIps).toFixed(3) : '-'}, vs compile ${compIps ? (dips / compIps).toFixed(3) : '-'}); cos(host-I/O output) ${same.toFixed(6)}`);
+    d1.dispose(); db.dispose();
   }
 }
