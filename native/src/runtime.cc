@@ -253,7 +253,10 @@ size_t Context::bytes(uint32_t id) const { return mem().bytes(id); }
 void Context::upload(uint32_t id, size_t offset, const void* src, size_t n) {
   char* dst = mem().at(id, offset, n, "upload");
   use();
-  // From pageable memory: returns once the source has been staged, so the caller may reuse it.
+  // Either way it returns once the source has been read, so the caller may reuse it. Large ones go
+  // through pinned staging with several copy threads (staging.h); TWINFER_CUDA_STAGING=0 turns it off.
+  static const bool staging = [] { const char* e = std::getenv("TWINFER_CUDA_STAGING"); return !(e && e[0] == '0'); }();
+  if (staging && n >= StagedUploader::kMinBytes && staging_.upload(dst, src, n, stream_)) return;
   check(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, stream_), "upload");
 }
 
@@ -381,6 +384,7 @@ void Context::dispose() {
     }
     cudaStreamSynchronize(stream_);
   }
+  staging_.release();
   for (auto& kv : graphs_) cudaGraphExecDestroy(kv.second);
   graphs_.clear();
   cudaGetLastError();

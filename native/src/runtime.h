@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common.h"
+#include "staging.h"
 
 namespace twinfer {
 
@@ -135,6 +136,7 @@ class Context {
   DeviceMemory& mem() const;
   std::shared_ptr<DeviceMemory> memory_;
   cudaStream_t stream_ = nullptr;
+  StagedUploader staging_;  // large uploads (staging.h)
   bool disposed_ = false;
   std::map<uint32_t, cudaGraphExec_t> graphs_;
   uint32_t nextGraph_ = 1;
