@@ -174,6 +174,21 @@ export class NativeExecutor {
     this.weights.clear();
   }
 
+  /**
+   * dispose() once the runs in flight are done (each context's lock taken in turn); later runs
+   * reject. Outputs already handed out in CUDA memory stay valid (they own their buffers).
+   */
+  async release(): Promise<void> {
+    const held: ExecContext[] = [];
+    for (const c of [...this.contexts]) {
+      while (!c.lock.tryTake()) await new Promise<void>((resolve) => c.lock.onRelease(resolve));
+      held.push(c);
+    }
+    this.dispose();
+    // The first context's lock belongs to the process-wide stream: other sessions use it too.
+    for (const c of held) c.lock.release();
+  }
+
   private dropProgram(c: ExecContext, p: Program, giveBack: boolean): void {
     destroyGraph(c, p);
     if (giveBack) c.releaseFixed(p.fixed);

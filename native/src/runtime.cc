@@ -255,8 +255,8 @@ void Context::upload(uint32_t id, size_t offset, const void* src, size_t n) {
   use();
   // Either way it returns once the source has been read, so the caller may reuse it. Large ones go
   // through pinned staging with several copy threads (staging.h); TWINFER_CUDA_STAGING=0 turns it off.
-  static const bool staging = [] { const char* e = std::getenv("TWINFER_CUDA_STAGING"); return !(e && e[0] == '0'); }();
-  if (staging && n >= StagedUploader::kMinBytes && staging_.upload(dst, src, n, stream_)) return;
+  const char* off = n >= StagedUploader::kMinBytes ? std::getenv("TWINFER_CUDA_STAGING") : nullptr;  // read per call: benches switch it
+  if (n >= StagedUploader::kMinBytes && !(off && off[0] == '0') && staging_.upload(dst, src, n, stream_)) return;
   check(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, stream_), "upload");
 }
 

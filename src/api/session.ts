@@ -94,6 +94,9 @@ export class InferenceSession {
   private readonly inputs: Map<string, ValueInfo>;
   private cpuThreads: number | undefined;
   private outputLocation: 'cpu' | 'gpu-buffer' | 'cuda' | undefined;
+  private released = false;
+  /** Runs started and not finished (release() waits for them). */
+  private readonly inFlight = new Set<Promise<ReturnType>>();
 
   private constructor(graph: Graph, plan: ExecutionPlan, report: OptimizeReport) {
     this.graph = graph;
@@ -152,7 +155,30 @@ export class InferenceSession {
     return this.graph.feedInputs.map((i) => ({ name: i.name, type: i.dtype, shape: i.shape?.slice() }));
   }
 
+  /**
+   * Frees the session's device memory (GPU buffers, CUDA execution contexts, weights) once the runs
+   * in flight are done; runs after it reject. Outputs already returned stay valid. (onnxruntime's
+   * session.release().)
+   */
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    await Promise.allSettled([...this.inFlight]);
+    await this.executor.release?.();
+  }
+
   async run(feeds: FeedsType, fetches?: readonly string[]): Promise<ReturnType> {
+    if (this.released) throw new TwinferError('INVALID_ARGUMENT', 'the session was released');
+    const p = this.runNow(feeds, fetches);
+    this.inFlight.add(p);
+    try {
+      return await p;
+    } finally {
+      this.inFlight.delete(p);
+    }
+  }
+
+  private async runNow(feeds: FeedsType, fetches?: readonly string[]): Promise<ReturnType> {
     const hostFeeds = await this.validateFeeds(feeds);
     const wanted = fetches ?? this.outputNames;
     for (const f of wanted) {

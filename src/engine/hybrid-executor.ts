@@ -86,6 +86,7 @@ export class HybridExecutor {
   /** Feeds some GPU step reads as a GPU tensor (uploaded first in a recording run). */
   private readonly gpuFeeds = new Set<string>();
   private chain: Promise<unknown> = Promise.resolve();
+  private released = false;
   /** Record and replay programs (default true; false keeps the per-node path for every run). */
   replay = true;
   /** The tuning cache (and build-time timing), set by the session when tuning is configured. */
@@ -128,6 +129,7 @@ export class HybridExecutor {
 
   /** A run with GPU feeds allowed and, optionally, outputs left on the GPU. Runs are serialized. */
   runIo(feeds: ReadonlyMap<string, Feed>, fetch: readonly string[], opts: RunIoOptions = {}): Promise<Map<string, Feed>> {
+    if (this.released) return Promise.reject(new TwinferError('INVALID_ARGUMENT', 'the session was released'));
     const next = this.chain.then(() => this.runLocked(feeds, fetch, !!opts.gpuOutputs));
     this.chain = next.catch(() => undefined);
     return next;
@@ -153,6 +155,21 @@ export class HybridExecutor {
     if (record) this.keep(key, r.program ?? r.reason ?? 'not recorded');
     this.lastPath = record && r.program ? 'record' : 'plain';
     return r.out;
+  }
+
+  /**
+   * Frees the session's GPU memory once the runs in flight are done: recorded programs, uploaded
+   * weights, pooled buffers. Outputs handed out as GPU buffers stay valid (the caller owns them).
+   */
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    await this.chain;
+    for (const p of this.programs.values()) if (p instanceof RecordedProgram) p.dispose();
+    this.programs.clear();
+    for (const w of this.weights.values()) w.buffer.destroy();
+    this.weights.clear();
+    this.pool?.destroy();
   }
 
   private keep(key: string, p: RecordedProgram | string): void {

@@ -25,6 +25,8 @@ export const KNOWN_BACKENDS: readonly BackendName[] = ['cpu', 'webgpu', 'cuda', 
 
 export interface Executor {
   run(feeds: Map<string, HostTensor>, fetch: readonly string[]): Promise<Map<string, HostTensor>>;
+  /** Frees the executor's device memory once the runs in flight are done; later runs reject. */
+  release?(): Promise<void>;
 }
 
 export interface ExecutionPlan {

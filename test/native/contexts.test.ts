@@ -105,6 +105,22 @@ describe('CUDA execution contexts', () => {
     await expect(s.executor.run(new Map([['x', randomTensor('float32', [2, 256], seededRandom(1))]]), ['y'])).rejects.toThrow(/disposed/);
   });
 
+  it('session.release() waits for the runs in flight, frees every buffer and stream, then rejects runs', async () => {
+    const before = emu.addon.contexts[0]!.allocatedBytes();
+    const s = await sessions(3);
+    await concurrentRuns(s, 3, 400);
+    const rand = seededRandom(401);
+    const x = () => { const h = randomTensor('float32', [2, 256], rand); return new Tensor('float32', h.data as Float32Array, h.dims); };
+    const inFlight = [s.cuda.run({ x: x() }), s.cuda.run({ x: x() })];
+    await s.cuda.release();
+    expect((await Promise.all(inFlight)).every((o) => o['y']!.dims[1] === 16)).toBe(true);
+    expect(emu.addon.contexts[0]!.allocatedBytes()).toBe(before);
+    expect(s.executor.executionContexts).toBe(0);
+    await expect(s.cuda.run({ x: x() })).rejects.toThrow(/the session was released/);
+    // The process-wide stream's lock was given back: another session still runs.
+    await concurrentRuns(await sessions(1), 2, 402);
+  });
+
   it('rejects a cudaContexts that is not a positive integer', async () => {
     for (const bad of [0, -1, 1.5, '2']) {
       await expect(InferenceSession.create(wideModel(), { backends: ['cuda'], cudaContexts: bad as number })).rejects.toThrow(/cudaContexts must be a positive integer/);

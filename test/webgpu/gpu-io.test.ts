@@ -56,6 +56,21 @@ describe.skipIf(!gpuAvailable)('webgpu GPU-buffer IO', () => {
     });
   }
 
+  it('release() waits for the run in flight, frees the session, keeps returned GPU outputs; later runs reject', async () => {
+    const model = tinyCnn(2);
+    const gpu = await InferenceSession.create(model, { backends: ['webgpu'], preferredOutputLocation: 'gpu-buffer' });
+    const cpu = await InferenceSession.create(model, { backends: ['cpu'] });
+    const x = new Tensor('float32', data(2 * 4 * 10 * 10, 40), [2, 4, 10, 10]);
+    const kept = (await gpu.run({ x }))['y']!;
+    const inFlight = gpu.run({ x });
+    await gpu.release();
+    const last = await inFlight; // started before release: completes
+    await expect(gpu.run({ x })).rejects.toThrow(/the session was released/);
+    const ref = await cpu.run({ x });
+    for (const t of [kept, last['y']!]) { await t.getData(true); close(t, ref['y']!, 'an output of the released session'); }
+    await gpu.release(); // twice: a no-op
+  });
+
   it('host feeds with GPU outputs; GPU feeds with host outputs; an output chained as the next feed', async () => {
     const model = tinyCnn(2);
     const x = data(800, 5);
