@@ -30,11 +30,11 @@ import type { CudaRunner } from './kernel.js';
 import { findCudaKernel } from './ops.js';
 import { BufferPool, ExecContext, canFork, contextsFromEnv, deviceOutputBuffers, downloadFrom } from './exec-context.js';
 import type { NativeContext } from './addon.js';
+import { CudaTensor, fromDeviceBytes, toDeviceArray } from './tensor.js';
+import { graphsFromEnv, hasGraphs, programKey, replayFromEnv, staticValues, type DeviceSlot, type GraphContext, type LaunchStep, type Program, type ProgramOutput } from './program.js';
 
 /** A run's input or output: on the host, or in CUDA memory. */
 export type Feed = HostTensor | CudaTensor;
-import { CudaTensor, fromDeviceBytes, toDeviceArray } from './tensor.js';
-import { graphsFromEnv, hasGraphs, programKey, replayFromEnv, staticValues, type DeviceSlot, type GraphContext, type LaunchStep, type Program, type ProgramOutput } from './program.js';
 
 interface Slot { host?: HostTensor; dev?: CudaTensor }
 
@@ -50,9 +50,9 @@ interface Step {
 /** What the executor frees when it is disposed or collected (no reference back to the executor). */
 interface Owned { contexts: ExecContext[]; weights: BufferPool }
 
-function disposeOwned(o: Owned, dropProgram: (c: ExecContext, p: Program) => void): void {
+function disposeOwned(o: Owned): void {
   for (const c of o.contexts) {
-    for (const p of c.programs.values()) if (typeof p !== 'string') dropProgram(c, p);
+    for (const p of c.programs.values()) if (typeof p !== 'string') destroyGraph(c, p);
     c.programs.clear();
     c.pool.dispose();
     c.fixedPool.dispose();
@@ -67,7 +67,7 @@ function destroyGraph(c: ExecContext, p: Program): void {
   if (p.graph !== undefined) { try { native.graphDestroy?.(p.graph); } catch { /* context gone */ } p.graph = undefined; }
 }
 
-const collected = new FinalizationRegistry<Owned>((o) => disposeOwned(o, destroyGraph));
+const collected = new FinalizationRegistry<Owned>(disposeOwned);
 
 export interface NativeExecutorOptions {
   log?: (message: string) => void;
@@ -170,7 +170,7 @@ export class NativeExecutor {
   /** Frees the executor's device buffers, graphs and streams now (else when it is garbage-collected). */
   dispose(): void {
     collected.unregister(this);
-    disposeOwned(this.owned, destroyGraph);
+    disposeOwned(this.owned);
     this.weights.clear();
   }
 
