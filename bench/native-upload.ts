@@ -3,7 +3,7 @@
  * large uploads (native/src/staging.h) against the peer, CUDA's own pageable cudaMemcpyAsync
  * (TWINFER_CUDA_STAGING=0), in one process, same buffers, alternating. Median of 9 timed uploads
  * (each followed by a stream synchronize) after 3 warm-up ones; every size read back and compared.
- *   node dist/bench/native-upload.js [--sizes 1,8,32,154]
+ *   node dist/bench/native-upload.js [--sizes 1,8,16,32,154]
  */
 import '../src/node.js';
 import { acquireCuda } from '../backends/native/device.js';
@@ -11,7 +11,7 @@ import { medianMs } from './median.js';
 
 const argv = process.argv.slice(2);
 const i = argv.indexOf('--sizes');
-const sizes = (i >= 0 ? argv[i + 1]! : '1,8,32,154').split(',').map(Number);
+const sizes = (i >= 0 ? argv[i + 1]! : '1,8,16,32,154').split(',').map(Number);
 const cuda = await acquireCuda();
 const native = cuda.native;
 console.log(`${cuda.caps.device}; median of 9 uploads + synchronize (ms), GB/s; staged vs pageable (TWINFER_CUDA_STAGING=0)`);

@@ -93,7 +93,7 @@ bool StagedUploader::ready() {
   if (pinned_[0]) return true;
   if (failed_) return false;
   for (int i = 0; i < 2; i++) {
-    if (cudaHostAlloc(&pinned_[i], kChunk, cudaHostAllocDefault) != cudaSuccess || cudaEventCreateWithFlags(&done_[i], cudaEventDisableTiming) != cudaSuccess) {
+    if (cudaHostAlloc(&pinned_[i], kMaxChunk, cudaHostAllocDefault) != cudaSuccess || cudaEventCreateWithFlags(&done_[i], cudaEventDisableTiming) != cudaSuccess) {
       cudaGetLastError();
       release();
       failed_ = true;
@@ -105,9 +105,10 @@ bool StagedUploader::ready() {
 
 bool StagedUploader::upload(void* dst, const void* src, size_t bytes, cudaStream_t stream) {
   if (!ready()) return false;
-  for (size_t off = 0, i = 0; off < bytes; off += kChunk, i++) {
+  const size_t chunk = std::min(kMaxChunk, std::max(kMinChunk, ((bytes / 8) + (size_t{1} << 20) - 1) & ~((size_t{1} << 20) - 1)));
+  for (size_t off = 0, i = 0; off < bytes; off += chunk, i++) {
     const int b = static_cast<int>(i & 1);
-    const size_t n = std::min(kChunk, bytes - off);
+    const size_t n = std::min(chunk, bytes - off);
     // The DMA that last read this buffer (two chunks ago, or a previous upload) must be done.
     if (cudaEventSynchronize(done_[b]) != cudaSuccess) return false;
     parallelCopy(pinned_[b], static_cast<const char*>(src) + off, n, 4);
