@@ -36,6 +36,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -130,14 +131,19 @@ int* scratch(long long words, cudaStream_t stream, const char* kernel) {
   return static_cast<int*>(p);
 }
 
-// The dp4a tile loop: C(m, n) = sum_kw dp4a(A(m, kw), B(kw, n)) for tile (blockIdx.x: n, blockIdx.y: m)
-// of problem z, over K slice `slice` of S (KC words each; S = 1: all of K). 64x64 outputs per 256
-// threads, 4x4 per thread (rows 4ty.., columns 4tx..: one 16-byte shared read of each operand per
-// 16 dp4a), K in steps of 16 words (64 int8 products) through shared memory (rows padded to 68
-// words: 16-byte aligned, 2-way bank conflicts at most on the k-fast stores).
-constexpr int kQTM = 64, kQTN = 64, kQTK = 16, kQThreads = 256, kQPad = 68;
+// The int8 tile loop: C(m, n) = sum over kw of the 4 int8 products of words A(m, kw), B(kw, n), for
+// tile (blockIdx.x: n, blockIdx.y: m) of problem z, over K slice `slice` of S (KC words each; S = 1:
+// all of K). 64x64 outputs per 256 threads, K in steps of 16 words (64 int8 products) through shared
+// memory (rows padded to 72 words: 16-byte aligned; the tensor-core fragment reads of a warp fall in
+// 32 different banks). Two bodies on the same tiles:
+//  - TC = false: __dp4a, 4x4 outputs per thread (rows 4ty.., columns 4tx..: one 16-byte shared read
+//    of each operand per 16 dp4a);
+//  - TC = true (sm_80 and later): int8 tensor cores, mma.sync m16n8k32 s8 x s8 -> s32; 8 warps each
+//    own a 16x32 block (4 along m, 2 along n), 4 mma per 8-word (32-product) step.
+// Integer sums are exact in any order, so both give the same int32 accumulators bit for bit.
+constexpr int kQTM = 64, kQTN = 64, kQTK = 16, kQThreads = 256, kQPad = 72;
 
-template <class LoadA, class LoadB, class Store>
+template <bool TC, class LoadA, class LoadB, class Store>
 __global__ void __launch_bounds__(kQThreads) qgemmTiles(int M, int N, int KW, int S, int KC, LoadA la, LoadB lb, Store st) {
   __shared__ __align__(16) int As[kQTK][kQPad];
   __shared__ __align__(16) int Bs[kQTK][kQPad];
@@ -147,7 +153,10 @@ __global__ void __launch_bounds__(kQThreads) qgemmTiles(int M, int N, int KW, in
   lb.setZ(z);
   st.setZ(z);
   const int m0 = blockIdx.y * kQTM, n0 = blockIdx.x * kQTN;
-  const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+  const int tid = threadIdx.x;
+  [[maybe_unused]] const int tx = tid % 16, ty = tid / 16;  // the dp4a body's thread tile
+  [[maybe_unused]] const int warp = tid >> 5, gid = (tid & 31) >> 2, tig = tid & 3;  // the mma fragments
+  [[maybe_unused]] const int wm = (warp & 3) * 16, wn = (warp >> 2) * 32;
   int acc[4][4];
 #pragma unroll
   for (int i = 0; i < 4; i++)
@@ -170,26 +179,60 @@ __global__ void __launch_bounds__(kQThreads) qgemmTiles(int M, int N, int KW, in
       Bs[ki][ni] = (n < N && k < kEnd) ? lb(k, n) : 0;
     }
     __syncthreads();
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    if constexpr (TC) {
 #pragma unroll
-    for (int kk = 0; kk < kQTK; kk++) {
-      const int4 av = *reinterpret_cast<const int4*>(&As[kk][ty * 4]);
-      const int4 bv = *reinterpret_cast<const int4*>(&Bs[kk][tx * 4]);
-      const int a[4] = {av.x, av.y, av.z, av.w}, b[4] = {bv.x, bv.y, bv.z, bv.w};
+      for (int kk = 0; kk < kQTK; kk += 8) {
+        // A (16x32 int8, row major): a0 (gid, k 4tig..), a1 (gid + 8, ..), a2 (gid, k 16 + 4tig..), a3 (gid + 8, ..): word kk + tig / kk + 4 + tig.
+        const int a0 = As[kk + tig][wm + gid], a1 = As[kk + tig][wm + gid + 8];
+        const int a2 = As[kk + 4 + tig][wm + gid], a3 = As[kk + 4 + tig][wm + gid + 8];
 #pragma unroll
-      for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) {
+          // B (32x8 int8, column major): b0 (k 4tig.., column gid), b1 (k 16 + 4tig.., column gid).
+          const int b0 = Bs[kk + tig][wn + j * 8 + gid], b1 = Bs[kk + 4 + tig][wn + j * 8 + gid];
+          asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+                       : "+r"(acc[j][0]), "+r"(acc[j][1]), "+r"(acc[j][2]), "+r"(acc[j][3])
+                       : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+        }
+      }
+    } else
+#endif
+    {
 #pragma unroll
-        for (int j = 0; j < 4; j++) acc[i][j] = __dp4a(a[i], b[j], acc[i][j]);
+      for (int kk = 0; kk < kQTK; kk++) {
+        const int4 av = *reinterpret_cast<const int4*>(&As[kk][ty * 4]);
+        const int4 bv = *reinterpret_cast<const int4*>(&Bs[kk][tx * 4]);
+        const int a[4] = {av.x, av.y, av.z, av.w}, b[4] = {bv.x, bv.y, bv.z, bv.w};
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+#pragma unroll
+          for (int j = 0; j < 4; j++) acc[i][j] = __dp4a(a[i], b[j], acc[i][j]);
+      }
     }
     __syncthreads();
   }
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  if constexpr (TC) {
+    // C (16x8): c0 (gid, 2tig), c1 (gid, 2tig + 1), c2 (gid + 8, 2tig), c3 (gid + 8, 2tig + 1).
 #pragma unroll
-  for (int i = 0; i < 4; i++) {
-    const int m = m0 + ty * 4 + i;
-    if (m >= M) continue;
+    for (int j = 0; j < 4; j++)
 #pragma unroll
-    for (int j = 0; j < 4; j++) {
-      const int n = n0 + tx * 4 + j;
-      if (n < N) st(m, n, acc[i][j]);
+      for (int r = 0; r < 4; r++) {
+        const int m = m0 + wm + gid + (r >> 1) * 8, n = n0 + wn + j * 8 + tig * 2 + (r & 1);
+        if (m < M && n < N) st(m, n, acc[j][r]);
+      }
+  } else
+#endif
+  {
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      const int m = m0 + ty * 4 + i;
+      if (m >= M) continue;
+#pragma unroll
+      for (int j = 0; j < 4; j++) {
+        const int n = n0 + tx * 4 + j;
+        if (n < N) st(m, n, acc[i][j]);
+      }
     }
   }
 }
@@ -204,7 +247,19 @@ struct PartialStore {
   __device__ void operator()(int m, int n, int acc) const { atomicAdd(part + off + static_cast<long long>(m) * N + n, acc); }
 };
 
-// Runs problems [0, Z) of an M x N x KW dp4a GEMM: one pass when the grid fills the GPU, else K
+// Whether the int8 GEMM runs on tensor cores: sm_80 and later, unless TWINFER_INT8_TC=0 (read per
+// launch, so a bench can compare both bodies in one process).
+bool int8TensorCores() {
+  static const int major = [] {
+    int dev = 0, m = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&m, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return 0;
+    return m;
+  }();
+  const char* e = std::getenv("TWINFER_INT8_TC");
+  return major >= 8 && !(e && e[0] == '0');
+}
+
+// Runs problems [0, Z) of an M x N x KW int8 GEMM: one pass when the grid fills the GPU, else K
 // split in slices of at least 64 words so that every SM gets about two blocks (ResNet-50's 7x7
 // layers at batch 1 are 8 tiles deep over 1152 words).
 template <class LoadA, class LoadB, class Store>
@@ -219,13 +274,16 @@ void runQGemm(int M, int N, int KW, int Z, const LoadA& la, const LoadB& lb, con
   if (S > 1) S = (KW + KC - 1) / KC;
   if (static_cast<long long>(Z) * S > 65535) throw std::runtime_error(std::string(kernel) + ": too many groups for one grid");
   const dim3 grid(static_cast<unsigned>(tilesN), static_cast<unsigned>(tilesM), static_cast<unsigned>(Z * S));
+  const bool tc = int8TensorCores();
   if (S == 1) {
-    qgemmTiles<<<grid, kQThreads, 0, stream>>>(M, N, KW, 1, KW, la, lb, st);
+    if (tc) qgemmTiles<true><<<grid, kQThreads, 0, stream>>>(M, N, KW, 1, KW, la, lb, st);
+    else qgemmTiles<false><<<grid, kQThreads, 0, stream>>>(M, N, KW, 1, KW, la, lb, st);
     return;
   }
   int* part = scratch(total, stream, kernel);
   cudaMemsetAsync(part, 0, static_cast<size_t>(total) * 4, stream);
-  qgemmTiles<<<grid, kQThreads, 0, stream>>>(M, N, KW, S, KC, la, lb, PartialStore{part, M, N, 0});
+  if (tc) qgemmTiles<true><<<grid, kQThreads, 0, stream>>>(M, N, KW, S, KC, la, lb, PartialStore{part, M, N, 0});
+  else qgemmTiles<false><<<grid, kQThreads, 0, stream>>>(M, N, KW, S, KC, la, lb, PartialStore{part, M, N, 0});
   splitKStore<<<blocks(total, 256), 256, 0, stream>>>(M, N, total, static_cast<const int*>(part), 0, st);
   cudaFreeAsync(part, stream);
 }
