@@ -22,6 +22,8 @@ export const CUDA_TIMING_VERSION = 1;
 export interface TimingCacheAddon {
   timingCache?(): { lines: string[]; timed: number; reused: number };
   loadTimingCache?(lines: string[]): number;
+  /** The counts alone (absent on an addon built before it: timingCache() then). */
+  timingStats?(): { timed: number; reused: number };
 }
 
 interface CacheFile { format: string; version: number; devices: Record<string, string[]> }
@@ -75,6 +77,12 @@ export async function loadCudaTimingCache(cuda: CudaContext, file: string): Prom
 export function cudaTimingStats(cuda: CudaContext): { timed: number; reused: number; lines: string[] } {
   const addon = cuda.addon as unknown as TimingCacheAddon;
   return addon.timingCache ? addon.timingCache() : { timed: 0, reused: 0, lines: [] };
+}
+
+/** Shapes timed / taken from the cache in this process, without copying the lines. */
+export function cudaTimingCounts(cuda: CudaContext): { timed: number; reused: number } {
+  const addon = cuda.addon as unknown as TimingCacheAddon;
+  return addon.timingStats ? addon.timingStats() : cudaTimingStats(cuda);
 }
 
 /**

@@ -2,7 +2,8 @@
 //   probe()      -> { available, error?, errorCode, runtimeVersion, driverVersion, devices[], libraries[], archs }
 //   functions()  -> unary function names in code order (the epilogue's activation codes)
 //   kernels()    -> kernel names this build can launch
-//   timingCache() -> { lines, timed, reused }, loadTimingCache(lines) -> accepted (conv tactic cache, conv.cu)
+//   timingCache() -> { lines, timed, reused }, loadTimingCache(lines) -> accepted (conv tactic cache, conv.cu),
+//   timingStats() -> { timed, reused } (the counts without the lines)
 //   Context      -> new Context(device): alloc(bytes) -> id, free(id), bytes(id),
 //                   upload(id, byteOffset, typedArray), download(id, byteOffset, bytes) -> ArrayBuffer,
 //                   launch(kernel, ints: Float64Array, floats: Float32Array, bindings: Float64Array [id, offset]...),
@@ -103,6 +104,16 @@ Napi::Value TimingCache(const Napi::CallbackInfo& info) {
   const ConvTimingStats st = convTimingStats(), gt = gemmTimingStats();
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("lines", a);
+  o.Set("timed", st.timed + gt.timed);
+  o.Set("reused", st.reused + gt.reused);
+  return o;
+}
+
+// timingStats() -> { timed, reused }: the counts alone (a session checks them after every run that
+// may have timed something; timingCache() copies every line).
+Napi::Value TimingStats(const Napi::CallbackInfo& info) {
+  const ConvTimingStats st = convTimingStats(), gt = gemmTimingStats();
+  Napi::Object o = Napi::Object::New(info.Env());
   o.Set("timed", st.timed + gt.timed);
   o.Set("reused", st.reused + gt.reused);
   return o;
@@ -387,6 +398,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("kernels", Napi::Function::New(env, Kernels, "kernels"));
   exports.Set("timingCache", Napi::Function::New(env, TimingCache, "timingCache"));
   exports.Set("loadTimingCache", Napi::Function::New(env, LoadTimingCache, "loadTimingCache"));
+  exports.Set("timingStats", Napi::Function::New(env, TimingStats, "timingStats"));
   Napi::Function ctor = ContextWrap::Define(env);
   env.SetInstanceData(new Napi::FunctionReference(Napi::Persistent(ctor)));  // for fork(); freed with the env
   exports.Set("Context", ctor);

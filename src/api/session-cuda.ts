@@ -11,7 +11,7 @@ import { allocStorage, type DType } from '../ir/dtype.js';
 import type { Tensor } from './tensor.js';
 import type { ExecutionPlan } from '../engine/plan.js';
 import { NativeExecutor } from '../../backends/native/executor.js';
-import { cudaTimingCachePath, cudaTimingStats, loadCudaTimingCache, saveCudaTimingCache } from '../../backends/native/timing-cache.js';
+import { cudaTimingCachePath, cudaTimingCounts, loadCudaTimingCache, saveCudaTimingCache } from '../../backends/native/timing-cache.js';
 
 export interface CudaSessionOptions {
   /**
@@ -53,7 +53,7 @@ export async function prepareCuda(plan: ExecutionPlan, graph: Graph, options: Cu
     const r = await loadCudaTimingCache(cuda, file);
     if (r.problem) options.log?.(`twinfer: cuda timing cache ${file} ignored: ${r.problem}`);
   }
-  const before = cudaTimingStats(cuda);
+  const before = cudaTimingCounts(cuda);
   const feeds = new Map<string, HostTensor>();
   for (const i of graph.feedInputs) {
     if (!i.dtype || !i.shape || i.shape.some((d) => typeof d !== 'number')) return { ms: 0, timed: 0, reused: 0, ...(file ? { cacheFile: file } : {}) };
@@ -69,7 +69,7 @@ export async function prepareCuda(plan: ExecutionPlan, graph: Graph, options: Cu
     return { ms: 0, timed: 0, reused: 0, ...(file ? { cacheFile: file } : {}) };
   }
   const ms = performance.now() - t0;
-  const after = cudaTimingStats(cuda);
+  const after = cudaTimingCounts(cuda);
   const report: CudaBuildReport = { ms, timed: after.timed - before.timed, reused: after.reused - before.reused, ...(file ? { cacheFile: file } : {}) };
   options.log?.(`twinfer: cuda build ${ms.toFixed(0)} ms: ${report.timed} conv / gemm shapes timed, ${report.reused} from the timing cache; ${ex.lastMode === 'record' ? 'static program recorded' : 'runs node by node'}`);
   if (file && after.timed > (savedAtTimed.get(file) ?? 0)) await saveQuietly(plan, file, options.log);
@@ -78,7 +78,7 @@ export async function prepareCuda(plan: ExecutionPlan, graph: Graph, options: Cu
 
 async function saveQuietly(plan: ExecutionPlan, file: string, log?: (m: string) => void): Promise<void> {
   try {
-    savedAtTimed.set(file, cudaTimingStats(plan.cuda!).timed);
+    savedAtTimed.set(file, cudaTimingCounts(plan.cuda!).timed);
     await saveCudaTimingCache(plan.cuda!, file);
   } catch (e) {
     log?.(`twinfer: cuda timing cache ${file} not written: ${(e as Error).message}`);
@@ -89,7 +89,7 @@ async function saveQuietly(plan: ExecutionPlan, file: string, log?: (m: string) 
 export async function saveCudaTimingAfterRun(plan: ExecutionPlan, options: CudaSessionOptions & { log?: (m: string) => void }): Promise<void> {
   if (!plan.cuda || !(plan.executor instanceof NativeExecutor)) return;
   const file = cudaTimingCachePath(options.cudaTimingCache);
-  if (file && cudaTimingStats(plan.cuda).timed > (savedAtTimed.get(file) ?? 0)) await saveQuietly(plan, file, options.log);
+  if (file && cudaTimingCounts(plan.cuda).timed > (savedAtTimed.get(file) ?? 0)) await saveQuietly(plan, file, options.log);
 }
 
 /**
