@@ -15,7 +15,7 @@ import { CudaTensor, fromDeviceBytes, toDeviceArray } from '../../backends/nativ
 import { StreamLock, deviceOutputBuffers, downloadFrom } from '../../backends/native/exec-context.js';
 import type { NativeContext } from '../../backends/native/addon.js';
 import type { NativeExecutor } from '../../backends/native/executor.js';
-import { Tensor, fromHostTensor, toHostTensor, type TensorType } from './tensor.js';
+import { Tensor, fromHostTensor, publicTypeOf, toHostTensor } from './tensor.js';
 
 /** The transfer stream: a fork of the process context (same buffers), one per process, one transfer at a time. */
 const transfers = new WeakMap<NativeContext, { native: NativeContext; lock: StreamLock }>();
@@ -45,19 +45,11 @@ function giveBack(h: Held): void {
   deviceOutputBuffers(h.cuda.native).give(h.buffer, h.bytes);
 }
 
-/** The public type a device dtype reads back as (fromHostTensor's widening: float8 -> float32, int4 -> int8). */
-function publicType(dtype: DType): TensorType {
-  if (dtype.startsWith('float8') || dtype === 'float4e2m1') return 'float32';
-  if (dtype === 'int4' || dtype === 'int2') return 'int8';
-  if (dtype === 'uint4' || dtype === 'uint2') return 'uint8';
-  return dtype as TensorType;
-}
-
 /** Wraps a buffer of deviceOutputBuffers (a run's output, or an upload) as a 'cuda' Tensor that owns it. */
 export function wrapCudaTensor(cuda: CudaContext, t: CudaTensor): Tensor {
   const held: Held = { cuda, buffer: t.buffer, bytes: t.bytes, live: true };
   const tensor = Tensor.fromCudaBuffer({ buffer: t.buffer, byteOffset: t.byteOffset, bytes: t.bytes, dtype: t.dtype }, {
-    dataType: publicType(t.dtype),
+    dataType: publicTypeOf(t.dtype),
     dims: t.dims,
     dispose: () => { collected.unregister(held); giveBack(held); },
     download: async () => {
@@ -104,7 +96,7 @@ export function cudaFeedOf(t: Tensor, executor: NativeExecutor): CudaTensor | un
   const ref = t.cudaBuffer;
   const dtype = ref.dtype as DType;
   const d = new CudaTensor(ref.buffer, dtype, t.dims, ref.byteOffset);
-  if (publicType(dtype) !== t.type || d.bytes !== ref.bytes) {
+  if (publicTypeOf(dtype) !== t.type || d.bytes !== ref.bytes) {
     throw new TwinferError('INVALID_ARGUMENT', `a CUDA tensor of ${ref.bytes} bytes (${ref.dtype}) does not hold ${t.type}[${t.dims.join(',')}]`);
   }
   return d;

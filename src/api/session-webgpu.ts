@@ -12,7 +12,7 @@ import { HybridExecutor, type Feed } from '../engine/hybrid-executor.js';
 import { GpuTensor, fromGpuBytes, gpuElemOf } from '../../backends/webgpu/tensor.js';
 import { acquireGpu } from '../../backends/webgpu/device.js';
 import { TuningSession, softwareAdapter, tuningFileIo } from '../../backends/webgpu/tuning.js';
-import { Tensor, fromHostTensor, toHostTensor, type TensorType } from './tensor.js';
+import { Tensor, fromHostTensor, publicTypeOf, toHostTensor } from './tensor.js';
 
 export interface WebGpuSessionOptions {
   /**
@@ -68,21 +68,13 @@ export async function toFeed(t: Tensor, executor: Executor): Promise<HostTensor 
   return new GpuTensor(t.gpuBuffer, dtype, t.dims);
 }
 
-/** Public type of a GPU tensor (types without a public form read back widened, as fromHostTensor does). */
-function publicType(dtype: DType): TensorType {
-  if (dtype.startsWith('float8') || dtype === 'float4e2m1') return 'float32';
-  if (dtype === 'int4' || dtype === 'int2') return 'int8';
-  if (dtype === 'uint4' || dtype === 'uint2') return 'uint8';
-  return dtype as TensorType;
-}
-
 /** An executor result as a public Tensor: GPU results wrap their buffer (dispose: back to the session's pool). */
 export function fromFeed(v: Feed, executor: Executor): Tensor {
   if (!(v instanceof GpuTensor)) return fromHostTensor(v);
   const pool = executor instanceof HybridExecutor ? executor.pool : undefined;
   let live = true;
   return Tensor.fromGpuBuffer(v.buffer, {
-    dataType: publicType(v.dtype), dims: v.dims,
+    dataType: publicTypeOf(v.dtype), dims: v.dims,
     dispose: () => { if (live && pool) { live = false; pool.release(v.buffer); } },
     download: async () => {
       const { device } = await acquireGpu();

@@ -235,6 +235,14 @@ export function toHostTensor(t: Tensor): HostTensor {
   return new HostTensor(dtype, t.dims, out);
 }
 
+/** The public type an internal dtype reads back as: fromHostTensor's widening (float8 -> float32, int4 -> int8). */
+export function publicTypeOf(dtype: DType): TensorType {
+  if (dtype.startsWith('float8') || dtype === 'float4e2m1') return 'float32';
+  if (dtype === 'int4' || dtype === 'int2') return 'int8';
+  if (dtype === 'uint4' || dtype === 'uint2') return 'uint8';
+  return dtype as TensorType;
+}
+
 /** Internal HostTensor -> public Tensor. Types without a public form (float8, int4) are widened. */
 export function fromHostTensor(h: HostTensor): Tensor {
   const n = h.size;
