@@ -21,7 +21,7 @@
 //     X is packed to [N][groups][H][W][Cg4] words; per group a GEMM of Mg = K/groups channels by
 //     N*P*Q pixels over R*S*Cg4 words (the im2col gathered in the loads, a word per 4 channels).
 //   qconvDirect  the same lists with Wp = the int8 weights as given ([K, Cg, R, S]; corr unused):
-//     one thread per output, X quantized per tap. For depthwise and other groups of few output
+//     X quantized once into bytes (s = xq - off), then one thread per output. For depthwise and other groups of few output
 //     channels, where a GEMM tile of 64 channels would idle.
 //   qgemm        ints   [rows, N, K, act, post, zp, qmin, qmax, f16]
 //                floats [x_scale, act a, act b, post a, post b]
@@ -347,7 +347,14 @@ struct StoreRowsQ {
   }
 };
 
-__global__ void qconvDirectKernel(const float* x, const signed char* w, ConvGeom g, Quant q, Out o, long long total) {
+// X NCHW -> one signed byte per element, s = xq - off (as packConvX, unpacked): quantized once, not
+// once per tap.
+__global__ void quantizeBytes(const float* x, signed char* xs, Quant q, long long total) {
+  const long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
+  if (i < total) xs[i] = static_cast<signed char>(quantize(x[i], q) - q.off);
+}
+
+__global__ void qconvDirectKernel(const signed char* xs, const signed char* w, ConvGeom g, int shift, Out o, long long total) {
   const long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
   if (i >= total) return;
   const int PQ = g.P * g.Q;
@@ -356,7 +363,7 @@ __global__ void qconvDirectKernel(const float* x, const signed char* w, ConvGeom
   const int k = static_cast<int>(bk % g.K), b = static_cast<int>(bk / g.K);
   const int p = pq / g.Q, qq = pq - p * g.Q;
   const int grp = k / g.Mg;
-  const float* xb = x + (static_cast<long long>(b) * g.C + grp * g.Cg) * g.H * g.W;
+  const signed char* xb = xs + (static_cast<long long>(b) * g.C + grp * g.Cg) * g.H * g.W;
   const signed char* wk = w + static_cast<long long>(k) * g.Cg * g.R * g.S;
   int acc = 0;
   for (int c = 0; c < g.Cg; c++) {
@@ -366,7 +373,8 @@ __global__ void qconvDirectKernel(const float* x, const signed char* w, ConvGeom
       for (int s = 0; s < g.S; s++) {
         const int ww = qq * g.sw - g.pw + s * g.dw;
         if (ww < 0 || ww >= g.W) continue;
-        const int v = quantize(xb[(static_cast<long long>(c) * g.H + h) * g.W + ww], q) - q.zp;
+        // xq - zp = s + off - zp
+        const int v = static_cast<int>(xb[(static_cast<long long>(c) * g.H + h) * g.W + ww]) + shift;
         acc += v * static_cast<int>(wk[(c * g.R + r) * g.S + s]);
       }
     }
@@ -434,7 +442,12 @@ void launchQConvDirect(const LaunchArgs& a) {
   if (static_cast<long long>(g.Cg) * g.R * g.S > 65536) throw std::runtime_error("qconvDirect: reduction beyond 65536");
   const long long total = static_cast<long long>(g.N) * g.K * g.P * g.Q;
   if (total == 0) return;
-  qconvDirectKernel<<<blocks(total, 256), 256, 0, a.stream>>>(static_cast<const float*>(a.ptr[0]), static_cast<const signed char*>(a.ptr[1]), g, q, o, total);
+  const long long xTotal = static_cast<long long>(g.N) * g.C * g.H * g.W;
+  signed char* xs = nullptr;
+  if (cudaMallocAsync(reinterpret_cast<void**>(&xs), static_cast<size_t>(std::max(xTotal, 1LL)), a.stream) != cudaSuccess) throw std::runtime_error("qconvDirect: scratch allocation failed");
+  quantizeBytes<<<blocks(xTotal, 256), 256, 0, a.stream>>>(static_cast<const float*>(a.ptr[0]), xs, q, xTotal);
+  qconvDirectKernel<<<blocks(total, 256), 256, 0, a.stream>>>(xs, static_cast<const signed char*>(a.ptr[1]), g, q.off - q.zp, o, total);
+  cudaFreeAsync(xs, a.stream);
 }
 
 void launchQGemm(const LaunchArgs& a) {
