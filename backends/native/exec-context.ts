@@ -43,11 +43,14 @@ export class BufferPool {
 export class StreamLock {
   private held = false;
   private listeners: (() => void)[] = [];
-  get busy(): boolean { return this.held; }
   tryTake(): boolean {
     if (this.held) return false;
     this.held = true;
     return true;
+  }
+  /** Takes the lock, waiting for as many releases as it takes. */
+  async take(): Promise<void> {
+    while (!this.tryTake()) await new Promise<void>((resolve) => this.onRelease(resolve));
   }
   release(): void {
     this.held = false;

@@ -181,7 +181,7 @@ export class NativeExecutor {
   async release(): Promise<void> {
     const held: ExecContext[] = [];
     for (const c of [...this.contexts]) {
-      while (!c.lock.tryTake()) await new Promise<void>((resolve) => c.lock.onRelease(resolve));
+      await c.lock.take();
       held.push(c);
     }
     this.dispose();

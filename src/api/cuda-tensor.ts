@@ -8,11 +8,10 @@
  * a stream of their own, so they never queue between another run's launches and downloads.
  */
 import { TwinferError } from '../errors.js';
-import { HostTensor } from '../ir/tensor.js';
 import type { DType } from '../ir/dtype.js';
 import { acquireCuda, type CudaContext } from '../../backends/native/device.js';
 import { CudaTensor, fromDeviceBytes, toDeviceArray } from '../../backends/native/tensor.js';
-import { StreamLock, deviceOutputBuffers, downloadFrom } from '../../backends/native/exec-context.js';
+import { StreamLock, canFork, deviceOutputBuffers, downloadFrom } from '../../backends/native/exec-context.js';
 import type { NativeContext } from '../../backends/native/addon.js';
 import type { NativeExecutor } from '../../backends/native/executor.js';
 import { Tensor, fromHostTensor, publicTypeOf, toHostTensor } from './tensor.js';
@@ -22,13 +21,13 @@ const transfers = new WeakMap<NativeContext, { native: NativeContext; lock: Stre
 async function onTransferStream<T>(cuda: CudaContext, f: (x: NativeContext) => Promise<T>): Promise<T> {
   let t = transfers.get(cuda.native);
   if (!t) {
-    if (typeof cuda.native.fork !== 'function' || typeof cuda.native.copy !== 'function') {
+    if (!canFork(cuda.native) || typeof cuda.native.copy !== 'function') {
       throw new TwinferError('UNSUPPORTED', 'CUDA-resident tensors need an addon with fork() and copy(): rebuild it (npm run build:native)');
     }
-    transfers.set(cuda.native, (t = { native: cuda.native.fork(), lock: new StreamLock() }));
+    transfers.set(cuda.native, (t = { native: cuda.native.fork!(), lock: new StreamLock() }));
   }
   const { native, lock } = t;
-  while (!lock.tryTake()) await new Promise<void>((resolve) => lock.onRelease(resolve));
+  await lock.take();
   try {
     return await f(native);
   } finally {
@@ -45,7 +44,7 @@ function giveBack(h: Held): void {
   deviceOutputBuffers(h.cuda.native).give(h.buffer, h.bytes);
 }
 
-/** Wraps a buffer of deviceOutputBuffers (a run's output, or an upload) as a 'cuda' Tensor that owns it. */
+/** Wraps a buffer of deviceOutputBuffers (a run's output in CUDA memory, or an upload) as a 'cuda' Tensor that owns it. */
 export function wrapCudaTensor(cuda: CudaContext, t: CudaTensor): Tensor {
   const held: Held = { cuda, buffer: t.buffer, bytes: t.bytes, live: true };
   const tensor = Tensor.fromCudaBuffer({ buffer: t.buffer, byteOffset: t.byteOffset, bytes: t.bytes, dtype: t.dtype }, {
@@ -100,9 +99,4 @@ export function cudaFeedOf(t: Tensor, executor: NativeExecutor): CudaTensor | un
     throw new TwinferError('INVALID_ARGUMENT', `a CUDA tensor of ${ref.bytes} bytes (${ref.dtype}) does not hold ${t.type}[${t.dims.join(',')}]`);
   }
   return d;
-}
-
-/** A run's output in CUDA memory as a public Tensor (it owns the buffer the executor filled). */
-export function cudaOutput(cuda: CudaContext, v: CudaTensor | HostTensor): Tensor {
-  return v instanceof HostTensor ? fromHostTensor(v) : wrapCudaTensor(cuda, v);
 }

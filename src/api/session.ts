@@ -23,7 +23,7 @@ import { assignPrecision, checkPrecision, recountPrecision, type Precision, type
 import { resolveCalibrationTable } from '../quant/precision-table.js';
 import { NativeExecutor } from '../../backends/native/executor.js';
 import { prepareCuda, saveCudaTimingAfterRun, sharedCudaFeed, type CudaBuildReport, type CudaSessionOptions } from './session-cuda.js';
-import { cudaFeedOf, cudaOutput } from './cuda-tensor.js';
+import { cudaFeedOf, wrapCudaTensor } from './cuda-tensor.js';
 import { CudaTensor } from '../../backends/native/tensor.js';
 
 export type { BackendName } from '../engine/plan.js';
@@ -198,7 +198,7 @@ export class InferenceSession {
       await saveCudaTimingAfterRun(this.plan, this.cudaOptions);
     }
     const result: ReturnType = {};
-    for (const [k, v] of out) result[k] = v instanceof CudaTensor ? cudaOutput(this.plan.cuda!, v) : fromFeed(v, this.executor);
+    for (const [k, v] of out) result[k] = v instanceof CudaTensor ? wrapCudaTensor(this.plan.cuda!, v) : fromFeed(v, this.executor);
     return result;
   }
 
