@@ -94,28 +94,25 @@ Napi::Value Kernels(const Napi::CallbackInfo& info) {
   return a;
 }
 
-// The conv tactic timing cache (conv.cu): timingCache() -> { lines: string[], timed, reused };
+// timingStats() -> { timed, reused }: shapes timed / taken from loaded lines, conv and GEMM together
+// (a session checks them after every run that may have timed something, without the lines).
+Napi::Value TimingStats(const Napi::CallbackInfo& info) {
+  const ConvTimingStats st = convTimingStats(), gt = gemmTimingStats();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("timed", st.timed + gt.timed);
+  o.Set("reused", st.reused + gt.reused);
+  return o;
+}
+
+// The tactic timing cache (conv.cu, gemm.cu): timingCache() -> { lines: string[], timed, reused };
 // loadTimingCache(lines: string[]) -> number of lines accepted.
 Napi::Value TimingCache(const Napi::CallbackInfo& info) {
   std::vector<std::string> lines = convTimingCacheLines();
   for (std::string& l : gemmTimingCacheLines()) lines.push_back(std::move(l));
   Napi::Array a = Napi::Array::New(info.Env(), lines.size());
   for (uint32_t i = 0; i < lines.size(); i++) a.Set(i, lines[i]);
-  const ConvTimingStats st = convTimingStats(), gt = gemmTimingStats();
-  Napi::Object o = Napi::Object::New(info.Env());
+  Napi::Object o = TimingStats(info).As<Napi::Object>();
   o.Set("lines", a);
-  o.Set("timed", st.timed + gt.timed);
-  o.Set("reused", st.reused + gt.reused);
-  return o;
-}
-
-// timingStats() -> { timed, reused }: the counts alone (a session checks them after every run that
-// may have timed something; timingCache() copies every line).
-Napi::Value TimingStats(const Napi::CallbackInfo& info) {
-  const ConvTimingStats st = convTimingStats(), gt = gemmTimingStats();
-  Napi::Object o = Napi::Object::New(info.Env());
-  o.Set("timed", st.timed + gt.timed);
-  o.Set("reused", st.reused + gt.reused);
   return o;
 }
 
