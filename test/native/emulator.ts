@@ -240,20 +240,23 @@ class EmulatedContext implements NativeContext {
     if (off + bytes > b.byteLength) throw new Error('download out of the buffer\'s bounds');
     return b.slice(off, off + bytes);
   }
-  downloadAsync(id: number, off: number, bytes: number): Promise<ArrayBuffer> {
-    this.noCapture('downloadAsync');
-    this.buf(id);
+  /** `f` on a later turn of the event loop, this stream counted busy until then (the addon's worker). */
+  private later<T>(f: () => T): Promise<T> {
     this.pendingDownloads++;
     return new Promise((resolve, reject) => setTimeout(() => {
       this.pendingDownloads--;
-      try { resolve(this.download(id, off, bytes)); } catch (e) { reject(e); }
+      try { resolve(f()); } catch (e) { reject(e); }
     }, 1));
+  }
+  downloadAsync(id: number, off: number, bytes: number): Promise<ArrayBuffer> {
+    this.noCapture('downloadAsync');
+    this.buf(id);
+    return this.later(() => this.download(id, off, bytes));
   }
   synchronizeAsync(): Promise<void> {
     this.noCapture('synchronizeAsync');
     if (this.disposed) throw new Error('CUDA context was disposed');
-    this.pendingDownloads++;
-    return new Promise((resolve) => setTimeout(() => { this.pendingDownloads--; resolve(); }, 1));
+    return this.later(() => undefined);
   }
   copy(dst: number, dstOff: number, src: number, srcOff: number, bytes: number): void {
     this.noCapture('copy');
