@@ -9,6 +9,11 @@
  * upload and download); float8 / float4e2m1 as float32 on their grid and int4 / uint4 / int2 / uint2
  * as one byte (the host's unpacked storage). string and float8e8m0 have no device form: their nodes
  * fall back (backends/native/support.ts says why).
+ *
+ * The packed form (`packed`, float16 only): 2-byte halves in NHWC (channels-last) order, the layout
+ * of cuDNN's fp16 tensor-core convolutions (native/src/nhwc.cu). Dims stay the logical NCHW ones.
+ * Only kernels that list an input in `packedInputs` (kernel.ts) see it; the executor converts it
+ * to the plain form for every other reader, download and output.
  */
 import type { DType } from '../../src/ir/dtype.js';
 import { onnxCodeOf } from '../../src/ir/dtype.js';
@@ -39,10 +44,12 @@ export class CudaTensor {
     readonly dtype: DType,
     readonly dims: readonly number[],
     readonly byteOffset = 0,
+    readonly packed = false,
   ) {
     this.size = sizeOf(dims);
+    if (packed && (dtype !== 'float16' || dims.length !== 4)) throw new Error(`the packed form is float16 NCHW only, not ${dtype} [${dims.join(',')}]`);
   }
-  get elemSize(): number { return SIZES[this.dtype] ?? 4; }
+  get elemSize(): number { return this.packed ? 2 : SIZES[this.dtype] ?? 4; }
   get bytes(): number { return this.size * this.elemSize; }
 }
 

@@ -43,6 +43,7 @@ void registerMovement(Registry& r);
 void registerReduce(Registry& r);
 void registerNorm(Registry& r);
 void registerQConv(Registry& r);
+void registerNhwc(Registry& r);
 
 // "cudaErrorInsufficientDriver (35): CUDA driver version is insufficient for CUDA runtime version"
 std::string cudaErrorText(cudaError_t e);

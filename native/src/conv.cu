@@ -35,6 +35,7 @@
 // exported as text lines (convTimingCacheLines, "conv2d <17 ints>: cudnn <algo>" or ": own"); lines
 // loaded back (convTimingCacheLoad, from a file the TypeScript side keeps per GPU and cuDNN) are
 // used without cudnnFind or timing, which is what makes a second build of a similar model fast.
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -203,6 +204,14 @@ void cudnnCheck(const CudnnApi& api, cudnnStatus_t s, const char* what) {
   if (s != CUDNN_STATUS_SUCCESS) throw std::runtime_error(std::string("cuDNN ") + what + ": " + api.errorString(s));
 }
 
+// One cuDNN handle per stream (each execution context has its own stream), shared by both conv kernels.
+cudnnHandle_t handleFor(const CudnnApi& api, cudaStream_t stream) {
+  static std::map<cudaStream_t, cudnnHandle_t> handles;
+  cudnnHandle_t& h = handles[stream];
+  if (!h) { cudnnCheck(api, api.create(&h), "cudnnCreate"); cudnnCheck(api, api.setStream(h, stream), "cudnnSetStream"); }
+  return h;
+}
+
 void runCudnn(const CudnnApi& api, cudnnHandle_t h, const Plan& p, const ConvJob& j) {
   void* ws = nullptr;
   if (p.workspace && cudaMallocAsync(&ws, p.workspace, j.stream) != cudaSuccess) throw std::runtime_error("conv2d: cuDNN workspace allocation failed");
@@ -226,10 +235,8 @@ bool tryCudnn(const ConvJob& j) {
   const CudnnApi& api = cudnnApi();
   if (!api.ok) return false;
   const ConvGeom& g = j.g;
-  static std::map<cudaStream_t, cudnnHandle_t> handles;
   static std::map<std::vector<int>, Plan> plans;
-  cudnnHandle_t& h = handles[j.stream];
-  if (!h) { cudnnCheck(api, api.create(&h), "cudnnCreate"); cudnnCheck(api, api.setStream(h, j.stream), "cudnnSetStream"); }
+  cudnnHandle_t h = handleFor(api, j.stream);
   const bool tf32 = j.tf32;  // the flag or TWINFER_TF32=1 (launchConv)
   const std::vector<int> shape{g.N, g.C, g.H, g.W, g.K, g.P, g.Q, g.R, g.S, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups, tf32 ? 1 : 0};
   std::vector<int> key = shape;
@@ -299,6 +306,126 @@ bool tryCudnn(const ConvJob& j) {
   runCudnn(api, h, it->second, j);
   return true;
 }
+
+// ---- The packed float16 form (nhwc.cu): x, z and y half NHWC, w half KRSC, bias f32. ----
+//
+//   conv2dNhwcHalf  ints and floats as conv2d   ptrs [X, W, bias?, Z?, Y]
+//
+// cuDNN's convolution with half data, float accumulation and tensor-op math (its fp16 tensor-core
+// kernels), then, when there is a bias or an epilogue, one in-place pass over y in half: bias,
+// activation, residual, post-activation, as the f32 form's store does. The algorithm is cuDNN's
+// fastest for the shape (cudnnFind on first use), kept in the timing cache as a conv2d line whose
+// math slot is 2 (0 FP32, 1 TF32), so a second build skips the search.
+struct HalfConvJob {
+  ConvGeom g;
+  Epilogue e;
+  const void* x;
+  const void* w;
+  const float* bias;
+  const void* z;
+  void* y;
+  cudaStream_t stream;
+};
+
+constexpr int kMathNhwcHalf = 2;
+
+// Two channels per thread (K even): y[i], y[i + 1] share a half2 load and store.
+__global__ void convEpilogueNhwcHalf2(__half2* y, const float* bias, const __half2* z, Epilogue e, long long pairs, int K) {
+  const long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
+  if (i >= pairs) return;
+  const int k = static_cast<int>((2 * i) % K);
+  float2 v = __half22float2(y[i]);
+  if (bias) { v.x += bias[k]; v.y += bias[k + 1]; }
+  v.x = applyFn(e.act, v.x, e.a0, e.a1);
+  v.y = applyFn(e.act, v.y, e.a0, e.a1);
+  if (z) { const float2 r = __half22float2(z[i]); v.x += r.x; v.y += r.y; }
+  v.x = applyFn(e.post, v.x, e.p0, e.p1);
+  v.y = applyFn(e.post, v.y, e.p0, e.p1);
+  y[i] = __floats2half2_rn(v.x, v.y);
+}
+
+__global__ void convEpilogueNhwcHalf(__half* y, const float* bias, const __half* z, Epilogue e, long long total, int K) {
+  const long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
+  if (i >= total) return;
+  float v = __half2float(y[i]);
+  if (bias) v += bias[i % K];
+  v = applyFn(e.act, v, e.a0, e.a1);
+  if (z) v += __half2float(z[i]);
+  y[i] = __float2half_rn(applyFn(e.post, v, e.p0, e.p1));
+}
+
+void runNhwcHalf(const HalfConvJob& j) {
+  const CudnnApi& api = cudnnApi();
+  if (!api.ok) throw std::runtime_error("conv2dNhwcHalf: cuDNN is not available");
+  const ConvGeom& g = j.g;
+  static std::map<std::vector<int>, Plan> plans;
+  cudnnHandle_t h = handleFor(api, j.stream);
+  const std::vector<int> shape{g.N, g.C, g.H, g.W, g.K, g.P, g.Q, g.R, g.S, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups, kMathNhwcHalf};
+  std::vector<int> key = shape;
+  key.push_back(static_cast<int>(reinterpret_cast<uintptr_t>(j.stream) & 0x7fffffff));
+  auto it = plans.find(key);
+  if (it == plans.end()) {
+    Plan p;
+    cudnnCheck(api, api.createTensor(&p.xd), "descriptor"); cudnnCheck(api, api.createTensor(&p.yd), "descriptor");
+    cudnnCheck(api, api.createFilter(&p.wd), "descriptor"); cudnnCheck(api, api.createConv(&p.cd), "descriptor");
+    cudnnCheck(api, api.setTensor4d(p.xd, CUDNN_TENSOR_NHWC, CUDNN_DATA_HALF, g.N, g.C, g.H, g.W), "x descriptor");
+    cudnnCheck(api, api.setFilter4d(p.wd, CUDNN_DATA_HALF, CUDNN_TENSOR_NHWC, g.K, g.Cg, g.R, g.S), "w descriptor");
+    cudnnCheck(api, api.setConv2d(p.cd, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT), "conv descriptor");
+    cudnnCheck(api, api.setGroups(p.cd, g.groups), "group count");
+    cudnnCheck(api, api.setMath(p.cd, CUDNN_TENSOR_OP_MATH), "math type");
+    int n = 0, c = 0, hh = 0, ww = 0;
+    cudnnCheck(api, api.outputDim(p.cd, p.xd, p.wd, &n, &c, &hh, &ww), "output dims");
+    if (n != g.N || c != g.K || hh != g.P || ww != g.Q) {
+      throw std::runtime_error("conv2dNhwcHalf: cuDNN's output " + std::to_string(hh) + "x" + std::to_string(ww) + " is not the requested " + std::to_string(g.P) + "x" + std::to_string(g.Q) + " (asymmetric pads take conv2d)");
+    }
+    cudnnCheck(api, api.setTensor4d(p.yd, CUDNN_TENSOR_NHWC, CUDNN_DATA_HALF, n, c, hh, ww), "y descriptor");
+    auto known = decisions().find(shape);
+    if (known != decisions().end() && known->second.cudnn) {
+      size_t ws = 0;
+      const auto algo = static_cast<cudnnConvolutionFwdAlgo_t>(known->second.algo);
+      if (api.workspaceSize(h, p.xd, p.wd, p.cd, p.yd, algo, &ws) == CUDNN_STATUS_SUCCESS) {
+        p.algo = algo; p.workspace = ws; p.useCudnn = true;
+        if (known->second.loaded) reusedShapes++;
+        known->second.loaded = false;
+      }
+    }
+    if (!p.useCudnn) {
+      cudnnConvolutionFwdAlgoPerf_t perf[8];
+      int found = 0;
+      cudnnCheck(api, api.findAlgo(h, p.xd, p.wd, p.cd, p.yd, 8, &found, perf), "cudnnFindConvolutionForwardAlgorithm");
+      float ms = -1;
+      for (int i = 0; i < found; i++) {
+        if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
+        p.algo = perf[i].algo; p.workspace = perf[i].memory; p.useCudnn = true; ms = perf[i].time;
+        break;
+      }
+      if (!p.useCudnn) throw std::runtime_error("conv2dNhwcHalf: cuDNN has no algorithm for this convolution");
+      const char* verbose = std::getenv("TWINFER_CONV_VERBOSE");
+      if (verbose && verbose[0] == '1') {
+        std::fprintf(stderr, "conv2dNhwcHalf N%d C%d %dx%d K%d %dx%d s%d g%d: cudnn algo %d %.3f ms (%d found)\n", g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.sh, g.groups,
+                     static_cast<int>(p.algo), ms, found);
+      }
+      decisions()[shape] = Decision{true, static_cast<int>(p.algo), false};
+      timedShapes++;
+    }
+    it = plans.emplace(key, p).first;
+  }
+  const Plan& p = it->second;
+  void* ws = nullptr;
+  if (p.workspace && cudaMallocAsync(&ws, p.workspace, j.stream) != cudaSuccess) throw std::runtime_error("conv2dNhwcHalf: cuDNN workspace allocation failed");
+  const float one = 1.f, zero = 0.f;
+  const cudnnStatus_t s = api.forward(h, &one, p.xd, j.x, p.wd, j.w, p.cd, p.algo, ws, p.workspace, &zero, p.yd, j.y);
+  if (ws) cudaFreeAsync(ws, j.stream);
+  cudnnCheck(api, s, "cudnnConvolutionForward");
+  if (!j.bias && !j.z && j.e.act == 0 && j.e.post == 0) return;
+  const long long total = static_cast<long long>(g.N) * g.K * g.P * g.Q;
+  if (g.K % 2 == 0) {
+    const long long pairs = total / 2;
+    convEpilogueNhwcHalf2<<<static_cast<unsigned>((pairs + 255) / 256), 256, 0, j.stream>>>(static_cast<__half2*>(j.y), j.bias, static_cast<const __half2*>(j.z), j.e, pairs, g.K);
+  } else {
+    convEpilogueNhwcHalf<<<static_cast<unsigned>((total + 255) / 256), 256, 0, j.stream>>>(static_cast<__half*>(j.y), j.bias, static_cast<const __half*>(j.z), j.e, total, g.K);
+  }
+}
 #endif
 
 }  // namespace
@@ -341,24 +468,31 @@ ConvTimingStats convTimingStats() {
 
 namespace {
 
-void launchConv(const LaunchArgs& a) {
-  needArgs("conv2d", a, 19, 4, 5);
-  requirePtrs("conv2d", a, {0, 1, 4});
+// conv2d's and conv2dNhwcHalf's parameter lists (the same ABI): the geometry and the epilogue, checked.
+ConvGeom readConvGeom(const char* kernel, const LaunchArgs& a, Epilogue& e) {
+  needArgs(kernel, a, 19, 4, 5);
+  requirePtrs(kernel, a, {0, 1, 4});
   const auto& i = a.i;
   for (int j = 0; j < 16; j++) {
     const bool isPad = j == 11 || j == 12;
-    if (i[j] < (isPad ? 0 : 1) || i[j] > 0x7fffffffLL) throw std::runtime_error("conv2d: int param " + std::to_string(j) + " is out of range");
+    if (i[j] < (isPad ? 0 : 1) || i[j] > 0x7fffffffLL) throw std::runtime_error(std::string(kernel) + ": int param " + std::to_string(j) + " is out of range");
   }
   auto at = [&](int j) { return static_cast<int>(i[j]); };
   ConvGeom g{at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8), at(9), at(10), at(11), at(12), at(13), at(14), at(15), 0, 0};
-  if (g.C % g.groups || g.K % g.groups) throw std::runtime_error("conv2d: channels are not divisible by groups");
+  if (g.C % g.groups || g.K % g.groups) throw std::runtime_error(std::string(kernel) + ": channels are not divisible by groups");
   g.Cg = g.C / g.groups;
   g.Mg = g.K / g.groups;
-  const Epilogue e{checkFn("conv2d", i[16]), checkFn("conv2d", i[17]), a.f[0], a.f[1], a.f[2], a.f[3]};
+  e = Epilogue{checkFn(kernel, i[16]), checkFn(kernel, i[17]), a.f[0], a.f[1], a.f[2], a.f[3]};
   const long long gemmN = static_cast<long long>(g.N) * g.P * g.Q;
   const long long gemmK = static_cast<long long>(g.Cg) * g.R * g.S;
-  if (gemmN > 0x7fffffffLL || gemmK > 0x7fffffffLL) throw std::runtime_error("conv2d: problem too large for 32-bit GEMM indices");
-  const LowpFlags flags = lowpFlags("conv2d", i[18]);
+  if (gemmN > 0x7fffffffLL || gemmK > 0x7fffffffLL) throw std::runtime_error(std::string(kernel) + ": problem too large for 32-bit GEMM indices");
+  return g;
+}
+
+void launchConv(const LaunchArgs& a) {
+  Epilogue e{};
+  const ConvGeom g = readConvGeom("conv2d", a, e);
+  const LowpFlags flags = lowpFlags("conv2d", a.i[18]);
   const ConvJob job{g, e, flags.tf32, flags.f16Out, static_cast<const float*>(a.ptr[0]), static_cast<const float*>(a.ptr[1]), static_cast<const float*>(a.ptr[2]),
                     static_cast<const float*>(a.ptr[3]), static_cast<float*>(a.ptr[4]), a.stream};
 #if TWINFER_HAVE_CUDNN
@@ -366,6 +500,15 @@ void launchConv(const LaunchArgs& a) {
 #endif
   runOwn(job);
 }
+
+#if TWINFER_HAVE_CUDNN
+void launchConvNhwcHalf(const LaunchArgs& a) {
+  Epilogue e{};
+  const ConvGeom g = readConvGeom("conv2dNhwcHalf", a, e);
+  lowpFlags("conv2dNhwcHalf", a.i[18]);  // checked only: the packed form is float16 throughout
+  runNhwcHalf(HalfConvJob{g, e, a.ptr[0], a.ptr[1], static_cast<const float*>(a.ptr[2]), a.ptr[3], a.ptr[4], a.stream});
+}
+#endif
 
 // (The lead rewrote this ConvTranspose kernel at 07:50 after one of his edits dropped the first
 // version by mistake: same ABI as the header comment and backends/native/ops.ts.)
@@ -441,6 +584,11 @@ void launchConvTranspose(const LaunchArgs& a) {
 
 void registerConv(Registry& r) {
   r["conv2d"] = {launchConv, 0};
+#if TWINFER_HAVE_CUDNN
+  // The packed float16 convolution is cuDNN's alone: listed only where libcudnn opens, so the
+  // TypeScript side keeps the f32-storage path on machines without it.
+  if (cudnnApi().ok) r["conv2dNhwcHalf"] = {launchConvNhwcHalf, 0};
+#endif
   r["convTranspose"] = {launchConvTranspose, 0};
 }
 

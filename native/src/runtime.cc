@@ -53,6 +53,7 @@ const Registry& registry() {
     registerReduce(x);
     registerNorm(x);
     registerQConv(x);
+    registerNhwc(x);
     return x;
   }();
   return r;
