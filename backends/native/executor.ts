@@ -45,6 +45,8 @@ interface Step {
   /** Values to drop after this step (last use). */
   release: string[];
   hostInputs: Set<number>;
+  /** Inputs the kernel takes packed (kernel.ts packedInputs); others are converted to plain. */
+  packedInputs: Set<number>;
 }
 
 /** What the executor frees when it is disposed or collected (no reference back to the executor). */
@@ -109,6 +111,10 @@ export class NativeExecutor {
   private readonly maxContexts: number;
   /** Initializers on the device (uploaded on first use, kept for the session, shared by all contexts). */
   private readonly weights = new Map<string, CudaTensor>();
+  /** The same device tensors as a set (is this input a weight?). */
+  private readonly weightSet = new Set<CudaTensor>();
+  /** Packed float16 forms of weights (runner.pack), made once in the weight pool. */
+  private readonly packedWeights = new Map<CudaTensor, CudaTensor>();
   private readonly weightPool: BufferPool;
   /** Values fixed by the feeds' dims (program.ts staticValues). */
   private readonly fixedValues: Set<string>;
@@ -142,7 +148,7 @@ export class NativeExecutor {
       for (const o of node.outputs) if (o && !lastUse.has(o) && !keep.has(o)) release.push(o);
       const k = b === 'cuda' ? findCudaKernel(schemaKey(node.domain, node.opType)) : undefined;
       if (b === 'cuda' && !k) throw new TwinferError('RUNTIME', 'node assigned to cuda has no CUDA kernel', { node: node.name, opType: node.opType });
-      return { node, backend: b, opset: graph.opsets[node.domain] ?? graph.opset, release, hostInputs: new Set(k?.hostInputs ?? []) };
+      return { node, backend: b, opset: graph.opsets[node.domain] ?? graph.opset, release, hostInputs: new Set(k?.hostInputs ?? []), packedInputs: new Set(k?.packedInputs ?? []) };
     });
     this.fixedValues = staticValues(graph.nodes, graph.initializers.keys(), graph.inputs.map((v) => v.name));
     if (this.replay) {
@@ -172,6 +178,8 @@ export class NativeExecutor {
     collected.unregister(this);
     disposeOwned(this.owned);
     this.weights.clear();
+    this.weightSet.clear();
+    this.packedWeights.clear();
   }
 
   /**
@@ -391,6 +399,9 @@ export class NativeExecutor {
     const owned = new Set<CudaTensor>(); // device tensors of this run (not weights), views included
     const refs = new Map<number, { n: number; bytes: number }>(); // pool buffer -> live tensors on it, its size
     let launches = 0;
+    /** Set while a launch makes a session-long weight form: it runs once and is not recorded. */
+    let unrecorded = false;
+    const plainOf = new Map<CudaTensor, CudaTensor>(); // packed tensor -> its plain copy in this run
     const refuse = (why: string) => { if (rec && rec.refused === undefined) rec.refused = why; };
     const own = (t: CudaTensor, bytes: number): CudaTensor => {
       owned.add(t);
@@ -407,11 +418,37 @@ export class NativeExecutor {
     };
     const runner: CudaRunner = {
       cuda: this.cuda,
-      alloc: (dims, dtype = 'float32') => {
-        const t0 = new CudaTensor(-1, dtype, dims);
-        return own(new CudaTensor(pool.take(t0.bytes), dtype, dims), t0.bytes);
+      alloc: (dims, dtype = 'float32', packed = false) => {
+        const t0 = new CudaTensor(-1, dtype, dims, 0, packed);
+        return own(new CudaTensor(pool.take(t0.bytes), dtype, dims, 0, packed), t0.bytes);
+      },
+      pack: (t) => {
+        if (t.packed) return t;
+        if (t.dtype !== 'float16' || t.dims.length !== 4) throw new Error(`only float16 4-D tensors have a packed form, not ${t.dtype} [${t.dims.join(',')}]`);
+        const weight = this.weightSet.has(t);
+        const known = weight ? this.packedWeights.get(t) : undefined;
+        if (known) return known;
+        const bytes = new CudaTensor(-1, t.dtype, t.dims, 0, true).bytes;
+        const p = weight ? new CudaTensor(this.weightPool.take(bytes), t.dtype, t.dims, 0, true) : runner.alloc(t.dims, t.dtype, true);
+        if (t.size) {
+          unrecorded = weight;
+          try { runner.launch('nchwToNhwcHalf', [t.dims[0]!, t.dims[1]!, t.dims[2]! * t.dims[3]!], [], [t, p]); } finally { unrecorded = false; }
+        }
+        if (weight) { this.packedWeights.set(t, p); weightsUploaded = true; }
+        return p;
+      },
+      plain: (t) => {
+        if (!t.packed) return t;
+        let p = plainOf.get(t);
+        if (!p) {
+          p = runner.alloc(t.dims, t.dtype);
+          if (t.size) runner.launch('nhwcHalfToNchw', [t.dims[0]!, t.dims[1]!, t.dims[2]! * t.dims[3]!], [], [t, p]);
+          plainOf.set(t, p);
+        }
+        return p;
       },
       view: (t, dims) => {
+        if (t.packed) throw new Error('a packed tensor has no views (its kernel must take it plain)');
         const v = new CudaTensor(t.buffer, t.dtype, dims, t.byteOffset);
         if (v.size !== t.size) throw new Error(`view of ${t.size} elements as [${dims.join(',')}]`);
         return refs.has(t.buffer) && owned.has(t) ? own(v, 0) : v; // views of weights are weights
@@ -424,7 +461,7 @@ export class NativeExecutor {
         bindings.forEach((t, i) => { b[2 * i] = t ? t.buffer : -1; b[2 * i + 1] = t ? t.byteOffset : 0; });
         const is = Float64Array.from(ints), fs = Float32Array.from(floats);
         native.launch(kernel, is, fs, b);
-        rec?.launches.push({ kernel, ints: is, floats: fs, bindings: b });
+        if (!unrecorded) rec?.launches.push({ kernel, ints: is, floats: fs, bindings: b });
         launches++;
       },
       fn: (name) => {
@@ -465,7 +502,7 @@ export class NativeExecutor {
     const hostOf = (name: string): HostTensor => {
       const s = env.get(name)!;
       if (!s.host) {
-        const t = s.dev!;
+        const t = runner.plain(s.dev!);
         s.host = fromDeviceBytes(t.dtype, t.dims, t.size ? native.download(t.buffer, t.byteOffset, t.bytes) : new ArrayBuffer(0));
       }
       return s.host;
@@ -483,6 +520,7 @@ export class NativeExecutor {
         if (w) {
           s.dev = upload(s.host!, true);
           this.weights.set(name, s.dev);
+          this.weightSet.add(s.dev);
         } else if (rec) {
           // A feed goes into a buffer of the program, uploaded at the start of every replay; a value
           // computed on the host must be static (else the run was refused already) and is uploaded once.
@@ -497,7 +535,10 @@ export class NativeExecutor {
       return s.dev;
     };
     const drop = (t: CudaTensor | undefined) => {
-      if (!t || !owned.delete(t)) return;
+      if (!t) return;
+      const p = plainOf.get(t);
+      if (p) { plainOf.delete(t); drop(p); }
+      if (!owned.delete(t)) return;
       const r = refs.get(t.buffer)!;
       if (--r.n === 0) { refs.delete(t.buffer); pool.give(t.buffer, r.bytes); }
     };
@@ -526,7 +567,11 @@ export class NativeExecutor {
           let outs: (CudaTensor | undefined)[];
           try {
             const outputTypes = inferNode(n, st.opset, types, hostAt);
-            const inputs = n.inputs.map((v, i) => (v && !st.hostInputs.has(i) ? devOf(v) : undefined));
+            const inputs = n.inputs.map((v, i) => {
+              if (!v || st.hostInputs.has(i)) return undefined;
+              const t = devOf(v);
+              return t.packed && !st.packedInputs.has(i) ? runner.plain(t) : t;
+            });
             const kernel = findCudaKernel(schemaKey(n.domain, n.opType))!;
             outs = kernel.run({ node: n, inputs, host: hostAt, outputTypes, cuda: runner, opset: st.opset });
           } catch (e) {
@@ -548,13 +593,14 @@ export class NativeExecutor {
       for (const f of fetch) {
         if (!env.has(f)) throw new TwinferError('RUNTIME', `output '${f}' was not computed`);
         const s = env.get(f)!;
+        const dev = s.dev && runner.plain(s.dev); // outputs leave in the plain form
         if (rec) {
-          if (fed.has(f) && !s.dev) outputs.push({ name: f, kind: 'feed', feed: f });
-          else if (s.dev) outputs.push({ name: f, kind: 'device', slot: slotOf(s.dev) });
+          if (fed.has(f) && !dev) outputs.push({ name: f, kind: 'feed', feed: f });
+          else if (dev) outputs.push({ name: f, kind: 'device', slot: slotOf(dev) });
           else if (isFixed(f)) outputs.push({ name: f, kind: 'host', value: s.host! });
           else { replayable = false; refuse(`output '${f}' is computed on the host from data`); }
         }
-        result.set(f, device ? this.toCaller(native, s.dev ?? s.host!) : hostOf(f));
+        result.set(f, device ? this.toCaller(native, dev ?? s.host!) : hostOf(f));
       }
       return rec ? { result, ...(replayable ? { outputs } : {}) } : result;
     } catch (e) {

@@ -12,8 +12,16 @@ import type { CudaTensor } from './tensor.js';
 /** What a kernel may ask of the executor while it runs. */
 export interface CudaRunner {
   readonly cuda: CudaContext;
-  /** A device tensor from the executor's pool (float32 unless told). */
-  alloc(dims: readonly number[], dtype?: DType): CudaTensor;
+  /** A device tensor from the executor's pool (float32 unless told; `packed`: the float16 NHWC form, tensor.ts). */
+  alloc(dims: readonly number[], dtype?: DType, packed?: boolean): CudaTensor;
+  /**
+   * The packed form of a plain float16 4-D tensor (one nchwToNhwcHalf launch; a packed tensor is
+   * returned as it is). A weight's is made once and kept for the session, so a filter is laid out
+   * for cuDNN on the first run only.
+   */
+  pack(t: CudaTensor): CudaTensor;
+  /** The plain form of a packed tensor (one nhwcHalfToNchw launch, made once per value and run); a plain tensor as it is. */
+  plain(t: CudaTensor): CudaTensor;
   /** The same device memory under other dims (Reshape and kin): no copy, the buffer lives while any view does. */
   view(t: CudaTensor, dims: readonly number[]): CudaTensor;
   /** A run-scoped device copy of host values (tap tables, small computed tensors). */
@@ -40,6 +48,12 @@ export interface CudaKernelContext {
 export interface CudaKernel {
   /** Inputs read on the host (Clip's min / max ...): never uploaded. */
   hostInputs?: readonly number[];
+  /**
+   * Inputs the kernel takes in the packed float16 form when they come in it (tensor.ts); every
+   * other input is handed over plain (the executor converts it). Such a kernel decides for itself
+   * whether to keep the packed form (runner.plain / runner.pack).
+   */
+  packedInputs?: readonly number[];
   /**
    * Why this node cannot run on CUDA (undefined when it can). Types are the inferred ones; the
    * backend has already checked that every device tensor has a device form (tensor.ts). `have`

@@ -130,10 +130,21 @@ function pool(mode: 0 | 1): CudaKernel {
       const t = inputs[0]!.dtype;
       return FLOATS.has(t) || (mode === 0 && (t === 'int8' || t === 'uint8')) ? undefined : `${op} on ${t}`;
     },
+    packedInputs: [0],
     run(ctx) {
-      const x = din(ctx, 0);
-      const r = x.dims.length - 2;
-      const g = forwardGeom(readWindowAttrs(ctx.node, r), x.dims.slice(2), attrInt(ctx.node, 'ceil_mode', 0) !== 0);
+      const xIn = din(ctx, 0);
+      const r = xIn.dims.length - 2;
+      const g = forwardGeom(readWindowAttrs(ctx.node, r), xIn.dims.slice(2), attrInt(ctx.node, 'ceil_mode', 0) !== 0);
+      // A packed input (a float16 convolution's output) is pooled as it is, and stays packed.
+      if (xIn.packed && !ctx.node.outputs[1]) {
+        const y = ctx.cuda.alloc(outDims(ctx), xIn.dtype, true);
+        if (!y.size) return [y];
+        const [N, C, H, W] = xIn.dims as [number, number, number, number];
+        const geo = [N, C, H, W, g.outSize[0]!, g.outSize[1]!, g.kernel[0]!, g.kernel[1]!, g.strides[0]!, g.strides[1]!, g.padsBegin[0]!, g.padsBegin[1]!, g.padsEnd[0]!, g.padsEnd[1]!, g.dilations[0]!, g.dilations[1]!];
+        ctx.cuda.launch('poolNhwcHalf', [...geo, mode, attrInt(ctx.node, 'count_include_pad', 0)], [], [xIn, y]);
+        return [y];
+      }
+      const x = ctx.cuda.plain(xIn);
       const y = ctx.cuda.alloc(outDims(ctx), x.dtype);
       const idx = mode === 0 && ctx.node.outputs[1] ? ctx.cuda.alloc(outDims(ctx, 1), 'int64') : undefined;
       if (!y.size) return idx ? [y, idx] : [y];

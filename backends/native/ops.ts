@@ -5,7 +5,8 @@
  *  - binary ops with broadcasting (Add Sub Mul Div Pow Max Min PRelu; other dtypes through binaryT,
  *    Max / Min of N inputs as a chain),
  *  - Gemm, MatMul, twinfer.FusedGemm, twinfer.FusedMatMul on the tiled SGEMM (float32),
- *  - Conv, twinfer.FusedConv (1-D and 2-D, any groups) as an implicit GEMM with the fused epilogue.
+ *  - Conv, twinfer.FusedConv (1-D and 2-D, any groups) as an implicit GEMM with the fused epilogue,
+ *    or, for float16 with cuDNN, in the packed NHWC form on fp16 tensor cores (tensor.ts).
  * The other families: ops-typed.ts (Cast, comparisons, logic, Where...), ops-movement.ts (layout,
  * gather / scatter), ops-reduce.ts (reductions, CumSum, TopK), ops-norm.ts (softmax, norms,
  * pooling, Resize, quantizers).
@@ -21,7 +22,7 @@ import { MOVEMENT_KERNELS } from './ops-movement.js';
 import { REDUCE_KERNELS } from './ops-reduce.js';
 import { NORM_KERNELS } from './ops-norm.js';
 import { Q_KERNELS } from './ops-q.js';
-import { MAX_BINARY_RANK, biasStrides, binaryInts, convInts, convShape, fusedFn, gemmInts, gemmShape, matmulShape, type Fn } from './lower.js';
+import { MAX_BINARY_RANK, biasStrides, binaryInts, convInts, convShape, fusedFn, gemmInts, gemmShape, matmulShape, type ConvShape, type Fn } from './lower.js';
 
 const SELU_ALPHA = 1.67326319217681884765625;
 const SELU_GAMMA = 1.05070102214813232421875;
@@ -147,9 +148,28 @@ function gemmKernel(kind: 'Gemm' | 'MatMul', fused: boolean): CudaKernel {
   };
 }
 
+/**
+ * Whether a convolution takes the packed float16 form (cuDNN's fp16 tensor cores on NHWC halves,
+ * native/src/conv.cu conv2dNhwcHalf): float16 data, 2 spatial axes, the addon built with cuDNN,
+ * and pads cuDNN can express (one per axis: the output must be what the leading pads give on both
+ * sides). TWINFER_CUDA_NHWC=0 keeps every convolution on the f32-storage form.
+ */
+function takesPacked(ctx: CudaKernelContext, x: CudaTensor, w: CudaTensor, y: CudaTensor, c: ConvShape): boolean {
+  if (!ctx.cuda.cuda.kernels.has('conv2dNhwcHalf') || nhwcOff()) return false;
+  if (x.dtype !== 'float16' || w.dtype !== 'float16' || y.dtype !== 'float16' || x.dims.length !== 4) return false;
+  if (x.dims[0]! > 65535 || c.K > 65535) return false; // the layout conversions' grid
+  const outOf = (n: number, k: number, s: number, pad: number, d: number) => Math.floor((n + 2 * pad - (k - 1) * d - 1) / s) + 1;
+  return outOf(c.H, c.R, c.sh, c.ph, c.dh) === c.P && outOf(c.W, c.S, c.sw, c.pw, c.dw) === c.Q;
+}
+
+function nhwcOff(): boolean {
+  return typeof process !== 'undefined' && process.env?.['TWINFER_CUDA_NHWC'] === '0';
+}
+
 function convKernel(fused: boolean): CudaKernel {
   const op = fused ? 'FusedConv' : 'Conv';
   return {
+    packedInputs: [0, 3],
     unsupported(node, inputs, _outputs, have) {
       if (!have('conv2d')) return 'the addon has no conv2d kernel';
       const bad = inputs.find((t) => t && !F32_STORAGE.has(t.dtype));
@@ -159,15 +179,32 @@ function convKernel(fused: boolean): CudaKernel {
       return epilogueMissing(node, fused, have);
     },
     run(ctx) {
-      const x = din(ctx, 0), w = din(ctx, 1);
+      const w = din(ctx, 1);
+      let x = din(ctx, 0);
       const dims = outDims(ctx);
-      const y = ctx.cuda.alloc(dims, ctx.outputTypes[0]!.dtype);
-      if (!y.size) return [y];
+      const dtype = ctx.outputTypes[0]!.dtype;
       const geom = forwardGeom(readWindowAttrs(ctx.node, x.dims.length - 2, w.dims.slice(2)), x.dims.slice(2));
       const c = convShape(x.dims, w.dims, geom, groupAttr(ctx.node));
       if (dims[1] !== c.K || dims.slice(2).join() !== geom.outSize.join()) throw new Error(`${op}: output dims [${dims}] disagree with the geometry`);
       const [act, post] = epilogue(ctx.node, fused);
-      ctx.cuda.launch('conv2d', [...convInts(c, ctx.cuda.fn(act.name), ctx.cuda.fn(post.name)), lowpFlags(x, w, y)], [act.a, act.b, post.a, post.b], [x, w, ctx.inputs[2], fused ? ctx.inputs[3] : undefined, y]);
+      const ints = convInts(c, ctx.cuda.fn(act.name), ctx.cuda.fn(post.name));
+      const floats = [act.a, act.b, post.a, post.b];
+      let z = fused ? ctx.inputs[3] : undefined;
+      const probe = new CudaTensor(-1, dtype, dims);
+      if (probe.size && takesPacked(ctx, x, w, probe, c)) {
+        // Activations stay packed from here until a kernel needs them plain (the executor converts).
+        const y = ctx.cuda.alloc(dims, dtype, true);
+        const zp = z && z.dims.join() === dims.join() ? ctx.cuda.pack(z) : undefined;
+        if (!z || zp) {
+          ctx.cuda.launch('conv2dNhwcHalf', [...ints, 3], floats, [ctx.cuda.pack(x), ctx.cuda.pack(w), ctx.inputs[2], zp, y]);
+          return [y];
+        }
+      }
+      x = ctx.cuda.plain(x);
+      z = z && ctx.cuda.plain(z);
+      const y = ctx.cuda.alloc(dims, dtype);
+      if (!y.size) return [y];
+      ctx.cuda.launch('conv2d', [...ints, lowpFlags(x, w, y)], floats, [x, w, ctx.inputs[2], z, y]);
       return [y.dtype === 'bfloat16' ? roundLowp(ctx, y) : y];
     },
   };

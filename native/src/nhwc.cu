@@ -1,11 +1,11 @@
 // The packed float16 form of the CUDA backend (backends/native/tensor.ts "packed"): float16 values as
 // 2-byte halves in NHWC (channels-last) order, the layout cuDNN's fp16 tensor-core convolutions
 // read and write. The other kernels keep float16 as f32 in NCHW; these convert between the two
-// forms, lay out the filters once, and pool in the packed form so a ResNet stem stays packed.
+// forms (a filter [K, Cg, R, S] packs as an image batch: nchwToNhwcHalf [K, Cg, RS] gives cuDNN's
+// KRSC), and pool in the packed form so a ResNet stem stays packed.
 //
 //   nchwToNhwcHalf  ints [N, C, HW]                         ptrs [x (f32 NCHW), y (half NHWC)]
 //   nhwcHalfToNchw  ints [N, C, HW]                         ptrs [x (half NHWC), y (f32 NCHW)]
-//   filterKrscHalf  ints [K, Cg, RS]                        ptrs [w (f32 [K, Cg, R, S]), y (half [K, R, S, Cg])]
 //   poolNhwcHalf    ints [N, C, H, W, P, Q, R, S, strideH, strideW, padTop, padLeft, padBottom, padRight,
 //                         dilH, dilW, mode, countIncludePad]  ptrs [x (half NHWC), y (half NHWC)]
 //
@@ -84,27 +84,6 @@ void launchToNchw(const LaunchArgs& a) {
   transposeTiles<<<tilesOf(d.HW, d.C, d.N), dim3(kTile, kRows), 0, a.stream>>>(static_cast<const __half*>(a.ptr[0]), static_cast<float*>(a.ptr[1]), d.HW, d.C, HalfToF32{});
 }
 
-__global__ void filterKernel(const float* __restrict__ w, __half* __restrict__ y, int Cg, int RS, long long n) {
-  TWINFER_GRID_LOOP(i, n) {
-    // i walks the output [k, rs, c]
-    const int c = static_cast<int>(i % Cg);
-    const long long t = i / Cg;
-    const int rs = static_cast<int>(t % RS);
-    const long long k = t / RS;
-    y[i] = __float2half_rn(w[(k * Cg + c) * RS + rs]);
-  }
-}
-
-void launchFilter(const LaunchArgs& a) {
-  needArgs("filterKrscHalf", a, 3, 0, 2);
-  requirePtrs("filterKrscHalf", a, {0, 1});
-  for (int j = 0; j < 3; j++) {
-    if (a.i[j] < 1 || a.i[j] > 0x7fffffffLL) throw std::runtime_error("filterKrscHalf: int param " + std::to_string(j) + " is out of range");
-  }
-  const long long n = a.i[0] * a.i[1] * a.i[2];
-  filterKernel<<<typedGrid(n), kTypedThreads, 0, a.stream>>>(static_cast<const float*>(a.ptr[0]), static_cast<__half*>(a.ptr[1]), static_cast<int>(a.i[1]), static_cast<int>(a.i[2]), n);
-}
-
 struct PoolGeom {
   int N, C, H, W, P, Q, R, S, sh, sw, pt, pl, pb, pr, dh, dw, mode, countPad;
 };
@@ -168,7 +147,6 @@ void launchPool(const LaunchArgs& a) {
 void registerNhwc(Registry& r) {
   r["nchwToNhwcHalf"] = {launchToNhwc, 0};
   r["nhwcHalfToNchw"] = {launchToNchw, 0};
-  r["filterKrscHalf"] = {launchFilter, 0};
   r["poolNhwcHalf"] = {launchPool, 0};
 }
 

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import type { NativeAddon, NativeContext, NativeProbe } from '../../backends/native/addon.js';
 import { TYPED_KERNEL_NAMES, typedLaunchers, type Ptr } from './emulator-typed.js';
 import { Q_KERNEL_NAMES, Q_LAUNCHERS } from './emulator-q.js';
+import { NHWC_KERNEL_NAMES, NHWC_LAUNCHERS } from './emulator-nhwc.js';
 import { roundToDtype } from '../../src/ir/lowp.js';
 
 const header = fs.readFileSync(path.resolve('native/src/functions.h'), 'utf8');
@@ -154,9 +155,9 @@ function f16Output(kernel: string, flags: number): boolean {
   return (flags & 2) !== 0;
 }
 
-const typed = { ...typedLaunchers(FUNCTION_NAMES), ...Q_LAUNCHERS };
+const typed = { ...typedLaunchers(FUNCTION_NAMES), ...Q_LAUNCHERS, ...NHWC_LAUNCHERS };
 
-export const EMULATED_KERNELS = [...FUNCTION_NAMES.map((n) => `unary/${n}`), ...BINARY_NAMES.map((n) => `binary/${n}`), 'gemm', 'conv2d', ...TYPED_KERNEL_NAMES, ...Q_KERNEL_NAMES];
+export const EMULATED_KERNELS = [...FUNCTION_NAMES.map((n) => `unary/${n}`), ...BINARY_NAMES.map((n) => `binary/${n}`), 'gemm', 'conv2d', ...TYPED_KERNEL_NAMES, ...Q_KERNEL_NAMES, ...NHWC_KERNEL_NAMES];
 
 type Launch = [kernel: string, ints: Float64Array, floats: Float32Array, bindings: Float64Array];
 

@@ -4,7 +4,7 @@
  * crossings between cuda and cpu nodes, weights uploaded once, pooled buffers. Runs everywhere;
  * kernels.test.ts runs the same cases on the real addon where a GPU is present.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { Graph } from '../../src/ir/graph.js';
 import { HostTensor } from '../../src/ir/tensor.js';
 import { exportModel } from '../../src/onnx/export.js';
@@ -126,6 +126,9 @@ describe('the CUDA executor', () => {
 
 describe('float16 convolutions on CUDA', () => {
   it('round in the conv store (no second kernel) and agree with the CPU backend at fp16', async () => {
+    // The f32-storage form (the packed NHWC one is nhwc.test.ts's).
+    process.env['TWINFER_CUDA_NHWC'] = '0';
+    onTestFinished(() => { delete process.env['TWINFER_CUDA_NHWC']; });
     const g = new Graph();
     g.opsets = { '': 21 };
     g.inputs.push({ name: 'x', dtype: 'float32', shape: [2, 3, 9, 9] });
