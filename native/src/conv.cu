@@ -156,6 +156,11 @@ struct CudnnApi {
   decltype(&cudnnFindConvolutionForwardAlgorithm) findAlgo;
   decltype(&cudnnGetConvolutionForwardWorkspaceSize) workspaceSize;
   decltype(&cudnnConvolutionForward) forward;
+  // The fused convolution + bias + z + activation (packed float16 form only; optional).
+  bool fused = false;
+  decltype(&cudnnCreateActivationDescriptor) createAct;
+  decltype(&cudnnSetActivationDescriptor) setAct;
+  decltype(&cudnnConvolutionBiasActivationForward) biasAct;
 };
 
 const CudnnApi& cudnnApi() {
@@ -173,6 +178,8 @@ const CudnnApi& cudnnApi() {
     sym(a.outputDim, "cudnnGetConvolution2dForwardOutputDim"); sym(a.findAlgo, "cudnnFindConvolutionForwardAlgorithm");
     sym(a.workspaceSize, "cudnnGetConvolutionForwardWorkspaceSize"); sym(a.forward, "cudnnConvolutionForward");
     a.ok = all;
+    a.fused = resolveSymbol(h, a.createAct, "cudnnCreateActivationDescriptor") && resolveSymbol(h, a.setAct, "cudnnSetActivationDescriptor") &&
+              resolveSymbol(h, a.biasAct, "cudnnConvolutionBiasActivationForward");
     return a;
   }();
   return api;
@@ -186,6 +193,9 @@ struct Plan {
   cudnnConvolutionDescriptor_t cd{};
   cudnnConvolutionFwdAlgo_t algo{};
   size_t workspace = 0;
+  // Packed float16 form: the half bias's descriptor, and whether cuDNN took the fused call.
+  cudnnTensorDescriptor_t bd{};
+  bool fusedRefused = false;
 };
 
 // Tactic decisions by shape key (geometry + math, no stream): timed in this process or loaded.
@@ -354,6 +364,68 @@ __global__ void convEpilogueNhwcHalf(__half* y, const float* bias, const __half*
   y[i] = __float2half_rn(applyFn(e.post, v, e.p0, e.p1));
 }
 
+// The GEMM-based algorithms only: FFT and Winograd transform the data, and with half data the
+// transformed values can leave the float16 range (MobileNetV2 at batch 256 came out NaN on an H100
+// when cudnnFind's fastest was taken as it was).
+bool halfSafe(cudnnConvolutionFwdAlgo_t a) {
+  return a == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM || a == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM || a == CUDNN_CONVOLUTION_FWD_ALGO_GEMM ||
+         a == CUDNN_CONVOLUTION_FWD_ALGO_DIRECT;
+}
+
+__global__ void biasToHalf(const float* __restrict__ b, __half* __restrict__ h, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) h[i] = __float2half_rn(b[i]);
+}
+
+cudnnActivationDescriptor_t activationOf(const CudnnApi& api, cudnnActivationMode_t mode) {
+  static std::map<int, cudnnActivationDescriptor_t> made;
+  cudnnActivationDescriptor_t& d = made[static_cast<int>(mode)];
+  if (!d) {
+    cudnnCheck(api, api.createAct(&d), "activation descriptor");
+    cudnnCheck(api, api.setAct(d, mode, CUDNN_NOT_PROPAGATE_NAN, 0.0), "activation descriptor");
+  }
+  return d;
+}
+
+// cuDNN's one-pass y = act(conv(x) + z + bias) where the epilogue has that shape: act(conv + b)
+// with act Identity or Relu and no z, or post(conv + b + z) with act Identity and post Identity or
+// Relu (a ResNet block's last convolution). The identity activation needs the precomputed implicit
+// GEMM (cuDNN's rule), which is what cudnnFind picks for these shapes at large batch on an H100. The
+// bias goes in as half (the half configuration's bias type), converted in front of the workspace.
+// A call cuDNN refuses leaves the plan on the two-pass path for good. TWINFER_CUDNN_FUSED=0 turns
+// it off.
+bool tryFusedHalf(const CudnnApi& api, cudnnHandle_t h, Plan& p, const HalfConvJob& j) {
+  static const bool off = [] { const char* v = std::getenv("TWINFER_CUDNN_FUSED"); return v && v[0] == '0'; }();
+  if (off || !api.fused || p.fusedRefused || !j.bias) return false;
+  const Epilogue& e = j.e;
+  int mode = -1;  // the one activation, after the sum
+  if (!j.z && e.post == FN_Identity && (e.act == FN_Identity || e.act == FN_Relu)) mode = e.act;
+  if (j.z && e.act == FN_Identity && (e.post == FN_Identity || e.post == FN_Relu)) mode = e.post;
+  if (mode < 0) return false;
+  const cudnnActivationMode_t am = mode == FN_Relu ? CUDNN_ACTIVATION_RELU : CUDNN_ACTIVATION_IDENTITY;
+  if (am == CUDNN_ACTIVATION_IDENTITY && p.algo != CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM) return false;
+  const ConvGeom& g = j.g;
+  if (!p.bd) {
+    cudnnCheck(api, api.createTensor(&p.bd), "bias descriptor");
+    cudnnCheck(api, api.setTensor4d(p.bd, CUDNN_TENSOR_NHWC, CUDNN_DATA_HALF, 1, g.K, 1, 1), "bias descriptor");
+  }
+  const size_t biasOff = (p.workspace + 255) / 256 * 256;
+  void* ws = nullptr;
+  if (cudaMallocAsync(&ws, biasOff + static_cast<size_t>(g.K) * 2, j.stream) != cudaSuccess) throw std::runtime_error("conv2dNhwcHalf: cuDNN workspace allocation failed");
+  __half* hb = reinterpret_cast<__half*>(static_cast<char*>(ws) + biasOff);
+  biasToHalf<<<(g.K + 255) / 256, 256, 0, j.stream>>>(j.bias, hb, g.K);
+  const float one = 1.f, zero = 0.f;
+  const cudnnStatus_t s = api.biasAct(h, &one, p.xd, j.x, p.wd, j.w, p.cd, p.algo, p.workspace ? ws : nullptr, p.workspace, j.z ? &one : &zero, p.yd,
+                                      j.z ? j.z : j.y, p.bd, hb, activationOf(api, am), p.yd, j.y);
+  cudaFreeAsync(ws, j.stream);
+  if (s == CUDNN_STATUS_SUCCESS) return true;
+  if (s != CUDNN_STATUS_NOT_SUPPORTED && s != CUDNN_STATUS_BAD_PARAM) cudnnCheck(api, s, "cudnnConvolutionBiasActivationForward");
+  p.fusedRefused = true;
+  const char* verbose = std::getenv("TWINFER_CONV_VERBOSE");
+  if (verbose && verbose[0] == '1') std::fprintf(stderr, "conv2dNhwcHalf K%d: cuDNN refused the fused call (%s); two passes\n", g.K, api.errorString(s));
+  return false;
+}
+
 void runNhwcHalf(const HalfConvJob& j) {
   const CudnnApi& api = cudnnApi();
   if (!api.ok) throw std::runtime_error("conv2dNhwcHalf: cuDNN is not available");
@@ -380,7 +452,7 @@ void runNhwcHalf(const HalfConvJob& j) {
     }
     cudnnCheck(api, api.setTensor4d(p.yd, CUDNN_TENSOR_NHWC, CUDNN_DATA_HALF, n, c, hh, ww), "y descriptor");
     auto known = decisions().find(shape);
-    if (known != decisions().end() && known->second.cudnn) {
+    if (known != decisions().end() && known->second.cudnn && halfSafe(static_cast<cudnnConvolutionFwdAlgo_t>(known->second.algo))) {
       size_t ws = 0;
       const auto algo = static_cast<cudnnConvolutionFwdAlgo_t>(known->second.algo);
       if (api.workspaceSize(h, p.xd, p.wd, p.cd, p.yd, algo, &ws) == CUDNN_STATUS_SUCCESS) {
@@ -395,7 +467,7 @@ void runNhwcHalf(const HalfConvJob& j) {
       cudnnCheck(api, api.findAlgo(h, p.xd, p.wd, p.cd, p.yd, 8, &found, perf), "cudnnFindConvolutionForwardAlgorithm");
       float ms = -1;
       for (int i = 0; i < found; i++) {
-        if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
+        if (perf[i].status != CUDNN_STATUS_SUCCESS || !halfSafe(perf[i].algo)) continue;
         p.algo = perf[i].algo; p.workspace = perf[i].memory; p.useCudnn = true; ms = perf[i].time;
         break;
       }
@@ -410,7 +482,8 @@ void runNhwcHalf(const HalfConvJob& j) {
     }
     it = plans.emplace(key, p).first;
   }
-  const Plan& p = it->second;
+  Plan& p = it->second;
+  if (tryFusedHalf(api, h, p, j)) return;
   void* ws = nullptr;
   if (p.workspace && cudaMallocAsync(&ws, p.workspace, j.stream) != cudaSuccess) throw std::runtime_error("conv2dNhwcHalf: cuDNN workspace allocation failed");
   const float one = 1.f, zero = 0.f;
