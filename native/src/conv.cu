@@ -387,6 +387,14 @@ cudnnActivationDescriptor_t activationOf(const CudnnApi& api, cudnnActivationMod
   return d;
 }
 
+// cuDNN's activation for the fused call, -1 for what it lacks. (Clip(0, 6) as its clipped ReLU was
+// tried: cuDNN 9.19 answers NOT_SUPPORTED for every MobileNetV2 shape on an H100.)
+int fusedMode(int fn) {
+  if (fn == FN_Identity) return CUDNN_ACTIVATION_IDENTITY;
+  if (fn == FN_Relu) return CUDNN_ACTIVATION_RELU;
+  return -1;
+}
+
 // cuDNN's one-pass y = act(conv(x) + z + bias) where the epilogue has that shape: act(conv + b)
 // with act Identity or Relu and no z, or post(conv + b + z) with act Identity and post Identity or
 // Relu (a ResNet block's last convolution). The identity activation needs the precomputed implicit
@@ -399,10 +407,10 @@ bool tryFusedHalf(const CudnnApi& api, cudnnHandle_t h, Plan& p, const HalfConvJ
   if (off || !api.fused || p.fusedRefused || !j.bias) return false;
   const Epilogue& e = j.e;
   int mode = -1;  // the one activation, after the sum
-  if (!j.z && e.post == FN_Identity && (e.act == FN_Identity || e.act == FN_Relu)) mode = e.act;
-  if (j.z && e.act == FN_Identity && (e.post == FN_Identity || e.post == FN_Relu)) mode = e.post;
+  if (!j.z && e.post == FN_Identity) mode = fusedMode(e.act);
+  if (j.z && e.act == FN_Identity) mode = fusedMode(e.post);
   if (mode < 0) return false;
-  const cudnnActivationMode_t am = mode == FN_Relu ? CUDNN_ACTIVATION_RELU : CUDNN_ACTIVATION_IDENTITY;
+  const auto am = static_cast<cudnnActivationMode_t>(mode);
   if (am == CUDNN_ACTIVATION_IDENTITY && p.algo != CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM) return false;
   const ConvGeom& g = j.g;
   if (!p.bd) {

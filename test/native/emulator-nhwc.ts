@@ -85,7 +85,8 @@ const conv2dNhwcHalf: Launcher = (i, f, p, fn) => {
   const fa = fn(act), fp = fn(post);
   const epilogue = B !== undefined || Z !== undefined || act !== 0 || post !== 0;
   const ID = 0, RELU = 1; // functions.h order
-  const fused = B !== undefined && (Z ? act === ID && (post === ID || post === RELU) : post === ID && (act === ID || act === RELU));
+  const one = (code: number) => code === ID || code === RELU;
+  const fused = B !== undefined && (Z ? act === ID && one(post) : post === ID && one(act));
   const Cg = C / G, Mg = K / G;
   for (let b = 0; b < N; b++) for (let y = 0; y < P; y++) for (let x = 0; x < Q; x++) for (let k = 0; k < K; k++) {
     const g = Math.floor(k / Mg);
@@ -103,7 +104,7 @@ const conv2dNhwcHalf: Launcher = (i, f, p, fn) => {
     let v = fused ? acc : r16(acc);
     if (fused) {
       v = Math.fround(v + B![k]! + (Z ? f16BitsToF32(Z[yi]!) : 0));
-      v = (Z ? fp : fa)(v, 0, 0);
+      v = Z ? fp(v, f[2]!, f[3]!) : fa(v, f[0]!, f[1]!);
     } else if (epilogue) {
       if (B) v = Math.fround(v + B[k]!);
       v = Math.fround(fa(v, f[0]!, f[1]!));

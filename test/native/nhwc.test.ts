@@ -40,7 +40,8 @@ function net(): Uint8Array {
   node('stem_relu', 'Relu', ['c1'], ['r1']);
   node('pool', 'MaxPool', ['r1'], ['p1'], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] });
   node('conv2', 'Conv', ['p1', 'w2', 'b2'], ['c2'], { pads: [1, 1, 1, 1] });
-  node('relu2', 'Relu', ['c2'], ['r2']);
+  // LeakyRelu is not cuDNN's fused call's: conv2 takes the two-pass path (conv, then the epilogue).
+  node('relu2', 'LeakyRelu', ['c2'], ['r2'], { alpha: 0.1 });
   node('conv3', 'Conv', ['r2', 'w3', 'b3'], ['c3'], { pads: [1, 1, 1, 1] });
   node('res', 'Add', ['c3', 'p1'], ['s3']);
   node('relu3', 'Relu', ['s3'], ['block']);
