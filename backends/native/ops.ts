@@ -150,27 +150,20 @@ function gemmKernel(kind: 'Gemm' | 'MatMul', fused: boolean): CudaKernel {
 
 /**
  * Whether a convolution takes the packed float16 form (cuDNN's fp16 tensor cores on NHWC halves,
- * native/src/conv.cu conv2dNhwcHalf): float16 data, 2 spatial axes, the addon built with cuDNN,
+ * native/src/conv.cu conv2dNhwcHalf, the convolution and its epilogue one cuDNN operation graph
+ * where cuDNN has an engine for it): float16 data, 2 spatial axes, the addon built with cuDNN, and
  * pads cuDNN can express (one per axis: the output must be what the leading pads give on both
- * sides), and a batch of at least PACKED_MIN_BATCH. TWINFER_CUDA_NHWC=0 keeps every convolution on
- * the f32-storage form; =1 packs at any batch.
+ * sides). At every batch: with the operation graphs the packed form is the faster one from batch 1
+ * on (ResNet-50 fp16 on an H100, CUDA graph: b1 0.31 ms vs 1.46 on f32 storage; docs/benchmarks.md).
+ * TWINFER_CUDA_NHWC=0 keeps every convolution on the f32-storage form.
  */
 function takesPacked(ctx: CudaKernelContext, x: CudaTensor, w: CudaTensor, y: CudaTensor, c: ConvShape): boolean {
-  const mode = nhwcMode();
-  if (!ctx.cuda.cuda.kernels.has('conv2dNhwcHalf') || mode === '0') return false;
+  if (!ctx.cuda.cuda.kernels.has('conv2dNhwcHalf') || nhwcMode() === '0') return false;
   if (x.dtype !== 'float16' || w.dtype !== 'float16' || y.dtype !== 'float16' || x.dims.length !== 4) return false;
-  if (mode !== '1' && x.dims[0]! < PACKED_MIN_BATCH) return false;
   if (x.dims[0]! > 65535 || c.K > 65535) return false; // the layout conversions' grid
   const outOf = (n: number, k: number, s: number, pad: number, d: number) => Math.floor((n + 2 * pad - (k - 1) * d - 1) / s) + 1;
   return outOf(c.H, c.R, c.sh, c.ph, c.dh) === c.P && outOf(c.W, c.S, c.sw, c.pw, c.dw) === c.Q;
 }
-
-/**
- * Below this batch the f32-storage form is faster (ResNet-50 fp16 on an H100, CUDA graph, ms:
- * b1 1.46 vs 2.32 packed, b8 2.36 vs 3.81, b32 5.14 vs 6.62, b64 9.70 vs 6.70, b256 36.2 vs 16.0):
- * cuDNN's fp16 kernels win only once there is enough work per launch (docs/benchmarks.md).
- */
-const PACKED_MIN_BATCH = 64;
 
 function nhwcMode(): string | undefined {
   return typeof process !== 'undefined' ? process.env?.['TWINFER_CUDA_NHWC'] : undefined;

@@ -38,10 +38,12 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 #if TWINFER_HAVE_CUDNN
@@ -49,6 +51,9 @@
 #endif
 
 #include "activation.cuh"
+#if TWINFER_HAVE_CUDNN
+#include "cudnn_graph.h"
+#endif
 #include "common.h"
 #include "gemm.cuh"
 
@@ -196,6 +201,9 @@ struct Plan {
   // Packed float16 form: the half bias's descriptor, and whether cuDNN took the fused call.
   cudnnTensorDescriptor_t bd{};
   bool fusedRefused = false;
+  // Packed float16 form: the operation graph per epilogue (cudnn_graph.h), null where the legacy
+  // calls were faster or the graph API took no engine. Keyed by the epilogue's kinds and parameters.
+  std::map<std::vector<float>, std::shared_ptr<GraphConv>> graphs;
 };
 
 // Tactic decisions by shape key (geometry + math, no stream): timed in this process or loaded.
@@ -364,11 +372,15 @@ __global__ void convEpilogueNhwcHalf(__half* y, const float* bias, const __half*
   y[i] = __float2half_rn(applyFn(e.post, v, e.p0, e.p1));
 }
 
-// The GEMM-based algorithms only: FFT and Winograd transform the data, and with half data the
-// transformed values can leave the float16 range (MobileNetV2 at batch 256 came out NaN on an H100
-// when cudnnFind's fastest was taken as it was).
+// The GEMM-based algorithms only, by default: FFT and Winograd transform half data into half
+// intermediates, where values can lose float16's few bits or leave its range, while the GEMM-based
+// ones multiply the data as it is and accumulate in float (CUDNN_DATA_FLOAT compute). A MobileNetV2
+// NaN at batch 256 seen while this was built is not evidence either way: its random-init activations
+// overflow float16 in the plain form too. TWINFER_CUDNN_ANY_ALGO=1 takes cudnnFind's fastest as it
+// is, to measure what the restriction costs.
 bool halfSafe(cudnnConvolutionFwdAlgo_t a) {
-  return a == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM || a == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM || a == CUDNN_CONVOLUTION_FWD_ALGO_GEMM ||
+  static const bool any = [] { const char* e = std::getenv("TWINFER_CUDNN_ANY_ALGO"); return e && e[0] == '1'; }();
+  return any || a == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM || a == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM || a == CUDNN_CONVOLUTION_FWD_ALGO_GEMM ||
          a == CUDNN_CONVOLUTION_FWD_ALGO_DIRECT;
 }
 
@@ -434,6 +446,74 @@ bool tryFusedHalf(const CudnnApi& api, cudnnHandle_t h, Plan& p, const HalfConvJ
   return false;
 }
 
+void runLegacyHalf(const CudnnApi& api, cudnnHandle_t h, Plan& p, const HalfConvJob& j);
+
+constexpr int kMathGraphBase = 16;  // timing-cache math slot of a graph decision: 16 + the pattern code
+
+// The operation graph (cudnn_graph.h) for this epilogue, when it is faster than the legacy calls:
+// on the first launch of each shape, epilogue and stream, the graph's candidate engines and the
+// legacy path are timed (each into a scratch output) and the faster kept, in the timing cache as
+// "graph <rank>" or "legacy". nullptr: run the legacy calls. TWINFER_CUDNN_GRAPH=0 turns it off;
+// TWINFER_CUDNN_GRAPH_CANDIDATES (default 3) caps the engines timed: on ResNet-50 and MobileNetV2
+// (H100, cuDNN 9.19) the best of the heuristics' first 3 is within 0.6% of the best of 8, and
+// each candidate costs a kernel compilation.
+const GraphConv* graphFor(const CudnnApi& api, cudnnHandle_t h, const std::vector<int>& shape, Plan& p, const HalfConvJob& j) {
+  static const bool off = [] { const char* v = std::getenv("TWINFER_CUDNN_GRAPH"); return v && v[0] == '0'; }();
+  static const int candidates = [] { const char* v = std::getenv("TWINFER_CUDNN_GRAPH_CANDIDATES"); return v ? std::max(1, std::atoi(v)) : 3; }();
+  if (off) return nullptr;
+  const GraphConvEpilogue ge{j.bias != nullptr, j.z != nullptr, j.e.act, j.e.post, j.e.a0, j.e.a1, j.e.p0, j.e.p1};
+  if (!graphConvExpressible(ge)) return nullptr;
+  const std::vector<float> pkey{static_cast<float>(graphConvPatternCode(ge)), ge.a0, ge.a1, ge.p0, ge.p1};
+  auto found = p.graphs.find(pkey);
+  if (found != p.graphs.end()) return found->second.get();
+  std::shared_ptr<GraphConv>& slot = p.graphs[pkey];
+  const ConvGeom& g = j.g;
+  const GraphConvShape gs{g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.P, g.Q, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups};
+  const GraphConvIo io{j.x, j.w, j.bias, j.z, j.y};
+  std::vector<int> dkey = shape;
+  dkey.back() = kMathGraphBase + graphConvPatternCode(ge);
+  std::string why;
+  auto known = decisions().find(dkey);
+  if (known != decisions().end()) {
+    if (known->second.loaded) reusedShapes++;
+    known->second.loaded = false;
+    const auto t0 = std::chrono::steady_clock::now();
+    if (known->second.cudnn) slot = GraphConv::build(h, gs, ge, known->second.algo, candidates, io, j.stream, why);
+    const char* verbose = std::getenv("TWINFER_CONV_VERBOSE");
+    if (verbose && verbose[0] == '1' && known->second.cudnn) {
+      std::fprintf(stderr, "conv2dNhwcHalf K%d pattern %d: cached graph rank %d %s in %.0f ms\n", j.g.K, graphConvPatternCode(ge), known->second.algo,
+                   slot ? "built" : ("refused: " + why).c_str(), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return slot.get();
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  slot = GraphConv::build(h, gs, ge, -1, candidates, io, j.stream, why);
+  float legacyMs = -1;
+  if (slot) {
+    void* scratch = nullptr;
+    const size_t yBytes = static_cast<size_t>(g.N) * g.K * g.P * g.Q * 2;
+    if (cudaMalloc(&scratch, yBytes) == cudaSuccess) {
+      HalfConvJob t = j;
+      t.y = scratch;
+      legacyMs = timeOnStream(j.stream, [&] { runLegacyHalf(api, h, p, t); }) / 3;
+      cudaFree(scratch);
+      if (legacyMs < slot->ms()) slot.reset();
+    } else {
+      cudaGetLastError();
+    }
+  }
+  const char* verbose = std::getenv("TWINFER_CONV_VERBOSE");
+  if (verbose && verbose[0] == '1') {
+    std::fprintf(stderr, "conv2dNhwcHalf N%d C%d %dx%d K%d %dx%d s%d g%d pattern %d (%.0f ms): %s\n", g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.sh, g.groups, graphConvPatternCode(ge),
+                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(),
+                 slot ? ("graph rank " + std::to_string(slot->rank()) + " " + slot->engine() + " " + std::to_string(slot->ms()) + " ms, legacy " + std::to_string(legacyMs) + " ms").c_str()
+                      : (why.empty() ? "legacy " + std::to_string(legacyMs) + " ms is faster" : "legacy (" + why + ")").c_str());
+  }
+  decisions()[dkey] = Decision{slot != nullptr, slot ? slot->rank() : 0, false};
+  timedShapes++;
+  return slot.get();
+}
+
 void runNhwcHalf(const HalfConvJob& j) {
   const CudnnApi& api = cudnnApi();
   if (!api.ok) throw std::runtime_error("conv2dNhwcHalf: cuDNN is not available");
@@ -491,6 +571,17 @@ void runNhwcHalf(const HalfConvJob& j) {
     it = plans.emplace(key, p).first;
   }
   Plan& p = it->second;
+  if (const GraphConv* gc = graphFor(api, h, shape, p, j)) {
+    gc->run(h, GraphConvIo{j.x, j.w, j.bias, j.z, j.y});
+    return;
+  }
+  runLegacyHalf(api, h, p, j);
+}
+
+// The legacy calls: cuDNN's fused conv + bias + act where it takes it, else the convolution and the
+// epilogue kernel.
+void runLegacyHalf(const CudnnApi& api, cudnnHandle_t h, Plan& p, const HalfConvJob& j) {
+  const ConvGeom& g = j.g;
   if (tryFusedHalf(api, h, p, j)) return;
   void* ws = nullptr;
   if (p.workspace && cudaMallocAsync(&ws, p.workspace, j.stream) != cudaSuccess) throw std::runtime_error("conv2dNhwcHalf: cuDNN workspace allocation failed");
@@ -515,7 +606,9 @@ std::vector<std::string> convTimingCacheLines() {
   std::vector<std::string> out;
 #if TWINFER_HAVE_CUDNN
   for (const auto& [shape, d] : decisions()) {
-    out.push_back(tacticLine("conv2d", std::vector<long long>(shape.begin(), shape.end()), d.cudnn ? "cudnn " + std::to_string(d.algo) : "own"));
+    const bool graph = shape.back() >= kMathGraphBase;
+    const std::string choice = graph ? (d.cudnn ? "graph " + std::to_string(d.algo) : "legacy") : (d.cudnn ? "cudnn " + std::to_string(d.algo) : "own");
+    out.push_back(tacticLine("conv2d", std::vector<long long>(shape.begin(), shape.end()), choice));
   }
 #endif
   return out;
@@ -529,7 +622,12 @@ int convTimingCacheLoad(const std::vector<std::string>& lines) {
   for (const std::string& line : lines) {
     if (!parseTacticLine(line, "conv2d", 17, shape, what)) continue;
     Decision d{false, 0, true};
-    if (what == "own") d.cudnn = false;
+    const bool graph = shape.back() >= kMathGraphBase;
+    if (graph) {
+      if (what == "legacy") d.cudnn = false;
+      else if (what.rfind("graph ", 0) == 0) { d.cudnn = true; d.algo = std::atoi(what.c_str() + 6); if (d.algo < 0) continue; }
+      else continue;
+    } else if (what == "own") d.cudnn = false;
     else if (what.rfind("cudnn ", 0) == 0) { d.cudnn = true; d.algo = std::atoi(what.c_str() + 6); if (d.algo < 0 || d.algo >= CUDNN_CONVOLUTION_FWD_ALGO_COUNT) continue; }
     else continue;
     // A decision timed in this process wins over the file's.
