@@ -211,6 +211,7 @@ struct Decision {
   bool cudnn;
   int algo;
   bool loaded;  // from a timing cache, not yet used
+  std::string plan = "";  // an operation graph's serialized cuDNN plan (cudnn_graph.h), "" for the rest
 };
 std::map<std::vector<int>, Decision>& decisions() {
   static std::map<std::vector<int>, Decision> d;
@@ -478,7 +479,7 @@ const GraphConv* graphFor(const CudnnApi& api, cudnnHandle_t h, const std::vecto
     if (known->second.loaded) reusedShapes++;
     known->second.loaded = false;
     const auto t0 = std::chrono::steady_clock::now();
-    if (known->second.cudnn) slot = GraphConv::build(h, gs, ge, known->second.algo, candidates, io, j.stream, why);
+    if (known->second.cudnn) slot = GraphConv::build(h, gs, ge, known->second.algo, known->second.plan, candidates, io, j.stream, why);
     const char* verbose = std::getenv("TWINFER_CONV_VERBOSE");
     if (verbose && verbose[0] == '1' && known->second.cudnn) {
       std::fprintf(stderr, "conv2dNhwcHalf K%d pattern %d: cached graph rank %d %s in %.0f ms\n", j.g.K, graphConvPatternCode(ge), known->second.algo,
@@ -487,7 +488,7 @@ const GraphConv* graphFor(const CudnnApi& api, cudnnHandle_t h, const std::vecto
     return slot.get();
   }
   const auto t0 = std::chrono::steady_clock::now();
-  slot = GraphConv::build(h, gs, ge, -1, candidates, io, j.stream, why);
+  slot = GraphConv::build(h, gs, ge, -1, "", candidates, io, j.stream, why);
   float legacyMs = -1;
   if (slot) {
     void* scratch = nullptr;
@@ -509,7 +510,7 @@ const GraphConv* graphFor(const CudnnApi& api, cudnnHandle_t h, const std::vecto
                  slot ? ("graph rank " + std::to_string(slot->rank()) + " " + slot->engine() + " " + std::to_string(slot->ms()) + " ms, legacy " + std::to_string(legacyMs) + " ms").c_str()
                       : (why.empty() ? "legacy " + std::to_string(legacyMs) + " ms is faster" : "legacy (" + why + ")").c_str());
   }
-  decisions()[dkey] = Decision{slot != nullptr, slot ? slot->rank() : 0, false};
+  decisions()[dkey] = Decision{slot != nullptr, slot ? slot->rank() : 0, false, slot ? slot->plan() : ""};
   timedShapes++;
   return slot.get();
 }
@@ -607,7 +608,9 @@ std::vector<std::string> convTimingCacheLines() {
 #if TWINFER_HAVE_CUDNN
   for (const auto& [shape, d] : decisions()) {
     const bool graph = shape.back() >= kMathGraphBase;
-    const std::string choice = graph ? (d.cudnn ? "graph " + std::to_string(d.algo) : "legacy") : (d.cudnn ? "cudnn " + std::to_string(d.algo) : "own");
+    // A graph's line carries its serialized plan (cuDNN's one-line JSON, tens of kB): a warm build
+    // restores it instead of compiling the kernel again.
+    const std::string choice = graph ? (d.cudnn ? "graph " + std::to_string(d.algo) + (d.plan.empty() ? "" : " " + d.plan) : "legacy") : (d.cudnn ? "cudnn " + std::to_string(d.algo) : "own");
     out.push_back(tacticLine("conv2d", std::vector<long long>(shape.begin(), shape.end()), choice));
   }
 #endif
@@ -625,7 +628,13 @@ int convTimingCacheLoad(const std::vector<std::string>& lines) {
     const bool graph = shape.back() >= kMathGraphBase;
     if (graph) {
       if (what == "legacy") d.cudnn = false;
-      else if (what.rfind("graph ", 0) == 0) { d.cudnn = true; d.algo = std::atoi(what.c_str() + 6); if (d.algo < 0) continue; }
+      else if (what.rfind("graph ", 0) == 0) {
+        d.cudnn = true;
+        d.algo = std::atoi(what.c_str() + 6);
+        if (d.algo < 0) continue;
+        const size_t plan = what.find(' ', 6);
+        if (plan != std::string::npos) d.plan = what.substr(plan + 1);
+      }
       else continue;
     } else if (what == "own") d.cudnn = false;
     else if (what.rfind("cudnn ", 0) == 0) { d.cudnn = true; d.algo = std::atoi(what.c_str() + 6); if (d.algo < 0 || d.algo >= CUDNN_CONVOLUTION_FWD_ALGO_COUNT) continue; }

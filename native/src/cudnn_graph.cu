@@ -139,6 +139,7 @@ struct GraphConv::Impl {
   int64_t engineIndex = -1;
   float ms = -1;
   bool hasBias = false, hasZ = false;
+  std::string json;  // the plan serialized (cuDNN's JSON), "" where cuDNN gives none
   ~Impl() { if (workspace) cudaFree(workspace); }
 };
 
@@ -146,7 +147,8 @@ GraphConv::GraphConv(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 GraphConv::~GraphConv() = default;
 int GraphConv::rank() const { return impl_->rank; }
 float GraphConv::ms() const { return impl_->ms; }
-std::string GraphConv::engine() const { return "engine " + std::to_string(impl_->engineIndex); }
+std::string GraphConv::engine() const { return impl_->engineIndex >= 0 ? "engine " + std::to_string(impl_->engineIndex) : "a serialized plan"; }
+const std::string& GraphConv::plan() const { return impl_->json; }
 
 namespace {
 
@@ -295,6 +297,27 @@ Desc executionPlan(cudnnHandle_t h, const Desc& cfg) {
   return plan;
 }
 
+// The plan as cuDNN's JSON (it carries the compiled kernel: restoring it skips the compilation,
+// 1-5 ms instead of 35-1,100 on an H100); "" where cuDNN declines.
+std::string serialize(const Desc& plan) {
+  int64_t n = 0;
+  if (backendApi().get(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_JSON_REPRESENTATION, CUDNN_TYPE_CHAR, 0, &n, nullptr) != CUDNN_STATUS_SUCCESS || n <= 0) return "";
+  std::string json(static_cast<size_t>(n), '\0');
+  if (backendApi().get(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_JSON_REPRESENTATION, CUDNN_TYPE_CHAR, n, &n, json.data()) != CUDNN_STATUS_SUCCESS) return "";
+  json.resize(static_cast<size_t>(std::min<int64_t>(n, static_cast<int64_t>(json.size()))));
+  while (!json.empty() && json.back() == '\0') json.pop_back();
+  // One timing-cache line each: a plan with a line break is not kept.
+  return json.find_first_of("\r\n") == std::string::npos ? json : "";
+}
+
+Desc deserialize(cudnnHandle_t h, const std::string& json) {
+  Desc plan(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
+  plan.set(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, &h)
+      .set(CUDNN_ATTR_EXECUTION_PLAN_JSON_REPRESENTATION, CUDNN_TYPE_CHAR, json.data(), static_cast<int64_t>(json.size()))
+      .finalize("execution plan from JSON");
+  return plan;
+}
+
 int64_t workspaceOf(const Desc& plan) {
   int64_t bytes = 0, n = 0;
   check(backendApi().get(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &n, &bytes), "workspace size");
@@ -322,79 +345,111 @@ bool verbose() {
 
 }  // namespace
 
-std::unique_ptr<GraphConv> GraphConv::build(cudnnHandle_t h, const GraphConvShape& s, const GraphConvEpilogue& e, int rank, int candidates,
-                                            const GraphConvIo& io, cudaStream_t stream, std::string& why) {
+// The plan from the operation graph and cuDNN's heuristics: the candidate of `rank` (a timing
+// cache's), or for rank < 0 the fastest of the first `candidates`. False, with `why`, when none.
+static bool planFromHeuristics(cudnnHandle_t h, const GraphConvShape& s, const GraphConvEpilogue& e, int rank, int candidates, const GraphConvIo& io, cudaStream_t stream,
+                               GraphConv::Impl* g, void*& scratchY, std::string& why) {
+  const auto t0 = std::chrono::steady_clock::now();
+  buildGraph(h, s, e, *g);
+  const auto t1 = std::chrono::steady_clock::now();
+  std::vector<Desc> cfgs = heuristics(g->graph);
+  const auto t2 = std::chrono::steady_clock::now();
+  auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+  if (cfgs.empty()) { why = "no engine in the heuristics"; return false; }
+  if (rank >= 0) {
+    // From the timing cache: that rank, if it still finalizes (the same GPU and cuDNN give the same list).
+    if (rank >= static_cast<int>(cfgs.size())) { why = "the cached rank is past the heuristics' list"; return false; }
+    g->plan = executionPlan(h, cfgs[static_cast<size_t>(rank)]);
+    g->engineIndex = engineInfo(cfgs[static_cast<size_t>(rank)]).index;
+    g->rank = rank;
+    if (verbose()) std::fprintf(stderr, "  graph %.1f ms, heuristics %.1f ms (%zu engines), plan %.1f ms\n", ms(t0, t1), ms(t1, t2), cfgs.size(), ms(t2, std::chrono::steady_clock::now()));
+  } else {
+    const size_t yBytes = static_cast<size_t>(s.N) * s.K * s.P * s.Q * 2;
+    if (cudaMalloc(&scratchY, yBytes) != cudaSuccess) { cudaGetLastError(); why = "no memory for the timing output"; return false; }
+    // The candidates: the heuristics' first `candidates` allowed engines. Their plans are
+    // finalized on threads of their own (finalizing compiles the runtime-fused kernels, a few
+    // hundred ms each on an H100; the same handle may finalize plans concurrently), then timed
+    // one after the other on the stream.
+    std::vector<size_t> picks;
+    std::vector<EngineInfo> infos;
+    for (size_t i = 0; i < cfgs.size() && static_cast<int>(picks.size()) < candidates; i++) {
+      EngineInfo info;
+      try { info = engineInfo(cfgs[i]); } catch (const Refused&) { continue; }
+      if (!info.allowed) continue;
+      picks.push_back(i);
+      infos.push_back(info);
+    }
+    std::vector<Desc> plans(picks.size());
+    std::vector<std::string> refusals(picks.size());
+    std::vector<double> finalizeMs(picks.size(), 0);
+    int device = 0;
+    cudaGetDevice(&device);
+    {
+      std::vector<std::thread> threads;
+      for (size_t c = 0; c < picks.size(); c++) {
+        threads.emplace_back([&, c] {
+          cudaSetDevice(device);
+          const auto t0 = std::chrono::steady_clock::now();
+          try { plans[c] = executionPlan(h, cfgs[picks[c]]); } catch (const Refused& r) { refusals[c] = r.what; }
+          finalizeMs[c] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        });
+      }
+      for (auto& t : threads) t.join();
+    }
+    for (size_t c = 0; c < picks.size(); c++) {
+      const size_t i = picks[c];
+      const long long index = static_cast<long long>(infos[c].index);
+      if (!refusals[c].empty()) {
+        if (verbose()) std::fprintf(stderr, "  graph rank %zu engine %lld: %s\n", i, index, refusals[c].c_str());
+        continue;
+      }
+      const int64_t wsBytes = workspaceOf(plans[c]);
+      void* ws = nullptr;
+      if (wsBytes > 0 && cudaMalloc(&ws, static_cast<size_t>(wsBytes)) != cudaSuccess) { cudaGetLastError(); continue; }
+      float ms = -1;
+      try {
+        ms = perCall(timeOnStream(stream, [&] { execute(h, plans[c], io, scratchY, ws, e.bias, e.z); }));
+      } catch (const std::exception& x) {
+        if (verbose()) std::fprintf(stderr, "  graph rank %zu engine %lld: %s\n", i, index, x.what());
+      }
+      if (ws) cudaFree(ws);
+      if (verbose()) std::fprintf(stderr, "  graph rank %zu engine %lld%s: %.4f ms, workspace %lld, plan built in %.0f ms\n", i, index,
+                                  infos[c].runtimeCompiled ? " (runtime compiled)" : "", ms, static_cast<long long>(wsBytes), finalizeMs[c]);
+      if (ms >= 0 && (g->ms < 0 || ms < g->ms)) { g->plan = std::move(plans[c]); g->rank = static_cast<int>(i); g->engineIndex = infos[c].index; g->ms = ms; }
+    }
+    cudaFree(scratchY);
+    scratchY = nullptr;
+    if (g->rank < 0) { why = "no engine finalized and ran"; return false; }
+  }
+  return true;
+}
+
+std::unique_ptr<GraphConv> GraphConv::build(cudnnHandle_t h, const GraphConvShape& s, const GraphConvEpilogue& e, int rank, const std::string& planJson,
+                                            int candidates, const GraphConvIo& io, cudaStream_t stream, std::string& why) {
   if (!backendApi().ok) { why = "cuDNN's backend API is missing"; return nullptr; }
   if (!graphConvExpressible(e)) { why = "an activation the graph does not express"; return nullptr; }
   auto g = std::make_unique<Impl>();
   void* scratchY = nullptr;
-  try {
-    buildGraph(h, s, e, *g);
-    std::vector<Desc> cfgs = heuristics(g->graph);
-    if (cfgs.empty()) { why = "no engine in the heuristics"; return nullptr; }
-    if (rank >= 0) {
-      // From the timing cache: that rank, if it still finalizes (the same GPU and cuDNN give the same list).
-      if (rank >= static_cast<int>(cfgs.size())) { why = "the cached rank is past the heuristics' list"; return nullptr; }
-      g->plan = executionPlan(h, cfgs[static_cast<size_t>(rank)]);
-      g->engineIndex = engineInfo(cfgs[static_cast<size_t>(rank)]).index;
+  g->hasBias = e.bias;
+  g->hasZ = e.z;
+  if (rank >= 0 && !planJson.empty()) {
+    // A cached plan: restored as it was (no graph, heuristics or compilation); one cuDNN no longer
+    // takes (another version or GPU behind the same cache key) falls through to the rank.
+    try {
+      g->plan = deserialize(h, planJson);
+      g->json = planJson;
       g->rank = rank;
-    } else {
-      const size_t yBytes = static_cast<size_t>(s.N) * s.K * s.P * s.Q * 2;
-      if (cudaMalloc(&scratchY, yBytes) != cudaSuccess) { cudaGetLastError(); why = "no memory for the timing output"; return nullptr; }
-      // The candidates: the heuristics' first `candidates` allowed engines. Their plans are
-      // finalized on threads of their own (finalizing compiles the runtime-fused kernels, a few
-      // hundred ms each on an H100; the same handle may finalize plans concurrently), then timed
-      // one after the other on the stream.
-      std::vector<size_t> picks;
-      std::vector<EngineInfo> infos;
-      for (size_t i = 0; i < cfgs.size() && static_cast<int>(picks.size()) < candidates; i++) {
-        EngineInfo info;
-        try { info = engineInfo(cfgs[i]); } catch (const Refused&) { continue; }
-        if (!info.allowed) continue;
-        picks.push_back(i);
-        infos.push_back(info);
+    } catch (const Refused&) {
+      g->plan = Desc();
+    }
+  }
+  try {
+    if (!g->plan.get()) {
+      if (!planFromHeuristics(h, s, e, rank, candidates, io, stream, g.get(), scratchY, why)) {
+        if (scratchY) cudaFree(scratchY);
+        return nullptr;
       }
-      std::vector<Desc> plans(picks.size());
-      std::vector<std::string> refusals(picks.size());
-      std::vector<double> finalizeMs(picks.size(), 0);
-      int device = 0;
-      cudaGetDevice(&device);
-      {
-        std::vector<std::thread> threads;
-        for (size_t c = 0; c < picks.size(); c++) {
-          threads.emplace_back([&, c] {
-            cudaSetDevice(device);
-            const auto t0 = std::chrono::steady_clock::now();
-            try { plans[c] = executionPlan(h, cfgs[picks[c]]); } catch (const Refused& r) { refusals[c] = r.what; }
-            finalizeMs[c] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-          });
-        }
-        for (auto& t : threads) t.join();
-      }
-      for (size_t c = 0; c < picks.size(); c++) {
-        const size_t i = picks[c];
-        const long long index = static_cast<long long>(infos[c].index);
-        if (!refusals[c].empty()) {
-          if (verbose()) std::fprintf(stderr, "  graph rank %zu engine %lld: %s\n", i, index, refusals[c].c_str());
-          continue;
-        }
-        const int64_t wsBytes = workspaceOf(plans[c]);
-        void* ws = nullptr;
-        if (wsBytes > 0 && cudaMalloc(&ws, static_cast<size_t>(wsBytes)) != cudaSuccess) { cudaGetLastError(); continue; }
-        float ms = -1;
-        try {
-          ms = perCall(timeOnStream(stream, [&] { execute(h, plans[c], io, scratchY, ws, e.bias, e.z); }));
-        } catch (const std::exception& x) {
-          if (verbose()) std::fprintf(stderr, "  graph rank %zu engine %lld: %s\n", i, index, x.what());
-        }
-        if (ws) cudaFree(ws);
-        if (verbose()) std::fprintf(stderr, "  graph rank %zu engine %lld%s: %.4f ms, workspace %lld, plan built in %.0f ms\n", i, index,
-                                    infos[c].runtimeCompiled ? " (runtime compiled)" : "", ms, static_cast<long long>(wsBytes), finalizeMs[c]);
-        if (ms >= 0 && (g->ms < 0 || ms < g->ms)) { g->plan = std::move(plans[c]); g->rank = static_cast<int>(i); g->engineIndex = infos[c].index; g->ms = ms; }
-      }
-      cudaFree(scratchY);
-      scratchY = nullptr;
-      if (g->rank < 0) { why = "no engine finalized and ran"; return nullptr; }
+      g->json = serialize(g->plan);
     }
     g->workspaceBytes = workspaceOf(g->plan);
     if (g->workspaceBytes > 0 && cudaMalloc(&g->workspace, static_cast<size_t>(g->workspaceBytes)) != cudaSuccess) {

@@ -50,12 +50,13 @@ class GraphConv {
   GraphConv(const GraphConv&) = delete;
   GraphConv& operator=(const GraphConv&) = delete;
 
-  // Builds the operation graph and an execution plan. rank >= 0: the heuristics' candidate of that
-  // rank (from a timing cache), not timed. rank < 0: up to `candidates` of the heuristics' engines
+  // Builds the operation graph and an execution plan. rank >= 0: from a timing cache, not timed:
+  // `planJson` (plan() of an earlier build) restored where cuDNN takes it, else the heuristics'
+  // candidate of that rank. rank < 0: up to `candidates` of the heuristics' engines
   // that finalize are each timed on the stream (writing into a scratch output, never io.y) and the
   // fastest is kept. nullptr, with the reason in `why`, when the graph API is missing, the pattern
   // is not expressible, or no engine takes it.
-  static std::unique_ptr<GraphConv> build(cudnnHandle_t h, const GraphConvShape& s, const GraphConvEpilogue& e, int rank, int candidates,
+  static std::unique_ptr<GraphConv> build(cudnnHandle_t h, const GraphConvShape& s, const GraphConvEpilogue& e, int rank, const std::string& planJson, int candidates,
                                           const GraphConvIo& io, cudaStream_t stream, std::string& why);
 
   // One execution on the handle's stream (capturable: the workspace is the plan's own).
@@ -64,6 +65,7 @@ class GraphConv {
   int rank() const;          // the heuristics' rank of the engine that was kept
   float ms() const;          // its timed milliseconds per call (-1 when taken from a cache)
   std::string engine() const;  // "engine <global index>" for logs
+  const std::string& plan() const;  // the plan serialized (cuDNN's JSON, one line), or ""
 
  private:
   std::unique_ptr<Impl> impl_;
