@@ -21,6 +21,10 @@ export function renderOperatorsDoc(): string {
     'blocked quantization...); those nodes fall back too, and `twinfer inspect` / the session log say which.',
     'The cuda column lists the native addon\'s kernels (every fixed-size dtype; CI checks them through a',
     'JavaScript emulator of the addon, the conformance suite runs on the GPU machine: docs/benchmarks.md).',
+    'On cuda, float16 Conv / twinfer.FusedConv (2-D, pads cuDNN can express) and the MaxPool /',
+    'AveragePool between them run in the packed form where cuDNN is present: half NHWC data, each',
+    'convolution with its bias, Identity/ReLU/Clip and residual as one cuDNN operation graph',
+    '(native/README.md); other float16 ops store rounded f32.',
     '',
   ];
   for (const raw of lines) {
