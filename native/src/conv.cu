@@ -553,7 +553,9 @@ void runNhwcHalf(const HalfConvJob& j) {
     if (!p.useCudnn) {
       cudnnConvolutionFwdAlgoPerf_t perf[8];
       int found = 0;
+      const auto t0 = std::chrono::steady_clock::now();
       cudnnCheck(api, api.findAlgo(h, p.xd, p.wd, p.cd, p.yd, 8, &found, perf), "cudnnFindConvolutionForwardAlgorithm");
+      const double findMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       float ms = -1;
       for (int i = 0; i < found; i++) {
         if (perf[i].status != CUDNN_STATUS_SUCCESS || !halfSafe(perf[i].algo)) continue;
@@ -563,8 +565,8 @@ void runNhwcHalf(const HalfConvJob& j) {
       if (!p.useCudnn) throw std::runtime_error("conv2dNhwcHalf: cuDNN has no algorithm for this convolution");
       const char* verbose = std::getenv("TWINFER_CONV_VERBOSE");
       if (verbose && verbose[0] == '1') {
-        std::fprintf(stderr, "conv2dNhwcHalf N%d C%d %dx%d K%d %dx%d s%d g%d: cudnn algo %d %.3f ms (%d found)\n", g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.sh, g.groups,
-                     static_cast<int>(p.algo), ms, found);
+        std::fprintf(stderr, "conv2dNhwcHalf N%d C%d %dx%d K%d %dx%d s%d g%d: cudnn algo %d %.3f ms (%d found in %.0f ms)\n", g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.sh, g.groups,
+                     static_cast<int>(p.algo), ms, found, findMs);
       }
       decisions()[shape] = Decision{true, static_cast<int>(p.algo), false};
       timedShapes++;
