@@ -223,6 +223,18 @@ void cudnnCheck(const CudnnApi& api, cudnnStatus_t s, const char* what) {
   if (s != CUDNN_STATUS_SUCCESS) throw std::runtime_error(std::string("cuDNN ") + what + ": " + api.errorString(s));
 }
 
+// The workspace a cudnnFind result needs: the larger of what Find reported and what
+// cudnnGetConvolutionForwardWorkspaceSize asks for the same algorithm. cudnnConvolutionForward
+// answers BAD_PARAM to less than the latter, and Find's figure was seen smaller on an H100 (the
+// packed 7x7 stem at batch 8, once in several runs).
+size_t findWorkspace(const CudnnApi& api, cudnnHandle_t h, const Plan& p, size_t reported) {
+  size_t asked = 0;
+  if (api.workspaceSize(h, p.xd, p.wd, p.cd, p.yd, p.algo, &asked) != CUDNN_STATUS_SUCCESS) return reported;
+  const char* verbose = std::getenv("TWINFER_CONV_VERBOSE");
+  if (asked > reported && verbose && verbose[0] == '1') std::fprintf(stderr, "cuDNN algo %d: cudnnFind reported %zu workspace bytes, the algorithm asks %zu\n", static_cast<int>(p.algo), reported, asked);
+  return std::max(reported, asked);
+}
+
 // One cuDNN handle per stream (each execution context has its own stream), shared by both conv kernels.
 cudnnHandle_t handleFor(const CudnnApi& api, cudaStream_t stream) {
   static std::map<cudaStream_t, cudnnHandle_t> handles;
@@ -298,7 +310,7 @@ bool tryCudnn(const ConvJob& j) {
             if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
             if (!tf32 && perf[i].mathType != CUDNN_FMA_MATH && perf[i].mathType != CUDNN_DEFAULT_MATH) continue;
             p.algo = perf[i].algo;
-            p.workspace = perf[i].memory;
+            p.workspace = findWorkspace(api, h, p, perf[i].memory);
             p.useCudnn = true;
             mathType = static_cast<int>(perf[i].mathType);
             break;
@@ -559,7 +571,7 @@ void runNhwcHalf(const HalfConvJob& j) {
       float ms = -1;
       for (int i = 0; i < found; i++) {
         if (perf[i].status != CUDNN_STATUS_SUCCESS || !halfSafe(perf[i].algo)) continue;
-        p.algo = perf[i].algo; p.workspace = perf[i].memory; p.useCudnn = true; ms = perf[i].time;
+        p.algo = perf[i].algo; p.workspace = findWorkspace(api, h, p, perf[i].memory); p.useCudnn = true; ms = perf[i].time;
         break;
       }
       if (!p.useCudnn) throw std::runtime_error("conv2dNhwcHalf: cuDNN has no algorithm for this convolution");
