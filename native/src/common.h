@@ -86,6 +86,11 @@ ConvTimingStats gemmTimingStats();
 enum class OptionalLibrary { Cudnn, CublasLt };
 void* optionalLibrary(OptionalLibrary which, std::string* soname = nullptr);
 
+// Whether the environment variable `name` is set and starts with `c` (the TWINFER_* switches).
+bool envStartsWith(const char* name, char c);
+// TWINFER_CONV_VERBOSE=1: the tactic choices (conv, GEMM, cuDNN graphs) print what they saw. Read once.
+bool tacticVerbose();
+
 // Resolves `name` from `handle` into `f`; false (f nullptr) when the library lacks it.
 void* dlsymOf(void* handle, const char* name);
 template <class F>

@@ -230,8 +230,7 @@ void cudnnCheck(const CudnnApi& api, cudnnStatus_t s, const char* what) {
 size_t findWorkspace(const CudnnApi& api, cudnnHandle_t h, const Plan& p, size_t reported) {
   size_t asked = 0;
   if (api.workspaceSize(h, p.xd, p.wd, p.cd, p.yd, p.algo, &asked) != CUDNN_STATUS_SUCCESS) return reported;
-  const char* verbose = std::getenv("TWINFER_CONV_VERBOSE");
-  if (asked > reported && verbose && verbose[0] == '1') std::fprintf(stderr, "cuDNN algo %d: cudnnFind reported %zu workspace bytes, the algorithm asks %zu\n", static_cast<int>(p.algo), reported, asked);
+  if (asked > reported && tacticVerbose()) std::fprintf(stderr, "cuDNN algo %d: cudnnFind reported %zu workspace bytes, the algorithm asks %zu\n", static_cast<int>(p.algo), reported, asked);
   return std::max(reported, asked);
 }
 
@@ -323,8 +322,7 @@ bool tryCudnn(const ConvJob& j) {
           p.useCudnn = tDnn < tOwn;
         }
         // TWINFER_CONV_VERBOSE=1: one line per timed shape (what the tactic choice saw).
-        const char* verbose = std::getenv("TWINFER_CONV_VERBOSE");
-        if (verbose && verbose[0] == '1') {
+        if (tacticVerbose()) {
           std::fprintf(stderr, "conv2d N%d C%d %dx%d K%d %dx%d s%d g%d tf32 %d: cudnn algo %d math %d (%d found) %.3f ms, own %.3f ms -> %s\n", g.N, g.C, g.H, g.W, g.K,
                        g.R, g.S, g.sh, g.groups, tf32 ? 1 : 0, static_cast<int>(p.algo), mathType, found, tDnn / 3, tOwn / 3, p.useCudnn ? "cudnn" : "own");
         }
@@ -392,7 +390,7 @@ __global__ void convEpilogueNhwcHalf(__half* y, const float* bias, const __half*
 // overflow float16 in the plain form too. TWINFER_CUDNN_ANY_ALGO=1 takes cudnnFind's fastest as it
 // is, to measure what the restriction costs.
 bool halfSafe(cudnnConvolutionFwdAlgo_t a) {
-  static const bool any = [] { const char* e = std::getenv("TWINFER_CUDNN_ANY_ALGO"); return e && e[0] == '1'; }();
+  static const bool any = envStartsWith("TWINFER_CUDNN_ANY_ALGO", '1');
   return any || a == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM || a == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM || a == CUDNN_CONVOLUTION_FWD_ALGO_GEMM ||
          a == CUDNN_CONVOLUTION_FWD_ALGO_DIRECT;
 }
@@ -428,7 +426,7 @@ int fusedMode(int fn) {
 // A call cuDNN refuses leaves the plan on the two-pass path for good. TWINFER_CUDNN_FUSED=0 turns
 // it off.
 bool tryFusedHalf(const CudnnApi& api, cudnnHandle_t h, Plan& p, const HalfConvJob& j) {
-  static const bool off = [] { const char* v = std::getenv("TWINFER_CUDNN_FUSED"); return v && v[0] == '0'; }();
+  static const bool off = envStartsWith("TWINFER_CUDNN_FUSED", '0');
   if (off || !api.fused || p.fusedRefused || !j.bias) return false;
   const Epilogue& e = j.e;
   int mode = -1;  // the one activation, after the sum
@@ -454,8 +452,7 @@ bool tryFusedHalf(const CudnnApi& api, cudnnHandle_t h, Plan& p, const HalfConvJ
   if (s == CUDNN_STATUS_SUCCESS) return true;
   if (s != CUDNN_STATUS_NOT_SUPPORTED && s != CUDNN_STATUS_BAD_PARAM) cudnnCheck(api, s, "cudnnConvolutionBiasActivationForward");
   p.fusedRefused = true;
-  const char* verbose = std::getenv("TWINFER_CONV_VERBOSE");
-  if (verbose && verbose[0] == '1') std::fprintf(stderr, "conv2dNhwcHalf K%d: cuDNN refused the fused call (%s); two passes\n", g.K, api.errorString(s));
+  if (tacticVerbose()) std::fprintf(stderr, "conv2dNhwcHalf K%d: cuDNN refused the fused call (%s); two passes\n", g.K, api.errorString(s));
   return false;
 }
 
@@ -471,7 +468,7 @@ constexpr int kMathGraphBase = 16;  // timing-cache math slot of a graph decisio
 // (H100, cuDNN 9.19) the best of the heuristics' first 3 is within 0.6% of the best of 8, and
 // each candidate costs a kernel compilation.
 const GraphConv* graphFor(const CudnnApi& api, cudnnHandle_t h, const std::vector<int>& shape, Plan& p, const HalfConvJob& j) {
-  static const bool off = [] { const char* v = std::getenv("TWINFER_CUDNN_GRAPH"); return v && v[0] == '0'; }();
+  static const bool off = envStartsWith("TWINFER_CUDNN_GRAPH", '0');
   static const int candidates = [] { const char* v = std::getenv("TWINFER_CUDNN_GRAPH_CANDIDATES"); return v ? std::max(1, std::atoi(v)) : 3; }();
   if (off) return nullptr;
   const GraphConvEpilogue ge{j.bias != nullptr, j.z != nullptr, j.e.act, j.e.post, j.e.a0, j.e.a1, j.e.p0, j.e.p1};
@@ -482,7 +479,6 @@ const GraphConv* graphFor(const CudnnApi& api, cudnnHandle_t h, const std::vecto
   std::shared_ptr<GraphConv>& slot = p.graphs[pkey];
   const ConvGeom& g = j.g;
   const GraphConvShape gs{g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.P, g.Q, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups};
-  const GraphConvIo io{j.x, j.w, j.bias, j.z, j.y};
   std::vector<int> dkey = shape;
   dkey.back() = kMathGraphBase + graphConvPatternCode(ge);
   std::string why;
@@ -491,38 +487,37 @@ const GraphConv* graphFor(const CudnnApi& api, cudnnHandle_t h, const std::vecto
     if (known->second.loaded) reusedShapes++;
     known->second.loaded = false;
     const auto t0 = std::chrono::steady_clock::now();
-    if (known->second.cudnn) slot = GraphConv::build(h, gs, ge, known->second.algo, known->second.plan, candidates, io, j.stream, why);
-    const char* verbose = std::getenv("TWINFER_CONV_VERBOSE");
-    if (verbose && verbose[0] == '1' && known->second.cudnn) {
+    if (known->second.cudnn) slot = GraphConv::build(h, gs, ge, known->second.algo, known->second.plan, candidates, GraphConvIo{j.x, j.w, j.bias, j.z, j.y}, j.stream, why);
+    if (tacticVerbose() && known->second.cudnn) {
       std::fprintf(stderr, "conv2dNhwcHalf K%d pattern %d: cached graph rank %d %s in %.0f ms\n", j.g.K, graphConvPatternCode(ge), known->second.algo,
                    slot ? "built" : ("refused: " + why).c_str(), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
     return slot.get();
   }
+  // Both timings write a scratch output, never j.y (which may alias an input read by the same call).
   const auto t0 = std::chrono::steady_clock::now();
-  slot = GraphConv::build(h, gs, ge, -1, "", candidates, io, j.stream, why);
   float legacyMs = -1;
-  if (slot) {
-    void* scratch = nullptr;
-    const size_t yBytes = static_cast<size_t>(g.N) * g.K * g.P * g.Q * 2;
-    if (cudaMalloc(&scratch, yBytes) == cudaSuccess) {
+  void* scratch = nullptr;
+  if (cudaMalloc(&scratch, static_cast<size_t>(g.N) * g.K * g.P * g.Q * 2) != cudaSuccess) {
+    cudaGetLastError();
+    why = "no memory for the timing output";
+  } else {
+    slot = GraphConv::build(h, gs, ge, -1, "", candidates, GraphConvIo{j.x, j.w, j.bias, j.z, scratch}, j.stream, why);
+    if (slot) {
       HalfConvJob t = j;
       t.y = scratch;
       legacyMs = timeOnStream(j.stream, [&] { runLegacyHalf(api, h, p, t); }) / 3;
-      cudaFree(scratch);
       if (legacyMs < slot->ms()) slot.reset();
-    } else {
-      cudaGetLastError();
     }
+    cudaFree(scratch);
   }
-  const char* verbose = std::getenv("TWINFER_CONV_VERBOSE");
-  if (verbose && verbose[0] == '1') {
+  if (tacticVerbose()) {
     std::fprintf(stderr, "conv2dNhwcHalf N%d C%d %dx%d K%d %dx%d s%d g%d pattern %d (%.0f ms): %s\n", g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.sh, g.groups, graphConvPatternCode(ge),
                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(),
                  slot ? ("graph rank " + std::to_string(slot->rank()) + " " + slot->engine() + " " + std::to_string(slot->ms()) + " ms, legacy " + std::to_string(legacyMs) + " ms").c_str()
                       : (why.empty() ? "legacy " + std::to_string(legacyMs) + " ms is faster" : "legacy (" + why + ")").c_str());
   }
-  decisions()[dkey] = Decision{slot != nullptr, slot ? slot->rank() : 0, false, slot ? slot->plan() : ""};
+  decisions()[dkey] = Decision{slot != nullptr, slot ? slot->rank() : 0, false, slot ? slot->serialized() : ""};
   timedShapes++;
   return slot.get();
 }
@@ -575,8 +570,7 @@ void runNhwcHalf(const HalfConvJob& j) {
         break;
       }
       if (!p.useCudnn) throw std::runtime_error("conv2dNhwcHalf: cuDNN has no algorithm for this convolution");
-      const char* verbose = std::getenv("TWINFER_CONV_VERBOSE");
-      if (verbose && verbose[0] == '1') {
+      if (tacticVerbose()) {
         std::fprintf(stderr, "conv2dNhwcHalf N%d C%d %dx%d K%d %dx%d s%d g%d: cudnn algo %d %.3f ms (%d found in %.0f ms)\n", g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.sh, g.groups,
                      static_cast<int>(p.algo), ms, found, findMs);
       }

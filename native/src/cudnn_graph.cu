@@ -139,7 +139,6 @@ struct GraphConv::Impl {
   int64_t engineIndex = -1;
   float ms = -1;
   bool hasBias = false, hasZ = false;
-  std::string json;  // the plan serialized (cuDNN's JSON), "" where cuDNN gives none
   ~Impl() { if (workspace) cudaFree(workspace); }
 };
 
@@ -148,14 +147,11 @@ GraphConv::~GraphConv() = default;
 int GraphConv::rank() const { return impl_->rank; }
 float GraphConv::ms() const { return impl_->ms; }
 std::string GraphConv::engine() const { return impl_->engineIndex >= 0 ? "engine " + std::to_string(impl_->engineIndex) : "a serialized plan"; }
-const std::string& GraphConv::plan() const { return impl_->json; }
 
 namespace {
 
 // The operation graph of the pattern, finalized on the handle.
 void buildGraph(cudnnHandle_t h, const GraphConvShape& s, const GraphConvEpilogue& e, GraphConv::Impl& g) {
-  const BackendApi& api = backendApi();
-  (void)api;
   const cudnnDataType_t half = CUDNN_DATA_HALF, flt = CUDNN_DATA_FLOAT;
   const int Cg = s.C / s.groups;
   const std::vector<int64_t> yDims{s.N, s.K, s.P, s.Q}, yStrides = nhwcStrides(s.K, s.P, s.Q);
@@ -243,8 +239,6 @@ void buildGraph(cudnnHandle_t h, const GraphConvShape& s, const GraphConvEpilogu
   g.graph.set(CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, ops.data(), static_cast<int64_t>(ops.size()))
       .set(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, &h)
       .finalize("operation graph");
-  g.hasBias = e.bias;
-  g.hasZ = e.z;
 }
 
 // The heuristics' engine configurations for the graph, best first (mode A).
@@ -324,9 +318,9 @@ int64_t workspaceOf(const Desc& plan) {
   return bytes;
 }
 
-void execute(cudnnHandle_t h, const Desc& plan, const GraphConvIo& io, void* y, void* workspace, bool bias, bool z) {
+void execute(cudnnHandle_t h, const Desc& plan, const GraphConvIo& io, void* workspace, bool bias, bool z) {
   std::vector<int64_t> uids{kX, kW, kY};
-  std::vector<void*> ptrs{const_cast<void*>(io.x), const_cast<void*>(io.w), y};
+  std::vector<void*> ptrs{const_cast<void*>(io.x), const_cast<void*>(io.w), io.y};
   if (bias) { uids.push_back(kBias); ptrs.push_back(const_cast<float*>(io.bias)); }
   if (z) { uids.push_back(kZ); ptrs.push_back(const_cast<void*>(io.z)); }
   Desc pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
@@ -338,17 +332,12 @@ void execute(cudnnHandle_t h, const Desc& plan, const GraphConvIo& io, void* y, 
   if (s != CUDNN_STATUS_SUCCESS) throw std::runtime_error(std::string("cuDNN cudnnBackendExecute: ") + backendApi().errorString(s));
 }
 
-bool verbose() {
-  static const bool v = [] { const char* e = std::getenv("TWINFER_CONV_VERBOSE"); return e && e[0] == '1'; }();
-  return v;
-}
-
 }  // namespace
 
 // The plan from the operation graph and cuDNN's heuristics: the candidate of `rank` (a timing
 // cache's), or for rank < 0 the fastest of the first `candidates`. False, with `why`, when none.
 static bool planFromHeuristics(cudnnHandle_t h, const GraphConvShape& s, const GraphConvEpilogue& e, int rank, int candidates, const GraphConvIo& io, cudaStream_t stream,
-                               GraphConv::Impl* g, void*& scratchY, std::string& why) {
+                               GraphConv::Impl* g, std::string& why) {
   const auto t0 = std::chrono::steady_clock::now();
   buildGraph(h, s, e, *g);
   const auto t1 = std::chrono::steady_clock::now();
@@ -362,10 +351,8 @@ static bool planFromHeuristics(cudnnHandle_t h, const GraphConvShape& s, const G
     g->plan = executionPlan(h, cfgs[static_cast<size_t>(rank)]);
     g->engineIndex = engineInfo(cfgs[static_cast<size_t>(rank)]).index;
     g->rank = rank;
-    if (verbose()) std::fprintf(stderr, "  graph %.1f ms, heuristics %.1f ms (%zu engines), plan %.1f ms\n", ms(t0, t1), ms(t1, t2), cfgs.size(), ms(t2, std::chrono::steady_clock::now()));
+    if (tacticVerbose()) std::fprintf(stderr, "  graph %.1f ms, heuristics %.1f ms (%zu engines), plan %.1f ms\n", ms(t0, t1), ms(t1, t2), cfgs.size(), ms(t2, std::chrono::steady_clock::now()));
   } else {
-    const size_t yBytes = static_cast<size_t>(s.N) * s.K * s.P * s.Q * 2;
-    if (cudaMalloc(&scratchY, yBytes) != cudaSuccess) { cudaGetLastError(); why = "no memory for the timing output"; return false; }
     // The candidates: the heuristics' first `candidates` allowed engines. Their plans are
     // finalized on threads of their own (finalizing compiles the runtime-fused kernels, a few
     // hundred ms each on an H100; the same handle may finalize plans concurrently), then timed
@@ -400,7 +387,7 @@ static bool planFromHeuristics(cudnnHandle_t h, const GraphConvShape& s, const G
       const size_t i = picks[c];
       const long long index = static_cast<long long>(infos[c].index);
       if (!refusals[c].empty()) {
-        if (verbose()) std::fprintf(stderr, "  graph rank %zu engine %lld: %s\n", i, index, refusals[c].c_str());
+        if (tacticVerbose()) std::fprintf(stderr, "  graph rank %zu engine %lld: %s\n", i, index, refusals[c].c_str());
         continue;
       }
       const int64_t wsBytes = workspaceOf(plans[c]);
@@ -408,17 +395,15 @@ static bool planFromHeuristics(cudnnHandle_t h, const GraphConvShape& s, const G
       if (wsBytes > 0 && cudaMalloc(&ws, static_cast<size_t>(wsBytes)) != cudaSuccess) { cudaGetLastError(); continue; }
       float ms = -1;
       try {
-        ms = perCall(timeOnStream(stream, [&] { execute(h, plans[c], io, scratchY, ws, e.bias, e.z); }));
+        ms = perCall(timeOnStream(stream, [&] { execute(h, plans[c], io, ws, e.bias, e.z); }));
       } catch (const std::exception& x) {
-        if (verbose()) std::fprintf(stderr, "  graph rank %zu engine %lld: %s\n", i, index, x.what());
+        if (tacticVerbose()) std::fprintf(stderr, "  graph rank %zu engine %lld: %s\n", i, index, x.what());
       }
       if (ws) cudaFree(ws);
-      if (verbose()) std::fprintf(stderr, "  graph rank %zu engine %lld%s: %.4f ms, workspace %lld, plan built in %.0f ms\n", i, index,
+      if (tacticVerbose()) std::fprintf(stderr, "  graph rank %zu engine %lld%s: %.4f ms, workspace %lld, plan built in %.0f ms\n", i, index,
                                   infos[c].runtimeCompiled ? " (runtime compiled)" : "", ms, static_cast<long long>(wsBytes), finalizeMs[c]);
       if (ms >= 0 && (g->ms < 0 || ms < g->ms)) { g->plan = std::move(plans[c]); g->rank = static_cast<int>(i); g->engineIndex = infos[c].index; g->ms = ms; }
     }
-    cudaFree(scratchY);
-    scratchY = nullptr;
     if (g->rank < 0) { why = "no engine finalized and ran"; return false; }
   }
   return true;
@@ -429,7 +414,6 @@ std::unique_ptr<GraphConv> GraphConv::build(cudnnHandle_t h, const GraphConvShap
   if (!backendApi().ok) { why = "cuDNN's backend API is missing"; return nullptr; }
   if (!graphConvExpressible(e)) { why = "an activation the graph does not express"; return nullptr; }
   auto g = std::make_unique<Impl>();
-  void* scratchY = nullptr;
   g->hasBias = e.bias;
   g->hasZ = e.z;
   if (rank >= 0 && !planJson.empty()) {
@@ -437,7 +421,6 @@ std::unique_ptr<GraphConv> GraphConv::build(cudnnHandle_t h, const GraphConvShap
     // takes (another version or GPU behind the same cache key) falls through to the rank.
     try {
       g->plan = deserialize(h, planJson);
-      g->json = planJson;
       g->rank = rank;
     } catch (const Refused&) {
       g->plan = Desc();
@@ -445,11 +428,7 @@ std::unique_ptr<GraphConv> GraphConv::build(cudnnHandle_t h, const GraphConvShap
   }
   try {
     if (!g->plan.get()) {
-      if (!planFromHeuristics(h, s, e, rank, candidates, io, stream, g.get(), scratchY, why)) {
-        if (scratchY) cudaFree(scratchY);
-        return nullptr;
-      }
-      g->json = serialize(g->plan);
+      if (!planFromHeuristics(h, s, e, rank, candidates, io, stream, g.get(), why)) return nullptr;
     }
     g->workspaceBytes = workspaceOf(g->plan);
     if (g->workspaceBytes > 0 && cudaMalloc(&g->workspace, static_cast<size_t>(g->workspaceBytes)) != cudaSuccess) {
@@ -458,7 +437,6 @@ std::unique_ptr<GraphConv> GraphConv::build(cudnnHandle_t h, const GraphConvShap
       return nullptr;
     }
   } catch (const Refused& r) {
-    if (scratchY) cudaFree(scratchY);
     why = r.what;
     return nullptr;
   }
@@ -466,8 +444,10 @@ std::unique_ptr<GraphConv> GraphConv::build(cudnnHandle_t h, const GraphConvShap
 }
 
 void GraphConv::run(cudnnHandle_t h, const GraphConvIo& io) const {
-  execute(h, impl_->plan, io, io.y, impl_->workspace, impl_->hasBias, impl_->hasZ);
+  execute(h, impl_->plan, io, impl_->workspace, impl_->hasBias, impl_->hasZ);
 }
+
+std::string GraphConv::serialized() const { return serialize(impl_->plan); }
 
 }  // namespace twinfer
 

@@ -51,11 +51,11 @@ class GraphConv {
   GraphConv& operator=(const GraphConv&) = delete;
 
   // Builds the operation graph and an execution plan. rank >= 0: from a timing cache, not timed:
-  // `planJson` (plan() of an earlier build) restored where cuDNN takes it, else the heuristics'
-  // candidate of that rank. rank < 0: up to `candidates` of the heuristics' engines
-  // that finalize are each timed on the stream (writing into a scratch output, never io.y) and the
-  // fastest is kept. nullptr, with the reason in `why`, when the graph API is missing, the pattern
-  // is not expressible, or no engine takes it.
+  // `planJson` (serialized() of an earlier build) restored where cuDNN takes it, else the
+  // heuristics' candidate of that rank. rank < 0: up to `candidates` of the heuristics' engines that
+  // finalize are each timed on the stream, writing io.y (so the caller passes a scratch output), and
+  // the fastest is kept. nullptr, with the reason in `why`, when the graph API is missing, the
+  // pattern is not expressible, or no engine takes it.
   static std::unique_ptr<GraphConv> build(cudnnHandle_t h, const GraphConvShape& s, const GraphConvEpilogue& e, int rank, const std::string& planJson, int candidates,
                                           const GraphConvIo& io, cudaStream_t stream, std::string& why);
 
@@ -65,7 +65,7 @@ class GraphConv {
   int rank() const;          // the heuristics' rank of the engine that was kept
   float ms() const;          // its timed milliseconds per call (-1 when taken from a cache)
   std::string engine() const;  // "engine <global index>" for logs
-  const std::string& plan() const;  // the plan serialized (cuDNN's JSON, one line), or ""
+  std::string serialized() const;  // the plan as cuDNN's one-line JSON (compiled kernel included), or ""
 
  private:
   std::unique_ptr<Impl> impl_;

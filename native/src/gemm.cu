@@ -234,8 +234,7 @@ bool tryLt(int M, int N, int K, bool transA, bool transB, int lda, int ldb, cons
         p.use = tLt < tOwn;
         gemmDecisions()[shape] = GemmDecision{p.use, false};
         gemmTimed++;
-        const char* verbose = std::getenv("TWINFER_CONV_VERBOSE");
-        if (verbose && verbose[0] == '1') {
+        if (tacticVerbose()) {
           std::fprintf(stderr, "gemm M%d N%d K%d tA%d tB%d tf32 %d: cublaslt %.3f ms, own %.3f ms -> %s\n", M, N, K, transA ? 1 : 0, transB ? 1 : 0, tf32 ? 1 : 0, tLt / 3, tOwn / 3,
                        p.use ? "cublaslt" : "own");
         }

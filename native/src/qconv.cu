@@ -255,8 +255,7 @@ bool int8TensorCores() {
     if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&m, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) return 0;
     return m;
   }();
-  const char* e = std::getenv("TWINFER_INT8_TC");
-  return major >= 8 && !(e && e[0] == '0');
+  return major >= 8 && !envStartsWith("TWINFER_INT8_TC", '0');
 }
 
 // Runs problems [0, Z) of an M x N x KW int8 GEMM: one pass when the grid fills the GPU, else K

@@ -112,10 +112,19 @@ bool parseTacticLine(const std::string& line, const char* kernel, size_t ints, s
   return shape.size() == ints;
 }
 
+bool envStartsWith(const char* name, char c) {
+  const char* v = std::getenv(name);
+  return v && v[0] == c;
+}
+
+bool tacticVerbose() {
+  static const bool v = envStartsWith("TWINFER_CONV_VERBOSE", '1');
+  return v;
+}
+
 LowpFlags lowpFlags(const char* kernel, int64_t flags) {
   if (flags < 0 || flags > (kFlagTf32 | kFlagF16Out)) throw std::runtime_error(std::string(kernel) + ": flags must be a combination of 1 (TF32 allowed) and 2 (float16 output)");
-  const char* env = std::getenv("TWINFER_TF32");
-  return {(flags & kFlagTf32) != 0 || (env && env[0] == '1'), (flags & kFlagF16Out) != 0};
+  return {(flags & kFlagTf32) != 0 || envStartsWith("TWINFER_TF32", '1'), (flags & kFlagF16Out) != 0};
 }
 
 Probe probe() {

@@ -88,7 +88,7 @@ const conv2dNhwcHalf: Launcher = (i, f, p, fn) => {
   const fa = fn(act), fp = fn(post);
   const epilogue = B !== undefined || Z !== undefined || act !== 0 || post !== 0;
   const inGraph = (code: number) => ['Identity', 'Relu', 'Clip'].includes(FUNCTION_NAMES[code] ?? '');
-  const fused = inGraph(act) && inGraph(post);
+  const oneRounding = inGraph(act) && inGraph(post);
   const Cg = C / G, Mg = K / G;
   for (let b = 0; b < N; b++) for (let y = 0; y < P; y++) for (let x = 0; x < Q; x++) for (let k = 0; k < K; k++) {
     const g = Math.floor(k / Mg);
@@ -103,7 +103,7 @@ const conv2dNhwcHalf: Launcher = (i, f, p, fn) => {
       }
     }
     const yi = ((b * P + y) * Q + x) * K + k;
-    let v = fused ? acc : r16(acc);
+    let v = oneRounding ? acc : r16(acc);
     // One rounding (the graph) or two (cuDNN's half store above, then this epilogue's).
     if (epilogue) {
       if (B) v = Math.fround(v + B[k]!);
