@@ -99,7 +99,6 @@ describe('the packed float16 form (NHWC halves, cuDNN layout)', () => {
   });
 
   it('agrees with the f32-storage form (TWINFER_CUDA_NHWC=0), which launches no packed kernel', async () => {
-    process.env['TWINFER_CUDA_NHWC'] = '1';
     const packed = await InferenceSession.create(model, { backends: ['cuda'], precision: 'fp16', minSubgraphSize: 1, cudaTimingCache: 'off' });
     const a = await runAll(packed, x);
     process.env['TWINFER_CUDA_NHWC'] = '0';
